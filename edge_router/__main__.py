@@ -1,0 +1,3 @@
+from edge_router.cli import main
+import sys
+sys.exit(main())

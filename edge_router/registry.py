@@ -1,0 +1,95 @@
+"""Model descriptions, read from ``model_registry.json`` (the registry is data, not code)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+
+from .errors import ModelNotFoundError
+
+
+@dataclass(frozen=True)
+class WheelSource:
+    """The member ``member`` of the wheel of ``package==version`` on the package index."""
+
+    package: str
+    version: str
+    member: str
+
+    def describe(self) -> str:
+        return f"{self.member} in the wheel of {self.package}=={self.version}"
+
+
+@dataclass(frozen=True)
+class UrlSource:
+    """A plain HTTP(S) URL."""
+
+    url: str
+
+    def describe(self) -> str:
+        return self.url
+
+
+Source = WheelSource | UrlSource
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One model file: what it is, how to check it, where to get it."""
+
+    name: str
+    role: str
+    filename: str
+    sha256: str
+    size: int
+    license: str
+    description: str
+    sources: tuple[Source, ...]
+
+
+def _parse_source(raw: dict) -> Source:
+    if "wheel" in raw:
+        return WheelSource(**raw["wheel"])
+    if "url" in raw:
+        return UrlSource(url=raw["url"])
+    raise ValueError(f"unknown source kind in model registry: {sorted(raw)}")
+
+
+def parse_spec(raw: dict) -> ModelSpec:
+    """Build a ``ModelSpec`` from one registry entry (a dict as in the JSON file)."""
+    fields = dict(raw)
+    fields["sources"] = tuple(_parse_source(s) for s in raw.get("sources", ()))
+    fields.setdefault("description", "")
+    return ModelSpec(**fields)
+
+
+@lru_cache(maxsize=1)
+def _load() -> tuple[dict[str, ModelSpec], dict[str, str]]:
+    text = resources.files(__package__).joinpath("model_registry.json").read_text("utf-8")
+    data = json.loads(text)
+    specs = {spec.name: spec for spec in map(parse_spec, data["models"])}
+    return specs, dict(data["defaults"])
+
+
+def all_specs() -> list[ModelSpec]:
+    """Every model the registry knows, in registry order."""
+    return list(_load()[0].values())
+
+
+def get_spec(name: str) -> ModelSpec:
+    """The spec called ``name``; a clear error lists the known names otherwise."""
+    specs = _load()[0]
+    if name not in specs:
+        known = ", ".join(specs)
+        raise ModelNotFoundError(f"No model named {name!r} in the registry. Known models: {known}.")
+    return specs[name]
+
+
+def default_spec(role: str) -> ModelSpec:
+    """The default model for a role: ``local-llm``, ``embedder`` or ``tokenizer``."""
+    defaults = _load()[1]
+    if role not in defaults:
+        raise ModelNotFoundError(f"No default model for role {role!r}; roles: {', '.join(defaults)}.")
+    return get_spec(defaults[role])

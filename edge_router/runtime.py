@@ -1,0 +1,314 @@
+"""``EdgeRouter``: decide local or cloud for each query, answer, and fall back without losing anything.
+
+Two ways to decide, usable alone or together:
+
+- the trained router (before generation): embed the last user message, score it
+  with a router file, send it to the cloud when the score reaches ``threshold``;
+- the uncertainty gate: sample the local model k times and send the query to the
+  cloud when the semantic entropy of the samples is above the gate's threshold.
+  After a router that chose local, the gate can still offload.
+
+Fallbacks: a cloud failure (unreachable, timeout, error after retries, malformed
+answer) gives the local answer marked ``degraded``; a local failure goes to the
+cloud; when both fail, ``AllRoutesFailedError`` names both causes. Each fallback
+is logged and recorded in the returned decision, and every decision can be
+appended to a JSONL trace.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from typing import Iterator
+
+from . import settings
+from .cloud_llm import CloudLLM
+from .completions import Completion
+from .decision import CLOUD, LOCAL, Answer, Decision
+from .embedder import Embedder
+from .errors import (
+    AllRoutesFailedError,
+    CloudError,
+    ConfigurationError,
+    InvalidInputError,
+    LocalModelError,
+    PromptTooLongError,
+)
+from .local_llm import LocalLLM
+from .messages import Messages, normalize, routing_text
+from .router_model import RouterModel
+from .semantic_entropy import UncertaintyGate
+from .trace import TraceWriter
+
+log = logging.getLogger(__name__)
+
+_FAILURES = {LOCAL: (LocalModelError, PromptTooLongError), CLOUD: (CloudError,)}
+
+
+class EdgeRouter:
+    """Routes chat queries between a ``LocalLLM`` and a ``CloudLLM``."""
+
+    def __init__(
+        self,
+        *,
+        local: LocalLLM | None = None,
+        cloud: CloudLLM | None = None,
+        embedder: Embedder | None = None,
+        router: RouterModel | None = None,
+        threshold: float = 0.5,
+        gate: UncertaintyGate | None = None,
+        max_tokens: int = 256,
+        trace_path: str | os.PathLike | None = None,
+    ):
+        if local is None and cloud is None:
+            raise ConfigurationError("EdgeRouter needs a local model, a cloud model or both.")
+        if router is None and gate is None:
+            raise ConfigurationError("EdgeRouter needs a router file (router=), an uncertainty gate (gate=) or both.")
+        if router is not None and embedder is None:
+            raise ConfigurationError("A router needs the embedder it was trained with: pass embedder=.")
+        if gate is not None and local is None:
+            raise ConfigurationError("The uncertainty gate samples the local model: pass local=.")
+        if not 0.0 <= threshold <= 1.0:
+            raise ConfigurationError(f"threshold is a probability in [0, 1], not {threshold}.")
+        self.local = local
+        self.cloud = cloud
+        self.embedder = embedder
+        self.router = router
+        self.threshold = threshold
+        self.gate = gate
+        self.max_tokens = max_tokens
+        trace = trace_path if trace_path is not None else settings.trace_path()
+        self._trace = TraceWriter(trace) if trace else None
+
+    @classmethod
+    def from_defaults(
+        cls,
+        *,
+        router_path: str | os.PathLike | None = None,
+        threshold: float = 0.5,
+        gate: bool | None = None,
+        cloud: CloudLLM | None = None,
+        threads: int | None = None,
+        n_ctx: int = 2048,
+        **kwargs,
+    ) -> EdgeRouter:
+        """The default local model and embedder; the cloud from ``EDGE_ROUTER_CLOUD_*`` if set.
+
+        With ``router_path`` the trained router decides (add ``gate=True`` to
+        also gate its local choices); without it the uncertainty gate decides.
+        """
+        from .clustering import EmbeddingClusterer
+
+        local = LocalLLM(threads=threads, n_ctx=n_ctx)
+        embedder = Embedder()
+        if cloud is None and settings.cloud_setting(settings.CLOUD_BASE_URL_ENV):
+            cloud = CloudLLM()
+        if cloud is None:
+            log.info("no cloud endpoint configured (%s); every query stays local", settings.CLOUD_BASE_URL_ENV)
+        router = RouterModel(router_path, embedder_id=embedder.id, dim=embedder.dim) if router_path else None
+        use_gate = gate if gate is not None else router is None
+        the_gate = UncertaintyGate(EmbeddingClusterer(embedder)) if use_gate else None
+        return cls(
+            local=local, cloud=cloud, embedder=embedder, router=router, threshold=threshold,
+            gate=the_gate, **kwargs,
+        )
+
+    @property
+    def mode(self) -> str:
+        return "+".join(name for name, part in (("router", self.router), ("gate", self.gate)) if part)
+
+    def _models(self) -> dict[str, str | None]:
+        return {
+            "embedder": self.embedder.id if self.embedder else None,
+            "router": self.router.id if self.router else None,
+            "local": self.local.id if self.local else None,
+            "cloud": self.cloud.id if self.cloud else None,
+        }
+
+    def _decide(self, messages: Messages, force: str | None, max_tokens: int) -> Decision:
+        start = time.perf_counter()
+        timings = {"tokenize": 0.0, "embed": 0.0, "score": 0.0, "gate": 0.0}
+        fields: dict = {}
+        reasons: list[str] = []
+        if force is not None:
+            if force not in (LOCAL, CLOUD):
+                raise InvalidInputError(f"force must be 'local', 'cloud' or None, not {force!r}.")
+            route, mode = force, "forced"
+            reasons.append(f"forced to {force} by the caller")
+        else:
+            route, mode = LOCAL, self.mode
+            if self.router is not None:
+                query = self.embedder.embed_one(routing_text(messages))
+                t = time.perf_counter()
+                score = float(self.router.score(query.vector)[0])
+                timings.update(
+                    tokenize=query.tokenize_ms, embed=query.embed_ms, score=(time.perf_counter() - t) * 1e3
+                )
+                route = CLOUD if score >= self.threshold else LOCAL
+                op = ">=" if route == CLOUD else "<"
+                reasons.append(f"router score {score:.3f} {op} threshold {self.threshold:.3f}")
+                fields.update(score=score, threshold=self.threshold, routing_tokens=query.n_tokens,
+                              routing_truncated=query.truncated)
+                if query.truncated:
+                    reasons.append(f"query truncated to {query.n_tokens} tokens for routing")
+            if self.gate is not None and route == LOCAL:
+                route = self._gate(messages, timings, fields, reasons)
+        if route == LOCAL and self.local is not None and not self.local.fits(messages, max_tokens):
+            route = CLOUD
+            reasons.append(f"prompt plus {max_tokens} answer tokens exceed the local context of {self.local.n_ctx}")
+        timings["total"] = (time.perf_counter() - start) * 1e3
+        decision = Decision(route=route, mode=mode, reason="; ".join(reasons), timings_ms=timings,
+                            models=self._models(), **fields)
+        return self._available_route(decision)
+
+    def _gate(self, messages: Messages, timings: dict, fields: dict, reasons: list[str]) -> str:
+        gate = self.gate
+        if not self.local.fits(messages, gate.max_tokens):
+            reasons.append("prompt too long to sample locally")
+            return CLOUD
+        t = time.perf_counter()
+        try:
+            entropy, se = gate.measure_entropy(self.local, messages)
+        except LocalModelError as exc:
+            log.warning("uncertainty gate failed (%s); routing to the cloud", exc)
+            reasons.append(f"local sampling failed ({exc})")
+            return CLOUD
+        finally:
+            timings["gate"] = (time.perf_counter() - t) * 1e3
+        route = CLOUD if entropy > gate.threshold else LOCAL
+        op = ">" if route == CLOUD else "<="
+        reasons.append(
+            f"semantic entropy {entropy:.2f} nats ({se.n_clusters} meanings in {gate.k} samples, "
+            f"{se.clusterer} clustering) {op} gate threshold {gate.threshold:.2f}"
+        )
+        fields.update(semantic_entropy=entropy, gate_threshold=gate.threshold, n_clusters=se.n_clusters)
+        return route
+
+    def _available_route(self, decision: Decision) -> Decision:
+        """Move a decision to the other side when its side is not configured (a logged fallback)."""
+        if decision.route == CLOUD and self.cloud is None:
+            reason = f"no cloud endpoint configured (set {settings.CLOUD_BASE_URL_ENV})"
+            log.warning("query meant for the cloud answered locally: %s", reason)
+            return decision.with_fallback(LOCAL, reason, degraded=True)
+        if decision.route == LOCAL and self.local is None:
+            return decision.with_fallback(CLOUD, "no local model configured", degraded=False)
+        return decision
+
+    def route(self, messages: Messages | str, *, force: str | None = None,
+              max_tokens: int | None = None) -> Decision:
+        """The routing decision for ``messages`` without answering them."""
+        messages = normalize(messages)
+        decision = self._decide(messages, force, max_tokens or self.max_tokens)
+        self._write_trace("route", messages, decision.to_dict())
+        return decision
+
+    def _complete(self, route: str, messages: Messages, max_tokens: int) -> Completion:
+        if route == LOCAL:
+            return self.local.chat(messages, max_tokens=max_tokens)
+        return self.cloud.chat(messages, max_tokens=max_tokens)
+
+    def _fall_back(self, decision: Decision, error: Exception) -> Decision:
+        """The decision for the other route after ``error``, or raise when there is none."""
+        failed = decision.route
+        other = CLOUD if failed == LOCAL else LOCAL
+        if (self.cloud if other == CLOUD else self.local) is None:
+            raise error
+        reason = f"{failed} failed: {error}"
+        log.warning("falling back to %s: %s", other, reason)
+        return decision.with_fallback(other, reason, degraded=other == LOCAL)
+
+    def chat(self, messages: Messages | str, *, max_tokens: int | None = None,
+             force: str | None = None) -> Answer:
+        """Route and answer ``messages``; the ``Answer`` carries its ``Decision``."""
+        messages = normalize(messages)
+        max_tokens = max_tokens or self.max_tokens
+        decision = self._decide(messages, force, max_tokens)
+        start = time.perf_counter()
+        try:
+            completion = self._complete(decision.route, messages, max_tokens)
+        except _FAILURES[decision.route] as first:
+            decision = self._fall_back(decision, first)
+            try:
+                completion = self._complete(decision.route, messages, max_tokens)
+            except _FAILURES[decision.route] as second:
+                raise _both_failed(first, second) from second
+        answer = _answer(completion, decision, start)
+        self._write_trace("answer", messages, answer.to_dict() | {"answer": None})
+        return answer
+
+    def stream(self, messages: Messages | str, *, max_tokens: int | None = None,
+               force: str | None = None) -> AnswerStream:
+        """Route now; iterate the result for the answer's text pieces."""
+        messages = normalize(messages)
+        max_tokens = max_tokens or self.max_tokens
+        return AnswerStream(self, messages, self._decide(messages, force, max_tokens), max_tokens)
+
+    def _write_trace(self, event: str, messages: Messages, record: dict) -> None:
+        if self._trace is not None:
+            self._trace.write(event, routing_text(messages), record)
+
+
+class AnswerStream:
+    """A routed, streamed answer.
+
+    ``decision`` is known before the first piece. A failure before the first
+    piece falls back to the other route as in ``EdgeRouter.chat``; a cloud
+    stream cut after pieces were delivered raises ``CloudResponseError`` with
+    the ``partial_text`` received. After iteration, ``answer`` is the whole
+    ``Answer``.
+    """
+
+    def __init__(self, router: EdgeRouter, messages: Messages, decision: Decision, max_tokens: int):
+        self._router = router
+        self._messages = messages
+        self._max_tokens = max_tokens
+        self.decision = decision
+        self.answer: Answer | None = None
+
+    def _open(self, route: str):
+        router = self._router
+        if route == LOCAL:
+            return router.local.stream(self._messages, max_tokens=self._max_tokens)
+        return router.cloud.stream(self._messages, max_tokens=self._max_tokens)
+
+    def __iter__(self) -> Iterator[str]:
+        start = time.perf_counter()
+        first_error: Exception | None = None
+        for _ in range(2):
+            route = self.decision.route
+            delivered = False
+            try:
+                stream = self._open(route)
+                for piece in stream:
+                    delivered = True
+                    yield piece
+                break
+            except _FAILURES[route] as exc:
+                if delivered:
+                    raise
+                if first_error is not None:
+                    raise _both_failed(first_error, exc) from exc
+                first_error = exc
+                self.decision = self._router._fall_back(self.decision, exc)
+        self.answer = _answer(stream.completion, self.decision, start)
+        self._router._write_trace("answer", self._messages, self.answer.to_dict() | {"answer": None})
+
+
+def _answer(completion: Completion, decision: Decision, start: float) -> Answer:
+    return Answer(
+        text=completion.text,
+        decision=decision,
+        model=completion.model,
+        usage=completion.usage,
+        cost_usd=completion.cost_usd,
+        answer_ms=(time.perf_counter() - start) * 1e3,
+        finish_reason=completion.finish_reason,
+    )
+
+
+def _both_failed(first: Exception, second: Exception) -> AllRoutesFailedError:
+    cloud, local = (first, second) if isinstance(first, CloudError) else (second, first)
+    return AllRoutesFailedError(
+        f"Both routes failed. Local: {local}. Cloud: {cloud}.", local_error=local, cloud_error=cloud
+    )

@@ -1,0 +1,54 @@
+"""Every environment setting edge-router reads, parsed in one place.
+
+Values are read when asked for, not at import, so a process (or a test) can
+change the environment before it builds a router.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from .errors import ConfigurationError
+
+CACHE_ENV = "EDGE_ROUTER_CACHE"
+OFFLINE_ENV = "EDGE_ROUTER_OFFLINE"
+TRACE_ENV = "EDGE_ROUTER_TRACE"
+CLOUD_BASE_URL_ENV = "EDGE_ROUTER_CLOUD_BASE_URL"
+CLOUD_API_KEY_ENV = "EDGE_ROUTER_CLOUD_API_KEY"
+CLOUD_MODEL_ENV = "EDGE_ROUTER_CLOUD_MODEL"
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"", "0", "false", "no", "off"}
+
+
+def cache_dir() -> Path:
+    """Where model files are cached: ``$EDGE_ROUTER_CACHE`` or the platform's user cache."""
+    override = os.environ.get(CACHE_ENV, "").strip()
+    if override:
+        return Path(override).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_cache_path("edge-router"))
+
+
+def offline() -> bool:
+    """True when ``EDGE_ROUTER_OFFLINE`` forbids network access."""
+    value = os.environ.get(OFFLINE_ENV, "").strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ConfigurationError(f"{OFFLINE_ENV}={value!r} is not a boolean; set it to 1 or 0.")
+
+
+def trace_path() -> Path | None:
+    """The JSONL file every decision is appended to, if ``EDGE_ROUTER_TRACE`` is set."""
+    value = os.environ.get(TRACE_ENV, "").strip()
+    return Path(value).expanduser() if value else None
+
+
+def cloud_setting(name: str) -> str | None:
+    """One of the ``EDGE_ROUTER_CLOUD_*`` settings, or None when unset or blank."""
+    value = os.environ.get(name, "").strip()
+    return value or None

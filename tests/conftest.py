@@ -1,0 +1,46 @@
+"""Shared fixtures: the real default models (session-wide), a loopback cloud, tmp caches."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from cloud_server import CloudServer  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _no_cloud_env(monkeypatch):
+    """Tests never see a developer's real cloud settings or trace file."""
+    for name in ("EDGE_ROUTER_CLOUD_BASE_URL", "EDGE_ROUTER_CLOUD_API_KEY", "EDGE_ROUTER_CLOUD_MODEL",
+                 "EDGE_ROUTER_TRACE", "EDGE_ROUTER_OFFLINE"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(scope="session")
+def embedder():
+    from edge_router import Embedder
+
+    return Embedder()
+
+
+@pytest.fixture(scope="session")
+def local_llm():
+    from edge_router import LocalLLM
+
+    return LocalLLM(seed=1234, threads=2)
+
+
+@pytest.fixture(scope="session")
+def minilm_tokenizer_path(embedder) -> Path:
+    return embedder.tokenizer_path
+
+
+@pytest.fixture
+def cloud_server():
+    server = CloudServer().start()
+    yield server
+    server.stop()

@@ -1,0 +1,48 @@
+"""Message validation: bad input gets a clear InvalidInputError."""
+
+import pytest
+
+from edge_router.errors import InvalidInputError
+from edge_router.messages import normalize, routing_text
+
+
+def test_string_becomes_one_user_message():
+    assert normalize("hi") == [{"role": "user", "content": "hi"}]
+
+
+def test_routing_text_is_the_last_user_message():
+    msgs = normalize([
+        {"role": "system", "content": "be brief"},
+        {"role": "user", "content": "first"},
+        {"role": "assistant", "content": "ok"},
+        {"role": "user", "content": "second"},
+    ])
+    assert routing_text(msgs) == "second"
+
+
+@pytest.mark.parametrize(
+    "messages, fragment",
+    [
+        ("", "empty or whitespace"),
+        ("   \n\t", "empty or whitespace"),
+        ([], "messages is empty"),
+        ([{"role": "wizard", "content": "x"}], "role 'wizard'"),
+        ([{"role": "user", "content": 42}], "content must be a string"),
+        ([{"role": "user", "content": None}], "content must be a string"),
+        (["just a string in a list"], "must be a dict"),
+        ([{"role": "system", "content": "only a system prompt"}], "no user message"),
+        (42, "must be a string or a list"),
+    ],
+)
+def test_bad_input_is_refused_with_a_fix(messages, fragment):
+    with pytest.raises(InvalidInputError) as info:
+        normalize(messages)
+    assert fragment in str(info.value)
+    assert isinstance(info.value, ValueError)
+
+
+def test_extra_keys_are_kept_for_the_cloud_api():
+    original = [{"role": "user", "content": "q", "name": "bob"}]
+    normalized = normalize(original)
+    assert normalized == original
+    assert normalized[0] is not original[0]

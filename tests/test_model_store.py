@@ -1,0 +1,155 @@
+"""The model cache with real files, real `pip download` of a local wheel, and a real loopback HTTP source."""
+
+from __future__ import annotations
+
+import hashlib
+import http.server
+import logging
+import threading
+import zipfile
+from functools import partial
+from pathlib import Path
+
+import pytest
+
+from edge_router import model_store, registry
+from edge_router.errors import (
+    ChecksumMismatchError,
+    ModelDownloadError,
+    ModelNotFoundError,
+    OfflineModeError,
+)
+from edge_router.registry import ModelSpec, UrlSource, WheelSource
+
+PAYLOAD = b"edge-router test model bytes\n" * 1000
+MEMBER = "fakemodelpkg/data/model.bin"
+
+
+def _make_wheel(folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    wheel = folder / "fakemodelpkg-1.0.0-py3-none-any.whl"
+    dist = "fakemodelpkg-1.0.0.dist-info"
+    with zipfile.ZipFile(wheel, "w") as zf:
+        zf.writestr("fakemodelpkg/__init__.py", "")
+        zf.writestr(MEMBER, PAYLOAD)
+        zf.writestr(f"{dist}/METADATA", "Metadata-Version: 2.1\nName: fakemodelpkg\nVersion: 1.0.0\n")
+        zf.writestr(f"{dist}/WHEEL", "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n")
+        zf.writestr(f"{dist}/RECORD", "")
+    return wheel
+
+
+def _spec(*sources, sha256: str | None = None, size: int | None = None) -> ModelSpec:
+    return ModelSpec(
+        name="test-model", role="test", filename="model.bin",
+        sha256=sha256 or hashlib.sha256(PAYLOAD).hexdigest(), size=size or len(PAYLOAD),
+        license="MIT", description="", sources=tuple(sources),
+    )
+
+
+@pytest.fixture
+def wheel_index(tmp_path, monkeypatch):
+    """pip resolves packages from a local folder only (real pip, no network)."""
+    links = tmp_path / "links"
+    _make_wheel(links)
+    monkeypatch.setenv("PIP_NO_INDEX", "1")
+    monkeypatch.setenv("PIP_FIND_LINKS", str(links))
+    monkeypatch.setenv("EDGE_ROUTER_CACHE", str(tmp_path / "cache"))
+    return links
+
+
+WHEEL = WheelSource(package="fakemodelpkg", version="1.0.0", member=MEMBER)
+
+
+def test_wheel_member_is_fetched_verified_and_cached(wheel_index, tmp_path, monkeypatch):
+    spec = _spec(WHEEL)
+    path = model_store.resolve(spec)
+    assert path == tmp_path / "cache" / "models" / "test-model" / "model.bin"
+    assert path.read_bytes() == PAYLOAD
+    assert model_store.is_cached(spec)
+    assert not list(path.parent.glob("*.incomplete"))
+
+    # A second resolve is a cache hit: with the wheel gone, a fetch would fail.
+    monkeypatch.setenv("PIP_FIND_LINKS", str(tmp_path / "empty"))
+    assert model_store.resolve(spec) == path
+
+
+def test_corrupted_cache_file_is_detected_and_refetched(wheel_index, caplog):
+    spec = _spec(WHEEL)
+    path = model_store.resolve(spec)
+    data = bytearray(path.read_bytes())
+    data[10] ^= 0xFF
+    path.write_bytes(bytes(data))  # same size, new mtime
+    assert not model_store.is_cached(spec)
+    with caplog.at_level(logging.WARNING):
+        again = model_store.resolve(spec)
+    assert again.read_bytes() == PAYLOAD
+    assert "corrupted" in caplog.text
+
+
+def test_checksum_mismatch_keeps_nothing(wheel_index, tmp_path):
+    spec = _spec(WHEEL, sha256="0" * 64)
+    with pytest.raises(ChecksumMismatchError) as info:
+        model_store.resolve(spec)
+    assert "not kept" in str(info.value)
+    folder = tmp_path / "cache" / "models" / "test-model"
+    assert list(folder.iterdir()) == []
+
+
+def test_offline_mode_names_the_file_and_the_fix(wheel_index, monkeypatch):
+    monkeypatch.setenv("EDGE_ROUTER_OFFLINE", "1")
+    with pytest.raises(OfflineModeError) as info:
+        model_store.resolve(_spec(WHEEL))
+    message = str(info.value)
+    assert "model.bin" in message and "edge-router models pull test-model" in message
+    assert isinstance(info.value, ConnectionError)
+
+
+def test_offline_mode_with_corrupted_cache_says_how_to_fix(wheel_index, monkeypatch):
+    spec = _spec(WHEEL)
+    path = model_store.resolve(spec)
+    path.write_bytes(b"x" * len(PAYLOAD))
+    monkeypatch.setenv("EDGE_ROUTER_OFFLINE", "1")
+    with pytest.raises(ChecksumMismatchError, match="models pull test-model"):
+        model_store.resolve(spec)
+
+
+def test_missing_package_is_a_download_error(wheel_index):
+    spec = _spec(WheelSource(package="nosuchpkg", version="9.9", member="x"))
+    with pytest.raises(ModelDownloadError, match="nosuchpkg"):
+        model_store.resolve(spec)
+
+
+def test_explicit_path_wins_and_missing_path_is_clear(tmp_path):
+    own = tmp_path / "mine.bin"
+    own.write_bytes(b"my own model")
+    assert model_store.resolve(_spec(WHEEL), own) == own
+    with pytest.raises(ModelNotFoundError) as info:
+        model_store.resolve(_spec(WHEEL), tmp_path / "nope.bin")
+    assert isinstance(info.value, FileNotFoundError)
+
+
+def test_url_source_over_loopback_http(tmp_path, monkeypatch):
+    served = tmp_path / "served"
+    served.mkdir()
+    (served / "model.bin").write_bytes(PAYLOAD)
+    handler = partial(http.server.SimpleHTTPRequestHandler, directory=str(served))
+    handler.log_message = lambda *a: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setenv("EDGE_ROUTER_CACHE", str(tmp_path / "cache"))
+    try:
+        bad = UrlSource(url=f"http://127.0.0.1:{server.server_address[1]}/missing.bin")
+        good = UrlSource(url=f"http://127.0.0.1:{server.server_address[1]}/model.bin")
+        path = model_store.resolve(_spec(bad, good))  # the first source 404s, the second works
+        assert path.read_bytes() == PAYLOAD
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_registry_defaults_are_complete():
+    for role in ("local-llm", "embedder", "tokenizer"):
+        spec = registry.default_spec(role)
+        assert len(spec.sha256) == 64 and spec.size > 0 and spec.sources
+    with pytest.raises(ModelNotFoundError, match="Known models"):
+        registry.get_spec("gpt-17")
