@@ -56,13 +56,15 @@ def logistic_router(
 
 
 def token_overlap_nli(path: Path, *, vocab_size: int, negation_id: int, first_word_id: int = 999,
-                      label_map: dict[str, int] | None = None, declared_vocab: int | None = None) -> Path:
+                      label_map: dict[str, int] | None = None, declared_vocab: int | None = None,
+                      stored_label_map: dict | None = None) -> Path:
     """A rule-based NLI 'cross-encoder' over BERT pair inputs.
 
     premise = segment 0, hypothesis = segment 1, compared as sets of word tokens
     (ids >= first_word_id, so [CLS]/[SEP] do not count):
     contradiction when exactly one side has the negation token; else entailment
     when every hypothesis token is in the premise; else neutral.
+    ``declared_vocab`` and ``stored_label_map`` override what the metadata claims.
     """
     label_map = label_map or {"entailment": 0, "neutral": 1, "contradiction": 2}
     word_mask = (np.arange(vocab_size) >= first_word_id).astype(np.float32)
@@ -122,5 +124,5 @@ def token_overlap_nli(path: Path, *, vocab_size: int, negation_id: int, first_wo
         [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", 3])],
         inits,
     )
-    meta = {"label_map": json.dumps(label_map), "vocab_size": str(declared_vocab or vocab_size)}
+    meta = {"label_map": json.dumps(stored_label_map or label_map), "vocab_size": str(declared_vocab or vocab_size)}
     return _save(graph, path, meta)

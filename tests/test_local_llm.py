@@ -1,0 +1,86 @@
+"""The real default on-device model (SmolLM2-135M-Instruct Q4_1) through llama.cpp."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from edge_router import LocalLLM
+from edge_router.errors import CorruptModelError, InvalidInputError, PromptTooLongError
+
+
+def test_chat_answers_with_usage(local_llm):
+    completion = local_llm.chat("What is the capital of France?", max_tokens=24)
+    assert completion.text
+    assert completion.usage.prompt_tokens > 5
+    assert 0 < completion.usage.completion_tokens <= 24
+    assert completion.finish_reason in ("stop", "length")
+    assert completion.model == local_llm.id
+
+
+def test_stream_gives_the_same_greedy_answer(local_llm):
+    messages = [{"role": "system", "content": "Answer briefly."}, {"role": "user", "content": "Name a fruit."}]
+    stream = local_llm.stream(messages, max_tokens=16)
+    pieces = list(stream)
+    assert len(pieces) == stream.completion.usage.completion_tokens
+    assert "".join(pieces).strip() == local_llm.chat(messages, max_tokens=16).text
+
+
+def test_samples_at_temperature_one_differ_and_carry_logprobs(local_llm):
+    samples = local_llm.sample("Write one word that comes to mind.", 5, temperature=1.0, max_tokens=12)
+    assert len(samples) == 5
+    assert len({s.text for s in samples}) >= 2, "k samples at temperature 1 must not all be identical"
+    for sample in samples:
+        assert sample.token_logprobs, "every sample has at least one token"
+        assert all(lp <= 0.0 for lp in sample.token_logprobs)
+        assert sample.mean_logprob < 0.0
+
+
+def test_prompt_longer_than_the_context_is_a_clear_error():
+    small = LocalLLM(n_ctx=128, threads=2)
+    with pytest.raises(PromptTooLongError) as info:
+        small.chat("tell me about cats " * 60, max_tokens=16)
+    assert f"context window of {small.n_ctx}" in str(info.value) and "n_ctx" in str(info.value)
+    assert not small.fits("tell me about cats " * 60, 16)
+    assert small.chat("Hi", max_tokens=4).text is not None  # still usable afterwards
+    small.close()
+
+
+def test_bad_arguments_are_refused(local_llm):
+    with pytest.raises(InvalidInputError):
+        local_llm.chat("hi", max_tokens=0)
+    with pytest.raises(InvalidInputError):
+        local_llm.sample("hi", 0)
+    with pytest.raises(InvalidInputError):
+        local_llm.sample("hi", 2, temperature=0.0)
+    with pytest.raises(InvalidInputError):
+        local_llm.chat("   ")
+
+
+def test_calls_from_several_threads_are_serialised(local_llm):
+    prompts = ["Count to three.", "Name a colour.", "Say yes."]
+    expected = [local_llm.chat(p, max_tokens=12).text for p in prompts]
+    results: dict[int, str] = {}
+    errors: list[BaseException] = []
+
+    def worker(i: int) -> None:
+        try:
+            results[i] = local_llm.chat(prompts[i], max_tokens=12).text
+        except BaseException as exc:  # collected and re-raised below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(len(prompts))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert [results[i] for i in range(len(prompts))] == expected
+
+
+def test_corrupted_gguf_is_a_clear_error(tmp_path):
+    bad = tmp_path / "broken.gguf"
+    bad.write_bytes(b"GGUF" + b"\x00" * 1000)
+    with pytest.raises(CorruptModelError, match="cannot load"):
+        LocalLLM(bad)

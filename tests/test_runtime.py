@@ -1,0 +1,284 @@
+"""EdgeRouter: routing logic and fallbacks with fakes, then the real path with real models and a loopback cloud."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from edge_router import CloudLLM, EdgeRouter, EmbeddingClusterer, RouterModel, UncertaintyGate
+from edge_router.completions import Completion, Sample, Usage
+from edge_router.embedder import EmbeddedQuery
+from edge_router.errors import (
+    AllRoutesFailedError,
+    CloudError,
+    CloudResponseError,
+    ConfigurationError,
+    InvalidInputError,
+    LocalModelError,
+)
+from onnx_builders import logistic_router
+
+# ---------------------------------------------------------------- fakes for the logic
+
+
+class _Stream:
+    def __init__(self, text: str, model: str, fail: Exception | None = None, cut_after: int | None = None):
+        self._text, self._model, self._fail, self._cut = text, model, fail, cut_after
+        self.completion = None
+
+    def __iter__(self):
+        if self._fail:
+            raise self._fail
+        words = self._text.split(" ")
+        for i, word in enumerate(words):
+            if self._cut is not None and i == self._cut:
+                raise CloudResponseError("cut", partial_text=" ".join(words[:i]))
+            yield word if i == 0 else " " + word
+        self.completion = Completion(self._text, "stop", self._model, Usage(3, len(words)), 0.0)
+
+
+class FakeLocal:
+    id = "fake-local"
+    n_ctx = 50
+
+    def __init__(self, *, fail: bool = False, samples: list[str] | None = None):
+        self.fail = fail
+        self.samples = samples or ["same"] * 5
+        self.calls = 0
+
+    def fits(self, messages, max_tokens):
+        return len(messages[-1]["content"].split()) + max_tokens <= self.n_ctx
+
+    def chat(self, messages, *, max_tokens, temperature=0.0):
+        self.calls += 1
+        if self.fail:
+            raise LocalModelError("local exploded")
+        return Completion("local answer", "stop", self.id, Usage(3, 2), 0.0)
+
+    def stream(self, messages, *, max_tokens, temperature=0.0):
+        return _Stream("local answer here", self.id, LocalModelError("local exploded") if self.fail else None)
+
+    def sample(self, messages, k, *, temperature, max_tokens):
+        return [Sample(text, (-0.5,)) for text in self.samples[:k]]
+
+
+class FakeCloud:
+    id = "cloud:fake"
+
+    def __init__(self, *, fail: bool = False, cut_after: int | None = None):
+        self.fail = fail
+        self.cut_after = cut_after
+        self.calls = 0
+
+    def chat(self, messages, *, max_tokens):
+        self.calls += 1
+        if self.fail:
+            raise CloudError("cloud unreachable")
+        return Completion("cloud answer", "stop", self.id, Usage(3, 2), 0.002)
+
+    def stream(self, messages, *, max_tokens):
+        if self.fail:
+            raise CloudError("cloud unreachable")
+        return _Stream("cloud answer here", self.id, cut_after=self.cut_after)
+
+
+class FakeEmbedder:
+    id = "fake-embedder"
+    dim = 1
+
+    def embed_one(self, text):
+        return EmbeddedQuery(np.array([len(text) / 100], np.float32), len(text.split()), False, 0.1, 0.2)
+
+
+class FakeRouter:
+    """score = (length of the query in characters) / 100."""
+
+    id = "fake:length"
+
+    def score(self, vectors):
+        return np.atleast_2d(vectors)[:, 0]
+
+
+def make(local=None, cloud=None, **kwargs) -> EdgeRouter:
+    kwargs.setdefault("router", FakeRouter())
+    kwargs.setdefault("embedder", FakeEmbedder())
+    kwargs.setdefault("max_tokens", 10)
+    return EdgeRouter(local=local, cloud=cloud, **kwargs)
+
+
+SHORT = "hi"            # score 0.02
+LONG = "x" * 80         # score 0.80
+
+
+def test_router_score_against_threshold():
+    router = make(FakeLocal(), FakeCloud(), threshold=0.5)
+    local, cloud = router.route(SHORT), router.route(LONG)
+    assert (local.route, cloud.route) == ("local", "cloud")
+    assert local.score == pytest.approx(0.02) and local.threshold == 0.5
+    assert "router score 0.020 < threshold 0.500" in local.reason
+    assert "router score 0.800 >= threshold 0.500" in cloud.reason
+    assert set(local.timings_ms) == {"tokenize", "embed", "score", "gate", "total"}
+    assert local.models == {"embedder": "fake-embedder", "router": "fake:length", "local": "fake-local",
+                            "cloud": "cloud:fake"}
+
+
+def test_chat_answers_from_the_decided_side():
+    local, cloud = FakeLocal(), FakeCloud()
+    router = make(local, cloud)
+    assert router.chat(SHORT).text == "local answer"
+    answer = router.chat(LONG)
+    assert answer.text == "cloud answer" and answer.cost_usd == 0.002 and not answer.degraded
+    assert (local.calls, cloud.calls) == (1, 1)
+
+
+def test_cloud_failure_gives_the_local_answer_marked_degraded(caplog):
+    router = make(FakeLocal(), FakeCloud(fail=True))
+    answer = router.chat(LONG)
+    assert answer.text == "local answer"
+    assert answer.route == "local" and answer.degraded
+    assert "cloud failed: cloud unreachable" in answer.decision.fallback
+    assert "falling back to local" in caplog.text
+
+
+def test_local_failure_goes_to_the_cloud():
+    answer = make(FakeLocal(fail=True), FakeCloud()).chat(SHORT)
+    assert answer.text == "cloud answer" and answer.route == "cloud"
+    assert "local failed: local exploded" in answer.decision.fallback
+    assert not answer.degraded
+
+
+def test_both_failing_names_both_causes():
+    with pytest.raises(AllRoutesFailedError) as info:
+        make(FakeLocal(fail=True), FakeCloud(fail=True)).chat(SHORT)
+    assert "local exploded" in str(info.value) and "cloud unreachable" in str(info.value)
+    assert isinstance(info.value.local_error, LocalModelError)
+    assert isinstance(info.value.cloud_error, CloudError)
+
+
+def test_no_cloud_configured_answers_locally_and_says_so():
+    answer = make(FakeLocal(), None).chat(LONG)
+    assert answer.text == "local answer" and answer.degraded
+    assert "no cloud endpoint configured" in answer.decision.fallback
+
+
+def test_prompt_too_long_for_local_goes_to_the_cloud():
+    decision = make(FakeLocal(), FakeCloud(), threshold=1.0).route("w " * 45)  # score 0.9: local
+    assert decision.route == "cloud"
+    assert "exceed the local context" in decision.reason
+
+
+def test_forced_routes():
+    router = make(FakeLocal(), FakeCloud())
+    assert router.route(LONG, force="local").route == "local"
+    assert router.route(SHORT, force="cloud").mode == "forced"
+    with pytest.raises(InvalidInputError):
+        router.route(SHORT, force="sideways")
+
+
+def test_gate_offloads_when_samples_disagree():
+    sure = FakeLocal(samples=["Paris"] * 5)
+    unsure = FakeLocal(samples=["1", "2", "3", "4", "4"])
+    from edge_router import ExactMatchClusterer
+
+    gate = UncertaintyGate(ExactMatchClusterer(), k=5, threshold=0.9)
+    kept = EdgeRouter(local=sure, cloud=FakeCloud(), gate=gate, max_tokens=10).route(SHORT)
+    sent = EdgeRouter(local=unsure, cloud=FakeCloud(), gate=gate, max_tokens=10).route(SHORT)
+    assert (kept.route, kept.semantic_entropy, kept.n_clusters) == ("local", 0.0, 1)
+    assert sent.route == "cloud" and sent.n_clusters == 4 and sent.semantic_entropy > 0.9
+    assert "semantic entropy" in sent.reason and sent.mode == "gate"
+
+
+def test_gate_after_router_only_checks_local_choices():
+    gate = UncertaintyGate(EmbeddingClusterer.__new__(EmbeddingClusterer), k=5)  # never called for cloud routes
+    router = make(FakeLocal(), FakeCloud(), gate=gate)
+    decision = router.route(LONG)
+    assert decision.route == "cloud" and decision.semantic_entropy is None and decision.mode == "router+gate"
+
+
+def test_stream_falls_back_before_the_first_piece_and_raises_after_a_cut():
+    stream = make(FakeLocal(), FakeCloud(fail=True)).stream(LONG)
+    assert "".join(stream) == "local answer here"
+    assert stream.answer.degraded and stream.decision.fallback.startswith("cloud failed")
+
+    cut = make(FakeLocal(), FakeCloud(cut_after=2)).stream(LONG)
+    received = []
+    with pytest.raises(CloudResponseError) as info:
+        for piece in cut:
+            received.append(piece)
+    assert info.value.partial_text == "".join(received) == "cloud answer"
+
+
+def test_trace_file_gets_one_json_line_per_decision(tmp_path, monkeypatch):
+    trace = tmp_path / "trace.jsonl"
+    monkeypatch.setenv("EDGE_ROUTER_TRACE", str(trace))
+    router = make(FakeLocal(), FakeCloud(fail=True))
+    router.route(SHORT)
+    router.chat(LONG)
+    rows = [json.loads(line) for line in trace.read_text().splitlines()]
+    assert [r["event"] for r in rows] == ["route", "answer"]
+    assert rows[1]["degraded"] is True and rows[1]["fallback"].startswith("cloud failed")
+    assert LONG not in trace.read_text(), "prompts are not written, only their hash"
+
+
+def test_configuration_errors():
+    with pytest.raises(ConfigurationError, match="router file"):
+        EdgeRouter(local=FakeLocal())
+    with pytest.raises(ConfigurationError, match="embedder"):
+        EdgeRouter(local=FakeLocal(), router=FakeRouter())
+    with pytest.raises(ConfigurationError, match="threshold"):
+        make(FakeLocal(), threshold=1.5)
+
+
+# ---------------------------------------------------------------- the real path
+
+
+@pytest.fixture
+def real_router_file(tmp_path, embedder):
+    def build(bias: float):
+        return RouterModel(
+            logistic_router(tmp_path / f"r{bias}.onnx", np.zeros(embedder.dim, np.float32), bias,
+                            embedder_id=embedder.id, kind="constant"),
+            embedder_id=embedder.id, dim=embedder.dim,
+        )
+    return build
+
+
+def test_real_models_route_and_answer_both_ways(local_llm, embedder, real_router_file, cloud_server):
+    cloud = CloudLLM(base_url=cloud_server.base_url, model="m", backoff_base=0.01)
+    to_local = EdgeRouter(local=local_llm, cloud=cloud, embedder=embedder, router=real_router_file(-4.0),
+                          max_tokens=24)
+    answer = to_local.chat("What is the capital of France?")
+    assert answer.route == "local" and answer.model == local_llm.id and answer.text
+    assert answer.decision.timings_ms["embed"] > 0 and answer.decision.routing_tokens > 3
+
+    to_cloud = EdgeRouter(local=local_llm, cloud=cloud, embedder=embedder, router=real_router_file(4.0),
+                          max_tokens=24)
+    answer = to_cloud.chat("What is the capital of France?")
+    assert answer.text == "cloud answer to: What is the capital of France?"
+    assert answer.decision.score == pytest.approx(1 / (1 + math.exp(-4.0)), abs=1e-5)
+
+    cloud_server.behaviours.extend(["500"] * 4)
+    failing = CloudLLM(base_url=cloud_server.base_url, model="m", max_retries=3, backoff_base=0.01)
+    degraded = EdgeRouter(local=local_llm, cloud=failing, embedder=embedder, router=real_router_file(4.0),
+                          max_tokens=24).chat("What is the capital of France?")
+    assert degraded.degraded and degraded.model == local_llm.id and "HTTP 500" in degraded.decision.fallback
+
+
+def test_real_stream_matches_chat(local_llm, embedder, real_router_file):
+    router = EdgeRouter(local=local_llm, embedder=embedder, router=real_router_file(-4.0), max_tokens=20)
+    stream = router.stream("Name a primary colour.")
+    text = "".join(stream)
+    assert text.strip() == stream.answer.text
+    assert stream.answer.text == router.chat("Name a primary colour.").text
+
+
+def test_real_gate_measures_semantic_entropy(local_llm, embedder):
+    gate = UncertaintyGate(EmbeddingClusterer(embedder), k=5, max_tokens=24)
+    decision = EdgeRouter(local=local_llm, gate=gate, max_tokens=24).route("Tell me a random word.")
+    assert 0.0 <= decision.semantic_entropy <= math.log(5) + 1e-9
+    assert 1 <= decision.n_clusters <= 5
+    assert decision.timings_ms["gate"] > 0
+    assert decision.route in ("local", "cloud")
