@@ -81,8 +81,12 @@ def normalize_answer(text: str) -> str:
             return f"number:{float(numbers[-1].replace(',', '')):g}"
         except ValueError:
             pass
-    folded = _ARTICLES.sub(" ", text.lower().translate(_PUNCT))
-    return "text:" + " ".join(folded.split())
+    return "text:" + fold_text(text)
+
+
+def fold_text(text: str) -> str:
+    """Lowercase, without punctuation, articles (a, an, the) and repeated spaces."""
+    return " ".join(_ARTICLES.sub(" ", text.lower().translate(_PUNCT)).split())
 
 
 class ExactMatchClusterer:

@@ -1,0 +1,55 @@
+"""AUROC against hand-computed cases, and the built-in dataset loader and scorer."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from edge_router import datasets
+from edge_router.datasets import Prompt, is_correct
+from edge_router.errors import ModelNotFoundError
+from edge_router.metrics import auroc
+
+
+def test_auroc_hand_computed():
+    assert auroc([0.1, 0.2, 0.8, 0.9], [False, False, True, True]) == 1.0
+    assert auroc([0.9, 0.8, 0.2, 0.1], [False, False, True, True]) == 0.0
+    # pairs (pos, neg): (0.5, 0.1) win, (0.5, 0.5) tie, (0.3, 0.1) win, (0.3, 0.5) loss -> 2.5 / 4
+    assert auroc([0.5, 0.3, 0.1, 0.5], [True, True, False, False]) == pytest.approx(0.625)
+    assert math.isnan(auroc([0.1, 0.2], [True, True]))
+
+
+def test_qa_correctness_matches_any_alias_as_whole_words():
+    p = Prompt("nq-open", 0, "who wrote hamlet?", ("William Shakespeare", "Shakespeare"), "qa")
+    assert is_correct("It was written by Shakespeare.", p)
+    assert not is_correct("Christopher Marlowe wrote it.", p)
+    assert not is_correct("Shakespeareana", p)
+
+
+def test_math_correctness_uses_the_last_number():
+    p = Prompt("mawps", 0, "7 + 36?", ("43",), "math")
+    assert is_correct("She gave 70 - 27 = 43 seashells.", p)
+    assert is_correct("43.0", p)
+    assert not is_correct("The answer is 44.", p)
+    assert not is_correct("no idea", p)
+
+
+def test_unknown_dataset_and_missing_folder_are_clear(tmp_path, monkeypatch):
+    with pytest.raises(ModelNotFoundError, match="built-in sets"):
+        datasets.load("squad")
+    monkeypatch.setenv("EDGE_ROUTER_DATA", str(tmp_path))
+    with pytest.raises(ModelNotFoundError, match="EDGE_ROUTER_DATA"):
+        datasets.load("nq-open")
+
+
+SHARED = datasets.data_dir() / "qa"
+
+
+@pytest.mark.skipif(not SHARED.is_dir(), reason="the shared data folder is absent")
+@pytest.mark.parametrize("name, kind", [("nq-open", "qa"), ("triviaqa", "qa"), ("mawps", "math")])
+def test_shared_datasets_load_deterministically(name, kind):
+    first = datasets.load(name, limit=5, seed=3)
+    assert first == datasets.load(name, limit=5, seed=3)
+    assert len(first) == 5 and all(p.kind == kind and p.question and p.answers for p in first)
+    assert first != datasets.load(name, limit=5, seed=4)
