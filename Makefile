@@ -27,7 +27,7 @@ setup: $(STAMP)
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --disable-pip-version-check -e '.[standin,dev]'
+	$(PY) -m pip install --disable-pip-version-check -e '.[standin,bench,dev]'
 	touch $(STAMP)
 
 models: $(STAMP)

@@ -91,6 +91,23 @@ def _cmd_models_pull(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .benchmark import harness, report
+
+    results = harness.run(quick=args.quick, router_path=Path(args.router) if args.router else None,
+                          log=lambda msg: print(msg, file=sys.stderr, flush=True))
+    if args.json:
+        report.write_json(results, args.json)
+    if args.report:
+        report.write_markdown(results, args.report)
+    for t in results["targets"]:
+        verdict = "met" if t["met"] else "MISSED"
+        print(f"{verdict:6} {t['name']}: {t['measured']:.2f} {t['unit']} (limit {t['limit']:g} {t['unit']})")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="edge-router", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
@@ -103,6 +120,13 @@ def build_parser() -> argparse.ArgumentParser:
     route = sub.add_parser("route", help="decide local or cloud for a prompt without answering it")
     _router_options(route)
     route.set_defaults(func=_cmd_route)
+
+    bench = sub.add_parser("bench", help="measure what routing costs on this machine")
+    bench.add_argument("--quick", action="store_true", help="fewer repetitions, 32-token prompts only (< 60 s)")
+    bench.add_argument("--json", metavar="PATH", help="write every figure as JSON")
+    bench.add_argument("--report", metavar="PATH", help="write a Markdown report (and a PNG plot beside it)")
+    bench.add_argument("--router", metavar="PATH", help="a router file to time (default: a logistic one)")
+    bench.set_defaults(func=_cmd_bench)
 
     models = sub.add_parser("models", help="list and fetch model files")
     models_sub = models.add_subparsers(dest="models_command", required=True)

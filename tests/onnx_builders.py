@@ -1,4 +1,4 @@
-"""ONNX files the tests build themselves: router files and a tiny NLI cross-encoder."""
+"""ONNX files the tests build themselves: router files (via edge_router.onnx_export) and a tiny NLI model."""
 
 from __future__ import annotations
 
@@ -6,53 +6,10 @@ import json
 from pathlib import Path
 
 import numpy as np
-import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-OPSET = [helper.make_opsetid("", 17)]
-
-
-def _save(graph, path: Path, metadata: dict[str, str]) -> Path:
-    model = helper.make_model(graph, opset_imports=OPSET)
-    model.ir_version = 8
-    for key, value in metadata.items():
-        entry = model.metadata_props.add()
-        entry.key, entry.value = key, value
-    onnx.checker.check_model(model)
-    onnx.save(model, str(path))
-    return path
-
-
-def logistic_router(
-    path: Path, weights: np.ndarray, bias: float, *, embedder_id: str | None, kind: str = "logistic",
-    sigmoid: bool = True,
-) -> Path:
-    """score = sigmoid(x @ weights + bias), float32[batch, dim] -> float32[batch]."""
-    dim = len(weights)
-    inits = [
-        numpy_helper.from_array(np.asarray(weights, np.float32).reshape(dim, 1), "w"),
-        numpy_helper.from_array(np.array([bias], np.float32), "b"),
-        numpy_helper.from_array(np.array([-1], np.int64), "flat"),
-    ]
-    nodes = [
-        helper.make_node("MatMul", ["embedding", "w"], ["xw"]),
-        helper.make_node("Add", ["xw", "b"], ["logit"]),
-    ]
-    last = "logit"
-    if sigmoid:
-        nodes.append(helper.make_node("Sigmoid", ["logit"], ["prob"]))
-        last = "prob"
-    nodes.append(helper.make_node("Reshape", [last, "flat"], ["score"]))
-    graph = helper.make_graph(
-        nodes, "router",
-        [helper.make_tensor_value_info("embedding", TensorProto.FLOAT, ["batch", dim])],
-        [helper.make_tensor_value_info("score", TensorProto.FLOAT, ["batch"])],
-        inits,
-    )
-    meta = {"kind": kind}
-    if embedder_id is not None:
-        meta["embedder_id"] = embedder_id
-    return _save(graph, path, meta)
+from edge_router.onnx_export import linear_router as logistic_router  # noqa: F401  (re-exported for tests)
+from edge_router.onnx_export import save_graph
 
 
 def token_overlap_nli(path: Path, *, vocab_size: int, negation_id: int, first_word_id: int = 999,
@@ -125,4 +82,4 @@ def token_overlap_nli(path: Path, *, vocab_size: int, negation_id: int, first_wo
         inits,
     )
     meta = {"label_map": json.dumps(stored_label_map or label_map), "vocab_size": str(declared_vocab or vocab_size)}
-    return _save(graph, path, meta)
+    return save_graph(graph, path, meta)

@@ -1,0 +1,1 @@
+"""The benchmark harness behind `edge-router bench` and benchmarks/overhead.py."""

@@ -1,0 +1,123 @@
+"""The benchmark harness: statistics, target verdicts, writers, and a real --quick run."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from edge_router.benchmark import harness, report
+from edge_router.benchmark.stats import repeat, repeat_parts, summarize
+
+
+def test_percentiles_hand_computed():
+    s = summarize([float(x) for x in range(1, 101)])
+    assert s["p50"] == pytest.approx(50.5)
+    assert s["p95"] == pytest.approx(95.05)
+    assert s["p99"] == pytest.approx(99.01)
+    assert (s["mean"], s["min"], s["n"]) == (50.5, 1.0, 100)
+    with pytest.raises(ValueError):
+        summarize([])
+
+
+def test_warmup_calls_are_not_timed():
+    calls = []
+    samples = repeat(lambda: calls.append(1), reps=3, warmup=2)
+    assert len(calls) == 5 and len(samples) == 3 and all(x >= 0 for x in samples)
+    seen = iter(range(10))
+    parts = repeat_parts(lambda: {"a": float(next(seen)), "b": 1.0}, reps=2, warmup=1)
+    assert parts == {"a": [1.0, 2.0], "b": [1.0, 1.0]}, "the first (warm-up) value 0.0 is dropped"
+    with pytest.raises(ValueError):
+        repeat(lambda: None, reps=0, warmup=0)
+
+
+def _cell(p50: float) -> dict:
+    return {"p50": p50, "p95": p50 * 1.2, "p99": p50 * 1.5, "mean": p50, "min": p50 * 0.9, "n": 10}
+
+
+def fake_results(decision_p50: float = 11.0, direct_p50: float = 10.5) -> dict:
+    per_len = {"32": {"tokenize": _cell(0.1), "embed": _cell(decision_p50 - 1), "score": _cell(0.05),
+                      "total": _cell(decision_p50), "routing_tokens": 32, "routing_truncated": False}}
+    results = {
+        "schema": 1,
+        "environment": {"cpu": "Test CPU", "cores": 2, "instruction_sets": ["avx2"], "os": "Linux",
+                        "python": "3.11", "libraries": {"onnxruntime": "1.0"}, "commit": "abc123"},
+        "plan": {**harness.Plan.quick().__dict__, "quick": True, "prompt_source": "built-in", "router": "test"},
+        "decision": {"threads_1": per_len},
+        "direct_onnxruntime": {"threads_1": {"32": {"total": _cell(direct_p50)}}},
+        "cold_start": {"runs": 1, "cold_start_ms": {"import": 5.0, "resolve_files": 1.0, "create_sessions": 300.0,
+                                                    "first_decision": 20.0, "total": 326.0},
+                       "memory_mb": {"before_loading": 10.0, "after_embedder_and_router": 70.0,
+                                     "after_local_llm": 200.0, "peak": 210.0, "embedder_and_router": 60.0}},
+        "local_llm": {"32": {"prompt_tokens": 40.0, "ttft_ms": 50.0, "answer_tokens": 64.0, "prefill_tok_s": 800.0,
+                             "decode_tok_s": 60.0, "measured_ms": 1100.0, "answer_ms": 1100.0}},
+        "cloud": {"standin": {"round_trip_ms": _cell(300.0), "first_token_ms": _cell(40.0)}},
+        "gate": {"k_3": {"total_ms": 900.0, "sample_ms": 880.0, "cluster_ms": 20.0}},
+        "run_seconds": 42.0,
+    }
+    results["targets"] = harness.targets(results)
+    return results
+
+
+def test_target_verdicts_follow_the_numbers():
+    met = {t["name"].split(":")[0]: t for t in fake_results(11.0, 10.5)["targets"]}
+    assert met["wrapper overhead"]["met"] and met["wrapper overhead"]["measured"] == pytest.approx(11 / 10.5)
+    assert met["decision p50, 32 tokens, 1 thread"]["met"]
+    assert met["decision time as a share of the local answer (median over lengths, 64 tokens)"]["met"]
+    missed = {t["name"].split(":")[0]: t for t in fake_results(14.0, 10.0)["targets"]}
+    assert not missed["wrapper overhead"]["met"] and missed["wrapper overhead"]["ratio_to_limit"] > 1
+    assert not missed["decision p50, 32 tokens, 1 thread"]["met"]
+    assert missed["decision time as a share of the local answer (median over lengths, 64 tokens)"]["measured"] == \
+        pytest.approx(14.0 / 1100.0 * 100)
+
+
+def test_writers_produce_json_markdown_and_png(tmp_path):
+    results = fake_results(14.0, 10.0)
+    path = report.write_json(results, tmp_path / "r.json")
+    assert json.loads(path.read_text()) == json.loads(json.dumps(results))
+    md = report.write_markdown(results, tmp_path / "r.md").read_text()
+    assert "Test CPU" in md and "abc123" in md and "**missed**" in md and "Missed: wrapper overhead" in md
+    assert "![decision latency vs prompt length](r.png)" in md
+    assert (tmp_path / "r.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+REQUIRED = {
+    "decision": None, "direct_onnxruntime": None, "cold_start": None, "local_llm": None, "cloud": None,
+    "gate": None, "targets": None, "environment": None, "plan": None, "run_seconds": None,
+}
+
+
+def _numbers(tree, path=""):
+    if isinstance(tree, bool) or tree is None or isinstance(tree, str):
+        return
+    if isinstance(tree, (int, float)):
+        yield path, tree
+    elif isinstance(tree, dict):
+        for key, value in tree.items():
+            yield from _numbers(value, f"{path}.{key}")
+    elif isinstance(tree, list):
+        for i, value in enumerate(tree):
+            yield from _numbers(value, f"{path}[{i}]")
+
+
+def test_quick_bench_writes_every_key_with_positive_figures(tmp_path):
+    out = tmp_path / "bench.json"
+    done = subprocess.run([sys.executable, "-m", "edge_router", "bench", "--quick", "--json", str(out)],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    results = json.loads(out.read_text())
+    assert set(REQUIRED) <= set(results)
+    assert set(results["decision"]) == {"threads_1", "threads_2"}
+    for part in ("tokenize", "embed", "score", "total"):
+        assert part in results["decision"]["threads_1"]["32"]
+    assert set(results["gate"]) == {"k_3", "k_5", "k_10"}
+    assert {"import", "resolve_files", "create_sessions", "first_decision", "total"} == \
+        set(results["cold_start"]["cold_start_ms"])
+    figures = list(_numbers({k: v for k, v in results.items() if k != "plan"}))
+    assert len(figures) > 50
+    bad = [(p, v) for p, v in figures if not v > 0]
+    assert not bad, f"figures that are not positive: {bad[:5]}"
+    assert len(results["targets"]) == 6
+    assert "met" in done.stdout or "MISSED" in done.stdout
