@@ -29,8 +29,10 @@ class EmbeddedQuery:
 class Embedder:
     """Mean-pooled, L2-normalised sentence embeddings.
 
-    Inputs longer than ``max_tokens`` are truncated (reported per query). Single
-    queries are not padded; batches are padded to their longest member only.
+    ``name`` picks a registered embedder (``edge-router models list``; default
+    ``all-minilm-l6-v2-onnx-int8``); ``model_path`` overrides the file. Inputs
+    longer than ``max_tokens`` are truncated (reported per query). Single queries
+    are not padded; batches are padded to their longest member only.
     """
 
     def __init__(
@@ -39,17 +41,20 @@ class Embedder:
         tokenizer_path: str | os.PathLike | None = None,
         *,
         model_id: str | None = None,
+        name: str | None = None,
         threads: int | None = 1,
         max_tokens: int = 128,
         batch_size: int = 32,
     ):
         if max_tokens < 2:
             raise InvalidInputError(f"max_tokens must be at least 2, not {max_tokens}.")
-        model_spec = registry.default_spec("embedder")
+        model_spec = registry.get_spec(name) if name else registry.default_spec("embedder")
+        if model_spec.role != "embedder":
+            raise InvalidInputError(f"{name!r} is a {model_spec.role} model, not an embedder.")
         tok_spec = registry.default_spec("tokenizer")
         self.model_path = model_store.resolve(model_spec, model_path)
         self.tokenizer_path = model_store.resolve(tok_spec, tokenizer_path)
-        self.id = model_id or (model_spec.name if model_path is None else Path(model_path).stem)
+        self.id = model_id or model_store.default_id(model_spec, self.model_path)
         self.max_tokens = max_tokens
         self.batch_size = batch_size
         self._tokenizer = load_tokenizer(self.tokenizer_path, max_tokens)

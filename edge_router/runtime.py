@@ -200,7 +200,7 @@ class EdgeRouter:
         """The routing decision for ``messages`` without answering them."""
         messages = normalize(messages)
         decision = self._decide(messages, force, max_tokens or self.max_tokens)
-        self._write_trace("route", messages, decision.to_dict())
+        self._write_trace("route", messages, decision)
         return decision
 
     def _complete(self, route: str, messages: Messages, max_tokens: int) -> Completion:
@@ -234,7 +234,7 @@ class EdgeRouter:
             except _FAILURES[decision.route] as second:
                 raise _both_failed(first, second) from second
         answer = _answer(completion, decision, start)
-        self._write_trace("answer", messages, answer.to_dict() | {"answer": None})
+        self._write_trace("answer", messages, answer)
         return answer
 
     def stream(self, messages: Messages | str, *, max_tokens: int | None = None,
@@ -244,8 +244,12 @@ class EdgeRouter:
         max_tokens = max_tokens or self.max_tokens
         return AnswerStream(self, messages, self._decide(messages, force, max_tokens), max_tokens)
 
-    def _write_trace(self, event: str, messages: Messages, record: dict) -> None:
+    def _write_trace(self, event: str, messages: Messages, result: Decision | Answer) -> None:
+        """Append ``result`` to the trace, if one is configured (answers without their text)."""
         if self._trace is not None:
+            record = result.to_dict()
+            if isinstance(result, Answer):
+                record["answer"] = None
             self._trace.write(event, routing_text(messages), record)
 
 
@@ -292,7 +296,7 @@ class AnswerStream:
                 first_error = exc
                 self.decision = self._router._fall_back(self.decision, exc)
         self.answer = _answer(stream.completion, self.decision, start)
-        self._router._write_trace("answer", self._messages, self.answer.to_dict() | {"answer": None})
+        self._router._write_trace("answer", self._messages, self.answer)
 
 
 def _answer(completion: Completion, decision: Decision, start: float) -> Answer:

@@ -49,12 +49,17 @@ def fake_results(decision_p50: float = 11.0, direct_p50: float = 10.5) -> dict:
         "direct_onnxruntime": {"threads_1": {"32": {"total": _cell(direct_p50)}}},
         "cold_start": {"runs": 1, "cold_start_ms": {"import": 5.0, "resolve_files": 1.0, "create_sessions": 300.0,
                                                     "first_decision": 20.0, "total": 326.0},
-                       "memory_mb": {"before_loading": 10.0, "after_embedder_and_router": 70.0,
+                       "memory_mb": {"before_loading": 10.0, "libraries": 20.0, "models_and_sessions": 40.0,
+                                     "after_embedder_and_router": 70.0,
                                      "after_local_llm": 200.0, "peak": 210.0, "embedder_and_router": 60.0}},
         "local_llm": {"32": {"prompt_tokens": 40.0, "ttft_ms": 50.0, "answer_tokens": 64.0, "prefill_tok_s": 800.0,
                              "decode_tok_s": 60.0, "measured_ms": 1100.0, "answer_ms": 1100.0}},
         "cloud": {"standin": {"round_trip_ms": _cell(300.0), "first_token_ms": _cell(40.0)}},
         "gate": {"k_3": {"total_ms": 900.0, "sample_ms": 880.0, "cluster_ms": 20.0}},
+        "embedders": {"e1": {"description": "default", "file_mb": 22.9, "decision_p50_ms": 11.0,
+                             "decision_p99_ms": 12.0, "create_sessions_ms": 300.0, "embedder_and_router_mb": 60.0,
+                             "cosine_to_default_mean": 1.0, "cosine_to_default_min": 1.0,
+                             "similarity_rank_correlation": 1.0}},
         "run_seconds": 42.0,
     }
     results["targets"] = harness.targets(results)
@@ -85,7 +90,7 @@ def test_writers_produce_json_markdown_and_png(tmp_path):
 
 REQUIRED = {
     "decision": None, "direct_onnxruntime": None, "cold_start": None, "local_llm": None, "cloud": None,
-    "gate": None, "targets": None, "environment": None, "plan": None, "run_seconds": None,
+    "gate": None, "embedders": None, "targets": None, "environment": None, "plan": None, "run_seconds": None,
 }
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import settings
+from .. import model_store, registry, settings
 from ..clustering import EmbeddingClusterer
 from ..cloud_llm import CloudLLM
 from ..embedder import Embedder
@@ -29,7 +29,7 @@ from ..runtime import EdgeRouter
 from ..semantic_entropy import UncertaintyGate
 from ..standin import MODEL_ALIAS, StandinServer
 from . import environment
-from .prompts import make_prompts
+from .prompts import make_prompts, sample_questions
 from .stats import repeat, repeat_parts, summarize
 
 
@@ -58,22 +58,53 @@ class Plan:
         return cls((32,), (1, 2), 3, 30, 5, 64, 1, 3, (3, 5, 10), 12, 1)
 
 
-def _router_file(embedder: Embedder, router_path: Path | None, workdir: Path) -> tuple[Path, str]:
+@dataclass(frozen=True)
+class EmbedderVariant:
+    """One embedder model file, with a router file built for its id."""
+
+    id: str
+    model_path: Path
+    router_path: Path
+    description: str
+
+
+def _router_for(embedder_id: str, dim: int, router_path: Path | None, workdir: Path) -> Path:
     if router_path is not None:
-        return router_path, f"{router_path.name} (given)"
+        return router_path
     from ..onnx_export import linear_router
 
-    weights = np.random.default_rng(0).normal(scale=0.05, size=embedder.dim).astype(np.float32)
-    path = linear_router(workdir / "bench-router.onnx", weights, 0.0, embedder_id=embedder.id, kind="logistic")
-    return path, f"a {embedder.dim}->1 logistic router file (no trained router ships yet)"
+    weights = np.random.default_rng(0).normal(scale=0.05, size=dim).astype(np.float32)
+    return linear_router(workdir / f"router-{embedder_id}.onnx", weights, 0.0, embedder_id=embedder_id)
 
 
-def measure_decisions(plan: Plan, prompts: dict[int, list[str]], router_path: Path, local: LocalLLM) -> dict:
+def embedder_variants(default: Embedder, router_path: Path | None, workdir: Path) -> list[EmbedderVariant]:
+    """The default embedder, its float32 form (folded by onnxruntime here) and the re-quantized one we ship."""
+    ort = import_onnxruntime()
+    folded = workdir / "minilm-fp32-folded.onnx"
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
+    options.optimized_model_filepath = str(folded)
+    ort.InferenceSession(str(default.model_path), options, providers=["CPUExecutionProvider"])
+    dyn_spec = registry.get_spec("all-minilm-l6-v2-onnx-dynint8")
+    rows = [
+        (default.id, default.model_path, "default: int8 weights, dequantized to float32 when the session loads"),
+        ("all-minilm-l6-v2-onnx-fp32-folded", folded, "float32 (the default with its dequantization folded, built here)"),
+        (dyn_spec.name, model_store.resolve(dyn_spec), "dynamic int8 (integer MatMul/Gather), shipped in models/embedders"),
+    ]
+    return [
+        EmbedderVariant(id_, path, _router_for(id_, default.dim, router_path if id_ == default.id else None, workdir),
+                        desc)
+        for id_, path, desc in rows
+    ]
+
+
+def measure_decisions(plan: Plan, prompts: dict[int, list[str]], variant: EmbedderVariant, local: LocalLLM,
+                      threads_list: tuple[int, ...]) -> dict:
     """Decision latency by part, per prompt length and thread count, through ``EdgeRouter.route``."""
     out: dict = {}
-    for threads in plan.threads:
-        embedder = Embedder(threads=threads)
-        router = RouterModel(router_path, embedder_id=embedder.id, dim=embedder.dim, threads=threads)
+    for threads in threads_list:
+        embedder = Embedder(variant.model_path, model_id=variant.id, threads=threads)
+        router = RouterModel(variant.router_path, embedder_id=embedder.id, dim=embedder.dim, threads=threads)
         edge = EdgeRouter(local=local, embedder=embedder, router=router, threshold=1.0, max_tokens=plan.answer_tokens)
         per_len = {}
         for n, texts in prompts.items():
@@ -93,8 +124,8 @@ def measure_decisions(plan: Plan, prompts: dict[int, list[str]], router_path: Pa
     return out
 
 
-def measure_direct_onnxruntime(plan: Plan, prompts: dict[int, list[str]], router_path: Path,
-                               embedder_model: Path, tokenizer_path: Path) -> dict:
+def measure_direct_onnxruntime(plan: Plan, prompts: dict[int, list[str]], variant: EmbedderVariant,
+                               tokenizer_path: Path) -> dict:
     """The same model files and inputs through onnxruntime and tokenizers alone: the floor under the wrapper."""
     from tokenizers import Tokenizer
 
@@ -106,8 +137,8 @@ def measure_direct_onnxruntime(plan: Plan, prompts: dict[int, list[str]], router
     for threads in plan.threads:
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
-        emb = ort.InferenceSession(str(embedder_model), options, providers=["CPUExecutionProvider"])
-        rtr = ort.InferenceSession(str(router_path), options, providers=["CPUExecutionProvider"])
+        emb = ort.InferenceSession(str(variant.model_path), options, providers=["CPUExecutionProvider"])
+        rtr = ort.InferenceSession(str(variant.router_path), options, providers=["CPUExecutionProvider"])
         per_len = {}
         for n, texts in prompts.items():
             cycle = iter(texts * (plan.reps + plan.warmup))
@@ -140,10 +171,13 @@ t0 = time.perf_counter()
 import edge_router
 t1 = time.perf_counter()
 from edge_router import model_store, registry
-paths = {role: model_store.resolve(registry.default_spec(role)) for role in ("embedder", "tokenizer")}
+tokenizer = model_store.resolve(registry.default_spec("tokenizer"))
+model = model_store.resolve(registry.default_spec("embedder"), sys.argv[2])
 t2 = time.perf_counter()
 from edge_router import CloudLLM, EdgeRouter, Embedder, RouterModel
-embedder = Embedder(paths["embedder"], paths["tokenizer"])
+import numpy, onnxruntime, requests, tokenizers
+libraries = rss()
+embedder = Embedder(model, tokenizer, model_id=sys.argv[3])
 router = RouterModel(sys.argv[1], embedder_id=embedder.id, dim=embedder.dim)
 edge = EdgeRouter(cloud=CloudLLM(base_url="http://127.0.0.1:9/v1", model="unused"), embedder=embedder, router=router)
 t3 = time.perf_counter()
@@ -158,18 +192,20 @@ print(json.dumps({
     "cold_start_ms": {"import": (t1 - t0) * 1e3, "resolve_files": (t2 - t1) * 1e3,
                       "create_sessions": (t3 - t2) * 1e3, "first_decision": (t4 - t3) * 1e3,
                       "total": (t4 - t0) * 1e3},
-    "memory_mb": {"before_loading": before, "after_embedder_and_router": after_router,
+    "memory_mb": {"before_loading": before, "libraries": libraries - before,
+                  "models_and_sessions": after_router - libraries, "after_embedder_and_router": after_router,
                   "after_local_llm": after_llm, "peak": peak,
                   "embedder_and_router": after_router - before},
 }))
 """
 
 
-def measure_cold_start_and_memory(router_path: Path, runs: int) -> dict:
+def measure_cold_start_and_memory(variant: EmbedderVariant, runs: int) -> dict:
     """A fresh interpreter per run: import to first decision, then resident memory as models load."""
     results = []
     for _ in range(runs):
-        done = subprocess.run([sys.executable, "-c", _COLD_START, str(router_path)], capture_output=True,
+        args = [str(variant.router_path), str(variant.model_path), variant.id]
+        done = subprocess.run([sys.executable, "-c", _COLD_START, *args], capture_output=True,
                               text=True, timeout=300, env=os.environ.copy())
         if done.returncode != 0:
             raise RuntimeError(f"cold-start probe failed:\n{done.stderr[-2000:]}")
@@ -177,6 +213,39 @@ def measure_cold_start_and_memory(router_path: Path, runs: int) -> dict:
     cold = {k: statistics.median(r["cold_start_ms"][k] for r in results) for k in results[0]["cold_start_ms"]}
     memory = {k: statistics.median(r["memory_mb"][k] for r in results) for k in results[0]["memory_mb"]}
     return {"cold_start_ms": cold, "memory_mb": memory, "runs": runs}
+
+
+def compare_embedders(plan: Plan, prompts: dict[int, list[str]], variants: list[EmbedderVariant],
+                      local: LocalLLM, default_cold: dict, questions: list[str]) -> dict:
+    """Each embedder variant: decision p50 (32 tokens, 1 thread), memory, session creation, agreement."""
+    quick32 = {32: prompts[32]} if 32 in prompts else {plan.lengths[0]: prompts[plan.lengths[0]]}
+    n = str(next(iter(quick32)))
+    reference = Embedder(variants[0].model_path, model_id=variants[0].id).embed(questions)
+    out = {}
+    for i, variant in enumerate(variants):
+        decision = measure_decisions(plan, quick32, variant, local, (1,))["threads_1"][n]["total"]
+        cold = default_cold if i == 0 else measure_cold_start_and_memory(variant, runs=1)
+        vectors = Embedder(variant.model_path, model_id=variant.id).embed(questions)
+        cos = (vectors * reference).sum(axis=1)
+        sims_ref = (reference @ reference.T)[np.triu_indices(len(questions), 1)]
+        sims = (vectors @ vectors.T)[np.triu_indices(len(questions), 1)]
+        out[variant.id] = {
+            "description": variant.description,
+            "file_mb": variant.model_path.stat().st_size / 1e6,
+            "decision_p50_ms": decision["p50"],
+            "decision_p99_ms": decision["p99"],
+            "create_sessions_ms": cold["cold_start_ms"]["create_sessions"],
+            "embedder_and_router_mb": cold["memory_mb"]["embedder_and_router"],
+            "cosine_to_default_mean": float(cos.mean()),
+            "cosine_to_default_min": float(cos.min()),
+            "similarity_rank_correlation": _spearman(sims_ref, sims),
+        }
+    return out
+
+
+def _spearman(a: np.ndarray, b: np.ndarray) -> float:
+    ra, rb = a.argsort().argsort(), b.argsort().argsort()
+    return float(np.corrcoef(ra, rb)[0, 1])
 
 
 def measure_local_llm(plan: Plan, prompts: dict[int, list[str]], local: LocalLLM) -> dict:
@@ -214,11 +283,10 @@ def _cloud_timings(cloud: CloudLLM, reps: int) -> dict:
     ttft = []
     for _ in range(reps):
         t0 = time.perf_counter()
-        stream = cloud.stream("Name a colour.", max_tokens=16)
-        for _piece in stream:
-            ttft.append((time.perf_counter() - t0) * 1e3)
-            break
-        for _piece in stream:
+        pieces = iter(cloud.stream("Name a colour.", max_tokens=16))
+        next(pieces)
+        ttft.append((time.perf_counter() - t0) * 1e3)
+        for _piece in pieces:
             pass
     return {"round_trip_ms": summarize(rtt), "first_token_ms": summarize(ttft)}
 
@@ -284,20 +352,26 @@ def run(*, quick: bool = False, router_path: Path | None = None, log=print) -> d
         log("loading the local model and the embedder ...")
         local = LocalLLM()
         embedder = Embedder()
-        router_file, router_desc = _router_file(embedder, router_path, Path(tmp))
+        variants = embedder_variants(embedder, router_path, Path(tmp))
+        default = variants[0]
         prompts, source = make_prompts(embedder.tokenizer_path, list(plan.lengths), plan.per_length)
+        router_desc = (f"{router_path.name} (given)" if router_path else
+                       f"a {embedder.dim}->1 logistic router file (no trained router ships yet)")
         results: dict = {
             "schema": 1,
             "environment": environment.describe(),
-            "plan": {**plan.__dict__, "quick": quick, "prompt_source": source, "router": router_desc},
+            "plan": {**plan.__dict__, "quick": quick, "prompt_source": source, "router": router_desc,
+                     "embedder": default.id},
         }
         log("decision latency ...")
-        results["decision"] = measure_decisions(plan, prompts, router_file, local)
+        results["decision"] = measure_decisions(plan, prompts, default, local, plan.threads)
         log("direct onnxruntime baseline ...")
-        results["direct_onnxruntime"] = measure_direct_onnxruntime(
-            plan, prompts, router_file, embedder.model_path, embedder.tokenizer_path)
+        results["direct_onnxruntime"] = measure_direct_onnxruntime(plan, prompts, default, embedder.tokenizer_path)
         log("cold start and memory (fresh interpreters) ...")
-        results["cold_start"] = measure_cold_start_and_memory(router_file, runs=1 if quick else 3)
+        results["cold_start"] = measure_cold_start_and_memory(default, runs=1 if quick else 3)
+        log("embedder variants ...")
+        questions = sample_questions(100)
+        results["embedders"] = compare_embedders(plan, prompts, variants, local, results["cold_start"], questions)
         log("local model ...")
         results["local_llm"] = measure_local_llm(plan, prompts, local)
         log("cloud stand-in ...")

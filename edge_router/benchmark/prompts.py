@@ -43,6 +43,11 @@ def _questions() -> tuple[list[str], str]:
     return out, "GSM8K test and NQ-open dev questions (shared data), joined and cut to length"
 
 
+def sample_questions(n: int) -> list[str]:
+    """Up to ``n`` whole questions from the same source, for embedding-agreement checks."""
+    return _questions()[0][:n]
+
+
 def make_prompts(tokenizer_path: Path, lengths: list[int], per_length: int) -> tuple[dict[int, list[str]], str]:
     """``per_length`` prompts of each length (in embedder tokens) and a description of their source."""
     tokenizer = load_tokenizer(tokenizer_path, max_tokens=100_000)
