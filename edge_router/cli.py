@@ -19,7 +19,8 @@ def _router_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--gate", action="store_true", help="with --router: also gate local choices by semantic entropy")
     parser.add_argument("--force", choices=("local", "cloud"), help="skip the decision and send the query this way")
     parser.add_argument("--max-tokens", type=int, default=256, help="answer length limit (default 256)")
-    parser.add_argument("--threads", type=int, default=None, help="threads for the local model (default: llama.cpp's)")
+    parser.add_argument("--threads", type=int, default=None, help="threads for the local model (default: all CPUs)")
+    parser.add_argument("--embedder", metavar="NAME", help="a registered embedder (see `edge-router models list`)")
 
 
 def _build_router(args: argparse.Namespace):
@@ -27,7 +28,7 @@ def _build_router(args: argparse.Namespace):
 
     return EdgeRouter.from_defaults(
         router_path=args.router, threshold=args.threshold, gate=True if args.gate else None,
-        threads=args.threads, max_tokens=args.max_tokens,
+        threads=args.threads, max_tokens=args.max_tokens, embedder_name=args.embedder,
     )
 
 

@@ -91,17 +91,19 @@ class EdgeRouter:
         cloud: CloudLLM | None = None,
         threads: int | None = None,
         n_ctx: int = 2048,
+        embedder_name: str | None = None,
         **kwargs,
     ) -> EdgeRouter:
         """The default local model and embedder; the cloud from ``EDGE_ROUTER_CLOUD_*`` if set.
 
         With ``router_path`` the trained router decides (add ``gate=True`` to
         also gate its local choices); without it the uncertainty gate decides.
+        ``embedder_name`` picks a registered embedder (the router must be trained on it).
         """
         from .clustering import EmbeddingClusterer
 
         local = LocalLLM(threads=threads, n_ctx=n_ctx)
-        embedder = Embedder()
+        embedder = Embedder(name=embedder_name)
         if cloud is None and settings.cloud_setting(settings.CLOUD_BASE_URL_ENV):
             cloud = CloudLLM()
         if cloud is None:

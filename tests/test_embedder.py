@@ -56,3 +56,13 @@ def test_corrupted_files_are_clear_errors(tmp_path, embedder):
     bad_tok.write_text("{not json")
     with pytest.raises(CorruptModelError, match="tokenizer"):
         Embedder(tokenizer_path=bad_tok)
+
+
+def test_registered_embedders_can_be_picked_by_name(embedder):
+    dyn = Embedder(name="all-minilm-l6-v2-onnx-dynint8")
+    assert dyn.id == "all-minilm-l6-v2-onnx-dynint8" and dyn.dim == embedder.dim
+    texts = ["How do I bake bread?", "What is a recipe for baking bread?", "Who won the 1998 World Cup?"]
+    cos = (dyn.embed(texts) * embedder.embed(texts)).sum(axis=1)
+    assert cos.min() > 0.98, "the re-quantized embedder agrees with the default"
+    with pytest.raises(InvalidInputError, match="not an embedder"):
+        Embedder(name="smollm2-135m-instruct-q4_1")

@@ -153,3 +153,14 @@ def test_registry_defaults_are_complete():
         assert len(spec.sha256) == 64 and spec.size > 0 and spec.sources
     with pytest.raises(ModelNotFoundError, match="Known models"):
         registry.get_spec("gpt-17")
+
+
+def test_package_source_copies_a_shipped_model_into_the_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("EDGE_ROUTER_CACHE", str(tmp_path / "cache"))
+    spec = registry.get_spec("all-minilm-l6-v2-onnx-dynint8")
+    path = model_store.resolve(spec)
+    assert path.is_file() and path.stat().st_size == spec.size
+    assert model_store.sha256_of(path) == spec.sha256
+    missing = _spec(registry.PackageSource(package="edge_router_models", member="embedders/nope.onnx"))
+    with pytest.raises(ModelDownloadError, match="nope.onnx"):
+        model_store.resolve(missing)
