@@ -121,7 +121,8 @@ def write_report(rows: list[dict], results: dict, args: argparse.Namespace, path
         + ", ".join(f"{name} {acc:.1%}" for name, acc in accuracy.items()) + ".",
         f"Median time per prompt: greedy answer {greedy_ms:.0f} ms, {K} samples {sample_ms:.0f} ms.",
         "",
-        "| clustering | AUROC (count SE) | AUROC (likelihood SE) | mean clusters of 5 | offloaded at SE > 0.9 | clustering ms/prompt |",
+        "| clustering | AUROC (count SE) | AUROC (likelihood SE) | mean clusters of 5 | offloaded at SE > 0.9 "
+        "| clustering ms/prompt |",
         "|---|---|---|---|---|---|",
     ]
     for name, r in results.items():

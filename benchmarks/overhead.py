@@ -16,4 +16,5 @@ RESULTS = Path(__file__).parent / "results"
 
 if __name__ == "__main__":
     extra = sys.argv[1:]
-    sys.exit(main(["bench", "--json", str(RESULTS / "overhead.json"), "--report", str(RESULTS / "overhead.md"), *extra]))
+    outputs = ["--json", str(RESULTS / "overhead.json"), "--report", str(RESULTS / "overhead.md")]
+    sys.exit(main(["bench", *outputs, *extra]))

@@ -54,10 +54,41 @@ _LAZY = {
     "Usage": "completions",
 }
 
-__all__ = sorted(
-    [*_LAZY, "__version__"]
-    + [name for name in dir() if name.endswith("Error")]
-)
+__all__ = [
+    "AllRoutesFailedError",
+    "Answer",
+    "ChecksumMismatchError",
+    "CloudError",
+    "CloudHTTPError",
+    "CloudLLM",
+    "CloudResponseError",
+    "CloudTimeoutError",
+    "ConfigurationError",
+    "CorruptModelError",
+    "Decision",
+    "EdgeRouter",
+    "EdgeRouterError",
+    "Embedder",
+    "EmbeddingClusterer",
+    "EntailmentClusterer",
+    "ExactMatchClusterer",
+    "InvalidInputError",
+    "LocalLLM",
+    "LocalModelError",
+    "MissingDependencyError",
+    "ModelDownloadError",
+    "ModelFileError",
+    "ModelNotFoundError",
+    "OfflineModeError",
+    "Prices",
+    "PromptTooLongError",
+    "RouterModel",
+    "RouterModelError",
+    "UncertaintyGate",
+    "Usage",
+    "__version__",
+    "semantic_entropy",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -1,4 +1,4 @@
-"""The ``edge-router`` command: ask, route, models."""
+"""The ``edge-router`` command: ask, route, bench, label, train, calibrate, models."""
 
 from __future__ import annotations
 
@@ -8,15 +8,18 @@ import logging
 import sys
 from typing import Sequence
 
-from .errors import EdgeRouterError
+from .errors import EdgeRouterError, InvalidInputError
 
 
 def _router_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("prompt", help="the question (a single user message)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
-    parser.add_argument("--router", metavar="PATH", help="a trained router file (ONNX); default: the uncertainty gate")
-    parser.add_argument("--threshold", type=float, default=0.5, help="router score at which to offload (default 0.5)")
-    parser.add_argument("--gate", action="store_true", help="with --router: also gate local choices by semantic entropy")
+    parser.add_argument("--router", metavar="PATH", help="a trained router file (default: the one edge-router ships)")
+    parser.add_argument("--mode", choices=("router", "gate", "router+gate"),
+                        help="decide by the trained router, the uncertainty gate, or both "
+                        "(default: the router if one ships)")
+    parser.add_argument("--threshold", type=float, help="router score at which to offload (default 0.5)")
+    parser.add_argument("--cloud-share", type=float, help="offload this share of queries (calibrated router)")
     parser.add_argument("--force", choices=("local", "cloud"), help="skip the decision and send the query this way")
     parser.add_argument("--max-tokens", type=int, default=256, help="answer length limit (default 256)")
     parser.add_argument("--threads", type=int, default=None, help="threads for the local model (default: all CPUs)")
@@ -27,7 +30,7 @@ def _build_router(args: argparse.Namespace):
     from .runtime import EdgeRouter
 
     return EdgeRouter.from_defaults(
-        router_path=args.router, threshold=args.threshold, gate=True if args.gate else None,
+        mode=args.mode, router_path=args.router, threshold=args.threshold, cloud_share=args.cloud_share,
         threads=args.threads, max_tokens=args.max_tokens, embedder_name=args.embedder,
     )
 
@@ -109,6 +112,62 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_label(args: argparse.Namespace) -> int:
+    from . import datasets
+    from .clustering import EmbeddingClusterer, ExactMatchClusterer
+    from .cloud_llm import CloudLLM
+    from .embedder import Embedder
+    from .labels import LabelConfig, label_prompts
+    from .local_llm import LocalLLM
+
+    if not args.dataset and not args.prompts:
+        raise InvalidInputError("give --dataset NAME (nq-open, triviaqa, mawps) and/or --prompts FILE.jsonl.")
+    prompts = [p for name in args.dataset or () for p in datasets.load(name, limit=args.limit, seed=args.seed)]
+    if args.prompts:
+        prompts += datasets.load_jsonl(args.prompts, limit=args.limit, seed=args.seed)
+    strong = CloudLLM(base_url=args.strong_base_url, model=args.strong_model) if args.strong_base_url else None
+    clusterer = EmbeddingClusterer(Embedder()) if args.clusterer == "embedding" else ExactMatchClusterer()
+    config = LabelConfig(k=args.k, max_tokens=args.max_tokens, tau=args.tau, strong_se=args.strong_se)
+    if strong is None:
+        print(f"no strong model sampled: labels compare the local SE with a fixed strong SE of {args.strong_se}",
+              file=sys.stderr)
+    summary = label_prompts(prompts, args.out, weak=LocalLLM(seed=args.seed), strong=strong,
+                            clusterer=clusterer, config=config)
+    print(json.dumps(summary) if args.json else
+          f"labelled {summary['labelled']} prompts ({summary['already_done']} already in {args.out}) at "
+          f"{summary['prompts_per_minute']:.1f} prompts/minute")
+    return 0
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from .embedder import Embedder
+    from .training import train
+
+    cards = train(args.labels, args.out, embedder=Embedder(name=args.embedder), kinds=args.kind)
+    if args.json:
+        print(json.dumps(cards))
+        return 0
+    print(f"{'kind':5} {'file':>10}  {'AUROC strong wins':>17}  {'AUROC local wrong':>17}  test prompts")
+    for kind, card in cards.items():
+        m = card["metrics_test"]
+        wrong = "n/a" if m["auroc_local_wrong"] is None else f"{m['auroc_local_wrong']:.3f}"
+        print(f"{kind:5} {card['file_bytes'] / 1e3:>8.0f}kB  {m['auroc_strong_wins']:>17.3f}  {wrong:>17}  {m['n']}")
+    print(f"router files and cards in {args.out}")
+    return 0
+
+
+def _cmd_calibrate(args: argparse.Namespace) -> int:
+    from .embedder import Embedder
+    from .training import calibrate
+
+    table = calibrate(args.router, args.labels, embedder=Embedder(name=args.embedder), split=args.split)
+    for row in table:
+        print(f"cloud share {row['cloud_share']:.0%}: threshold {row['threshold']:.4f}")
+    print("written to the router's card. The share holds only for prompts like the calibration ones: "
+          "recalibrate on your own traffic, or use an online budget (EdgeRouter(cloud_share=..., budget_window=...)).")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="edge-router", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
@@ -128,6 +187,38 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--report", metavar="PATH", help="write a Markdown report (and a PNG plot beside it)")
     bench.add_argument("--router", metavar="PATH", help="a router file to time (default: a logistic one)")
     bench.set_defaults(func=_cmd_bench)
+
+    label = sub.add_parser("label", help="label prompts with semantic-entropy preferences (resumable)")
+    label.add_argument("--dataset", nargs="+", choices=("nq-open", "triviaqa", "mawps"), help="built-in sets")
+    label.add_argument("--prompts", metavar="FILE", help="a JSONL file with 'prompt' (and optional 'answers')")
+    label.add_argument("--out", required=True, metavar="PATH", help="the label file (JSONL, appended, resumed)")
+    label.add_argument("--limit", type=int, help="prompts per source")
+    label.add_argument("--seed", type=int, default=0)
+    label.add_argument("--k", type=int, default=5, help="samples per model (default 5)")
+    label.add_argument("--max-tokens", type=int, default=32, help="tokens per sample (default 32)")
+    label.add_argument("--tau", type=float, default=0.1, help="tie threshold on δ (default 0.1)")
+    label.add_argument("--strong-se", type=float, default=0.0,
+                       help="the strong model's SE when none is sampled (default 0: a confident cloud)")
+    label.add_argument("--strong-base-url", help="an OpenAI-compatible endpoint to sample as the strong model")
+    label.add_argument("--strong-model", help="the strong endpoint's model name")
+    label.add_argument("--clusterer", choices=("embedding", "exact"), default="embedding")
+    label.add_argument("--json", action="store_true", help="print the summary as JSON")
+    label.set_defaults(func=_cmd_label)
+
+    train = sub.add_parser("train", help="train routers from a label file and export them to ONNX")
+    train.add_argument("--labels", required=True, metavar="PATH", help="a label file from `edge-router label`")
+    train.add_argument("--out", required=True, metavar="DIR", help="where the router files and cards go")
+    train.add_argument("--kind", nargs="+", choices=("knn", "sw", "mf", "mlp"), help="kinds to train (default: all)")
+    train.add_argument("--embedder", metavar="NAME", help="a registered embedder (default: the default one)")
+    train.add_argument("--json", action="store_true", help="print the cards as JSON")
+    train.set_defaults(func=_cmd_train)
+
+    cal = sub.add_parser("calibrate", help="thresholds for 10 %%..90 %% cloud shares, into the router's card")
+    cal.add_argument("router", metavar="ROUTER", help="a router file")
+    cal.add_argument("--labels", required=True, metavar="PATH", help="a label file (its calibration split is used)")
+    cal.add_argument("--split", default="calibration", choices=("train", "calibration", "test"))
+    cal.add_argument("--embedder", metavar="NAME", help="the embedder the router was trained on")
+    cal.set_defaults(func=_cmd_calibrate)
 
     models = sub.add_parser("models", help="list and fetch model files")
     models_sub = models.add_subparsers(dest="models_command", required=True)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .clustering import fold_text
-from .errors import ModelNotFoundError
+from .errors import InvalidInputError, ModelNotFoundError
 
 DATA_ENV = "EDGE_ROUTER_DATA"
 
@@ -62,6 +62,30 @@ def load(name: str, *, limit: int | None = None, seed: int = 0) -> list[Prompt]:
         )
     with open(path, encoding="utf-8") as fh:
         prompts = [_row_to_prompt(name, i, json.loads(line)) for i, line in enumerate(fh) if line.strip()]
+    random.Random(seed).shuffle(prompts)
+    return prompts[:limit] if limit is not None else prompts
+
+
+def load_jsonl(path: str | Path, *, limit: int | None = None, seed: int = 0) -> list[Prompt]:
+    """Prompts from a JSONL file: each row has ``prompt`` (or ``question``) and optionally ``answers``.
+
+    Answers that are all numbers are scored as math, others as short-answer QA.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ModelNotFoundError(f"Prompt file {path} does not exist.")
+    prompts = []
+    with open(path, encoding="utf-8") as fh:
+        for i, line in enumerate(fh):
+            if not line.strip():
+                continue
+            row = json.loads(line)
+            text = row.get("prompt", row.get("question"))
+            if not isinstance(text, str) or not text.strip():
+                raise InvalidInputError(f"{path} line {i + 1}: each row needs a non-empty 'prompt' string.")
+            answers = tuple(str(a) for a in row.get("answers", ()))
+            kind = "math" if answers and all(_NUMBER.fullmatch(a.strip()) for a in answers) else "qa"
+            prompts.append(Prompt(path.stem, i, text.strip(), answers, kind))
     random.Random(seed).shuffle(prompts)
     return prompts[:limit] if limit is not None else prompts
 

@@ -22,7 +22,8 @@ class Decision:
     ``fallback`` names what went wrong when the answer did not come from the
     decided route, and ``degraded`` is True when the local model answered in
     place of the cloud. ``timings_ms`` has ``tokenize``, ``embed``, ``score``,
-    ``gate`` and ``total``.
+    ``gate`` and ``total``. ``cloud_share_realised`` is the share of recent
+    queries sent to the cloud when an online budget is on.
     """
 
     route: str
@@ -35,6 +36,7 @@ class Decision:
     n_clusters: int | None = None
     routing_tokens: int | None = None
     routing_truncated: bool = False
+    cloud_share_realised: float | None = None
     timings_ms: dict[str, float] = field(default_factory=dict)
     models: dict[str, str | None] = field(default_factory=dict)
     fallback: str | None = None

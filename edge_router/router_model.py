@@ -10,6 +10,7 @@ silently misused.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -52,6 +53,27 @@ class RouterModel:
                 f"that {trained_on!r} names."
             )
         self.dim = dim
+        card = self.path.with_suffix(".json")
+        self.card = json.loads(card.read_text(encoding="utf-8")) if card.is_file() else {}
+
+    def threshold_for_share(self, cloud_share: float) -> float:
+        """The calibrated threshold that sends ``cloud_share`` of queries to the cloud (from the card).
+
+        Interpolates linearly between the calibrated shares (10 % … 90 %). The share
+        holds only for queries like the calibration prompts.
+        """
+        table = self.card.get("thresholds") or []
+        if not table:
+            raise RouterModelError(
+                f"{self.path} has no calibration table; run `edge-router calibrate {self.path}` "
+                "or pass a threshold instead of a cloud share."
+            )
+        if not 0.0 < cloud_share < 1.0:
+            raise RouterModelError(f"cloud_share must be strictly between 0 and 1, not {cloud_share}.")
+        shares = [row["cloud_share"] for row in table]
+        thresholds = [row["threshold"] for row in table]
+        # np.interp needs increasing x: shares increase while thresholds decrease
+        return float(np.interp(cloud_share, shares, thresholds))
 
     def _check_signature(self, dim: int) -> None:
         inputs, outputs = self._session.get_inputs(), self._session.get_outputs()

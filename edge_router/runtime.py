@@ -20,12 +20,14 @@ from __future__ import annotations
 import logging
 import os
 import time
+from pathlib import Path
 from typing import Iterator
 
 from . import settings
 from .cloud_llm import CloudLLM
 from .completions import Completion
 from .decision import CLOUD, LOCAL, Answer, Decision
+from .budget import CloudBudget
 from .embedder import Embedder
 from .errors import (
     AllRoutesFailedError,
@@ -43,11 +45,30 @@ from .trace import TraceWriter
 
 log = logging.getLogger(__name__)
 
+SHIPPED_ROUTER = "routers/default.onnx"
+
+
+def shipped_router() -> Path | None:
+    """The router file this package ships (``models/routers/default.onnx``), if there is one."""
+    from importlib import resources
+
+    try:
+        path = Path(str(resources.files("edge_router_models").joinpath(SHIPPED_ROUTER)))
+    except ModuleNotFoundError:
+        return None
+    return path if path.is_file() else None
+
+
 _FAILURES = {LOCAL: (LocalModelError, PromptTooLongError), CLOUD: (CloudError,)}
 
 
 class EdgeRouter:
-    """Routes chat queries between a ``LocalLLM`` and a ``CloudLLM``."""
+    """Routes chat queries between a ``LocalLLM`` and a ``CloudLLM``.
+
+    The router offloads when its score reaches ``threshold`` (default 0.5), or the
+    threshold its card calibrated for ``cloud_share``; with ``budget_window`` the
+    threshold keeps following that share over the last N decisions.
+    """
 
     def __init__(
         self,
@@ -56,7 +77,9 @@ class EdgeRouter:
         cloud: CloudLLM | None = None,
         embedder: Embedder | None = None,
         router: RouterModel | None = None,
-        threshold: float = 0.5,
+        threshold: float | None = None,
+        cloud_share: float | None = None,
+        budget_window: int | None = None,
         gate: UncertaintyGate | None = None,
         max_tokens: int = 256,
         trace_path: str | os.PathLike | None = None,
@@ -69,8 +92,19 @@ class EdgeRouter:
             raise ConfigurationError("A router needs the embedder it was trained with: pass embedder=.")
         if gate is not None and local is None:
             raise ConfigurationError("The uncertainty gate samples the local model: pass local=.")
+        if threshold is not None and cloud_share is not None:
+            raise ConfigurationError("give either a threshold or a target cloud_share, not both.")
+        if cloud_share is not None:
+            if router is None:
+                raise ConfigurationError("a target cloud_share needs a calibrated router (router=).")
+            threshold = router.threshold_for_share(cloud_share)
+        threshold = 0.5 if threshold is None else threshold
         if not 0.0 <= threshold <= 1.0:
             raise ConfigurationError(f"threshold is a probability in [0, 1], not {threshold}.")
+        if budget_window is not None and cloud_share is None:
+            raise ConfigurationError("budget_window keeps a target cloud_share: pass cloud_share= too.")
+        self.budget = (CloudBudget(cloud_share, initial_threshold=threshold, window=budget_window)
+                       if budget_window is not None else None)
         self.local = local
         self.cloud = cloud
         self.embedder = embedder
@@ -85,9 +119,10 @@ class EdgeRouter:
     def from_defaults(
         cls,
         *,
+        mode: str | None = None,
         router_path: str | os.PathLike | None = None,
-        threshold: float = 0.5,
-        gate: bool | None = None,
+        threshold: float | None = None,
+        cloud_share: float | None = None,
         cloud: CloudLLM | None = None,
         threads: int | None = None,
         n_ctx: int = 2048,
@@ -96,24 +131,31 @@ class EdgeRouter:
     ) -> EdgeRouter:
         """The default local model and embedder; the cloud from ``EDGE_ROUTER_CLOUD_*`` if set.
 
-        With ``router_path`` the trained router decides (add ``gate=True`` to
-        also gate its local choices); without it the uncertainty gate decides.
-        ``embedder_name`` picks a registered embedder (the router must be trained on it).
+        ``mode`` is ``router`` (a trained router: ``router_path`` or the one this
+        package ships), ``gate`` (semantic entropy of local samples) or
+        ``router+gate``; by default ``router`` when a router is available, else
+        ``gate``. ``embedder_name`` picks a registered embedder (the router must be
+        trained on it).
         """
         from .clustering import EmbeddingClusterer
 
+        router_file = Path(router_path) if router_path else shipped_router()
+        mode = mode or ("router" if router_file else "gate")
+        if mode not in ("router", "gate", "router+gate"):
+            raise ConfigurationError(f"mode must be 'router', 'gate' or 'router+gate', not {mode!r}.")
+        if "router" in mode and router_file is None:
+            raise ConfigurationError("No router file: pass router_path= (or --router) or use mode='gate'.")
         local = LocalLLM(threads=threads, n_ctx=n_ctx)
         embedder = Embedder(name=embedder_name)
         if cloud is None and settings.cloud_setting(settings.CLOUD_BASE_URL_ENV):
             cloud = CloudLLM()
         if cloud is None:
             log.info("no cloud endpoint configured (%s); every query stays local", settings.CLOUD_BASE_URL_ENV)
-        router = RouterModel(router_path, embedder_id=embedder.id, dim=embedder.dim) if router_path else None
-        use_gate = gate if gate is not None else router is None
-        the_gate = UncertaintyGate(EmbeddingClusterer(embedder)) if use_gate else None
+        router = RouterModel(router_file, embedder_id=embedder.id, dim=embedder.dim) if "router" in mode else None
+        gate = UncertaintyGate(EmbeddingClusterer(embedder)) if "gate" in mode else None
         return cls(
             local=local, cloud=cloud, embedder=embedder, router=router, threshold=threshold,
-            gate=the_gate, **kwargs,
+            cloud_share=cloud_share, gate=gate, **kwargs,
         )
 
     @property
@@ -147,11 +189,15 @@ class EdgeRouter:
                 timings.update(
                     tokenize=query.tokenize_ms, embed=query.embed_ms, score=(time.perf_counter() - t) * 1e3
                 )
-                route = CLOUD if score >= self.threshold else LOCAL
+                threshold = self.budget.threshold() if self.budget else self.threshold
+                route = CLOUD if score >= threshold else LOCAL
                 op = ">=" if route == CLOUD else "<"
-                reasons.append(f"router score {score:.3f} {op} threshold {self.threshold:.3f}")
-                fields.update(score=score, threshold=self.threshold, routing_tokens=query.n_tokens,
+                reasons.append(f"router score {score:.3f} {op} threshold {threshold:.3f}")
+                fields.update(score=score, threshold=threshold, routing_tokens=query.n_tokens,
                               routing_truncated=query.truncated)
+                if self.budget:
+                    self.budget.record(score, route == CLOUD)
+                    fields["cloud_share_realised"] = self.budget.realised_share()
                 if query.truncated:
                     reasons.append(f"query truncated to {query.n_tokens} tokens for routing")
             if self.gate is not None and route == LOCAL:

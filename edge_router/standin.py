@@ -84,7 +84,9 @@ class StandinServer:
                 pass
             time.sleep(0.2)
         self.stop()
-        raise EdgeRouterError(f"The cloud stand-in did not answer on {self.base_url} within {self.startup_timeout:g} s.")
+        raise EdgeRouterError(
+            f"The cloud stand-in did not answer on {self.base_url} within {self.startup_timeout:g} s."
+        )
 
     def stop(self) -> None:
         proc, self._proc = self._proc, None

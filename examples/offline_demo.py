@@ -10,14 +10,17 @@ small GGUF model. To use a real provider, set
 
 and run it again; the stand-in is then not started.
 
-Until a trained router ships, the decision is the uncertainty gate: the local model
-answers each prompt five times at temperature 1, the answers are clustered by
-meaning (embedding similarity), and the prompt goes to the cloud when the semantic
-entropy over those clusters is above the gate's threshold.
+The decision is edge-router's trained router when one ships (models/routers/default.onnx):
+the prompt is embedded on the device, the router scores it, and the prompt goes to the
+cloud when the score reaches the calibrated threshold. Without a router (or with
+``--mode gate``) it is the uncertainty gate: the local model answers each prompt five
+times at temperature 1, the answers are clustered by meaning, and the prompt goes to the
+cloud when the semantic entropy over those clusters is above the gate's threshold.
 """
 
 from __future__ import annotations
 
+import argparse
 import logging
 import os
 import signal
@@ -27,6 +30,7 @@ import textwrap
 import time
 
 from edge_router import CloudLLM, EdgeRouter, Prices
+from edge_router.runtime import shipped_router
 from edge_router.settings import CLOUD_BASE_URL_ENV
 from edge_router.standin import MODEL_ALIAS, StandinServer
 
@@ -46,21 +50,42 @@ PROMPTS = [
 # Illustrative prices for the stand-in (per million tokens), so the summary can show a cost.
 STANDIN_PRICES = Prices(input_per_million=0.15, output_per_million=0.60)
 ANSWER_TOKENS = 160
+# The share of prompts the shipped router is calibrated to send to the cloud in this demo.
+CLOUD_SHARE = 0.3
 
 
 def _raise_interrupt(signum, frame):
     raise KeyboardInterrupt
 
 
-def run(cloud: CloudLLM, cloud_label: str) -> None:
+def _describe_decider(router: EdgeRouter) -> str:
+    parts = []
+    if router.router is not None:
+        card = router.router.card
+        parts.append(f"trained router ({router.router.kind}, {router.router.path.name}), offload when its score "
+                     f">= {router.threshold:.3f}" + (f" (calibrated for {CLOUD_SHARE:.0%} cloud)" if card else ""))
+    if router.gate is not None:
+        gate = router.gate
+        parts.append(f"uncertainty gate, k={gate.k} samples of up to {gate.max_tokens} tokens, "
+                     f"{gate.clusterer.name} clustering, offload when semantic entropy > {gate.threshold} nats")
+    return "; then ".join(parts)
+
+
+def _decision_line(d) -> str:
+    parts = [f"route: {d.route.upper():5}"]
+    if d.score is not None:
+        parts.append(f"router score {d.score:.3f} vs threshold {d.threshold:.3f}")
+    if d.semantic_entropy is not None:
+        parts.append(f"semantic entropy {d.semantic_entropy:.2f} vs {d.gate_threshold:.2f} ({d.n_clusters} meanings)")
+    return "  ".join(parts)
+
+
+def run(cloud: CloudLLM, cloud_label: str, mode: str | None) -> None:
     print("Loading the on-device model and embedder ...", flush=True)
-    router = EdgeRouter.from_defaults(cloud=cloud, max_tokens=ANSWER_TOKENS)
-    gate = router.gate
-    print(
-        f"Decision: uncertainty gate, k={gate.k} samples of up to {gate.max_tokens} tokens, "
-        f"{gate.clusterer.name} clustering, offload when semantic entropy > {gate.threshold} nats.\n"
-        f"Local model: {router.local.id}. Cloud: {cloud_label}.\n"
-    )
+    calibrated = mode != "gate" and shipped_router() is not None
+    router = EdgeRouter.from_defaults(mode=mode, cloud=cloud, max_tokens=ANSWER_TOKENS,
+                                      cloud_share=CLOUD_SHARE if calibrated else None)
+    print(f"Decision: {_describe_decider(router)}.\nLocal model: {router.local.id}. Cloud: {cloud_label}.\n")
     answers = []
     started = time.perf_counter()
     for i, prompt in enumerate(PROMPTS, 1):
@@ -68,11 +93,7 @@ def run(cloud: CloudLLM, cloud_label: str) -> None:
         answers.append(answer)
         d = answer.decision
         print(f"[{i:2}/{len(PROMPTS)}] {prompt}")
-        print(
-            f"  route: {d.route.upper():5}  semantic entropy {d.semantic_entropy:.2f} vs threshold "
-            f"{d.gate_threshold:.2f} ({d.n_clusters} meanings)  decision {d.timings_ms['total']:.0f} ms  "
-            f"answer {answer.answer_ms:.0f} ms"
-        )
+        print(f"{_decision_line(d)}  decision {d.timings_ms['total']:.1f} ms  answer {answer.answer_ms:.0f} ms")
         if d.fallback:
             print(f"  fallback: {d.fallback}{' [degraded]' if d.degraded else ''}")
         body = textwrap.shorten(" ".join(answer.text.split()), width=300, placeholder=" ...")
@@ -87,19 +108,26 @@ def run(cloud: CloudLLM, cloud_label: str) -> None:
     fallbacks = sum(a.decision.fallback is not None for a in answers)
     print("Summary")
     print(f"  prompts: {len(answers)}, sent to the cloud: {cloud_share:.0%}, fallbacks: {fallbacks}")
-    print(f"  cloud cost: ${sum(costs):.6f} (illustrative prices for the stand-in)" if cloud_label.startswith("stand-in")
-          else f"  cloud cost: ${sum(costs):.6f}" if costs else "  cloud cost: unknown (no prices given)")
-    print(f"  decision time: median {statistics.median(decision_ms):.0f} ms (k local samples + clustering)")
+    if not costs:
+        print("  cloud cost: unknown (no prices given)")
+    else:
+        note = " (illustrative prices for the stand-in)" if cloud_label.startswith("stand-in") else ""
+        print(f"  cloud cost: ${sum(costs):.6f}{note}")
+    print(f"  decision time: median {statistics.median(decision_ms):.1f} ms")
     print(f"  answer time:   median {statistics.median(answer_ms):.0f} ms; whole run {total_s:.1f} s")
     print(f"  (machine: {os.cpu_count()} CPU threads; local model on the CPU)")
 
 
 def main() -> int:
+    parser = argparse.ArgumentParser(description="edge-router offline demo")
+    parser.add_argument("--mode", choices=("router", "gate", "router+gate"),
+                        help="how to decide (default: the shipped router, else the gate)")
+    mode = parser.parse_args().mode
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     signal.signal(signal.SIGTERM, _raise_interrupt)
     if os.environ.get(CLOUD_BASE_URL_ENV):
         cloud = CloudLLM()
-        run(cloud, f"{cloud.model} at {cloud.base_url} (configured by the environment)")
+        run(cloud, f"{cloud.model} at {cloud.base_url} (configured by the environment)", mode)
         return 0
     print(
         "NOTE: the cloud in this demo is a LOCAL STAND-IN (llama-cpp-python's OpenAI-compatible server\n"
@@ -110,7 +138,7 @@ def main() -> int:
     with StandinServer(threads=1) as server:
         print(f"Cloud stand-in listening on {server.base_url}\n", flush=True)
         cloud = CloudLLM(base_url=server.base_url, model=MODEL_ALIAS, prices=STANDIN_PRICES)
-        run(cloud, f"stand-in at {server.base_url}")
+        run(cloud, f"stand-in at {server.base_url}", mode)
     print("Cloud stand-in stopped.")
     return 0
 

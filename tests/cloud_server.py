@@ -62,7 +62,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(200, {
                 "id": "cmpl-1", "object": "chat.completion", "model": request["model"],
                 "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
-                "usage": {"prompt_tokens": 10, "completion_tokens": len(text.split()), "total_tokens": 10 + len(text.split())},
+                "usage": {"prompt_tokens": 10, "completion_tokens": len(text.split()),
+                          "total_tokens": 10 + len(text.split())},
             })
 
     def _stream(self, request: dict, *, cut: bool) -> None:
@@ -76,7 +77,8 @@ class _Handler(BaseHTTPRequestHandler):
                 self.wfile.flush()
                 self.close_connection = True
                 return
-            chunk = {"model": request["model"], "choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": None}]}
+            choice = {"index": 0, "delta": {"content": piece}, "finish_reason": None}
+            chunk = {"model": request["model"], "choices": [choice]}
             self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
             self.wfile.flush()
         final = {"model": request["model"], "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}],

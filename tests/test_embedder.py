@@ -16,7 +16,9 @@ def test_vectors_are_unit_length_384d(embedder):
 
 
 def test_similar_meanings_are_closer(embedder):
-    a, b, c = embedder.embed(["How do I bake bread?", "What is a recipe for baking bread?", "Who won the 1998 World Cup?"])
+    a, b, c = embedder.embed(
+        ["How do I bake bread?", "What is a recipe for baking bread?", "Who won the 1998 World Cup?"]
+    )
     assert a @ b > a @ c + 0.3
 
 

@@ -28,3 +28,10 @@ def test_unknown_attribute_is_an_attribute_error():
         assert "NoSuchThing" in str(exc)
     else:
         raise AssertionError("expected AttributeError")
+
+
+def test_all_is_exactly_the_public_names():
+    from edge_router import _LAZY, errors
+
+    error_names = {n for n in dir(errors) if n.endswith("Error")}
+    assert set(edge_router.__all__) == set(_LAZY) | error_names | {"__version__"}

@@ -30,7 +30,7 @@ from ..semantic_entropy import UncertaintyGate
 from ..standin import MODEL_ALIAS, StandinServer
 from . import environment
 from .prompts import make_prompts, sample_questions
-from .stats import repeat, repeat_parts, summarize
+from .stats import repeat, summarize
 
 
 @dataclass(frozen=True)
@@ -88,8 +88,10 @@ def embedder_variants(default: Embedder, router_path: Path | None, workdir: Path
     dyn_spec = registry.get_spec("all-minilm-l6-v2-onnx-dynint8")
     rows = [
         (default.id, default.model_path, "default: int8 weights, dequantized to float32 when the session loads"),
-        ("all-minilm-l6-v2-onnx-fp32-folded", folded, "float32 (the default with its dequantization folded, built here)"),
-        (dyn_spec.name, model_store.resolve(dyn_spec), "dynamic int8 (integer MatMul/Gather), shipped in models/embedders"),
+        ("all-minilm-l6-v2-onnx-fp32-folded", folded,
+         "float32 (the default with its dequantization folded, built here)"),
+        (dyn_spec.name, model_store.resolve(dyn_spec),
+         "dynamic int8 (integer MatMul/Gather), shipped in models/embedders"),
     ]
     return [
         EmbedderVariant(id_, path, _router_for(id_, default.dim, router_path if id_ == default.id else None, workdir),
@@ -98,64 +100,65 @@ def embedder_variants(default: Embedder, router_path: Path | None, workdir: Path
     ]
 
 
+def _direct_call(tokenizer, emb, rtr, text: str) -> None:
+    enc = tokenizer.encode(text)
+    ids = np.asarray([enc.ids], dtype=np.int64)
+    mask = np.asarray([enc.attention_mask], dtype=np.int64)
+    hidden = emb.run(None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)})[0]
+    pooled = (hidden * mask[:, :, None]).sum(1) / mask.sum(1, keepdims=True)
+    pooled /= np.linalg.norm(pooled, axis=1, keepdims=True)
+    rtr.run(None, {"embedding": pooled.astype(np.float32)})
+
+
 def measure_decisions(plan: Plan, prompts: dict[int, list[str]], variant: EmbedderVariant, local: LocalLLM,
-                      threads_list: tuple[int, ...]) -> dict:
-    """Decision latency by part, per prompt length and thread count, through ``EdgeRouter.route``."""
-    out: dict = {}
+                      threads_list: tuple[int, ...], *, with_direct: bool = True) -> tuple[dict, dict]:
+    """Decision latency by part through ``EdgeRouter.route``, per prompt length and thread count.
+
+    With ``with_direct``, each timed decision alternates with the same input through
+    onnxruntime and tokenizers alone (same files, same threads, default session
+    options): the floor under the wrapper, measured under the same machine load.
+    """
+    from tokenizers import Tokenizer
+
+    ort = import_onnxruntime()
+    decisions: dict = {}
+    direct: dict = {}
     for threads in threads_list:
         embedder = Embedder(variant.model_path, model_id=variant.id, threads=threads)
         router = RouterModel(variant.router_path, embedder_id=embedder.id, dim=embedder.dim, threads=threads)
         edge = EdgeRouter(local=local, embedder=embedder, router=router, threshold=1.0, max_tokens=plan.answer_tokens)
-        per_len = {}
-        for n, texts in prompts.items():
-            cycle = iter(texts * (plan.reps + plan.warmup))
-
-            def once() -> dict[str, float]:
-                return edge.route(next(cycle)).timings_ms
-
-            parts = repeat_parts(once, reps=plan.reps, warmup=plan.warmup)
-            probe = edge.route(texts[0])
-            per_len[str(n)] = {
-                **{part: summarize(parts[part]) for part in ("tokenize", "embed", "score", "total")},
-                "routing_tokens": probe.routing_tokens,
-                "routing_truncated": probe.routing_truncated,
-            }
-        out[f"threads_{threads}"] = per_len
-    return out
-
-
-def measure_direct_onnxruntime(plan: Plan, prompts: dict[int, list[str]], variant: EmbedderVariant,
-                               tokenizer_path: Path) -> dict:
-    """The same model files and inputs through onnxruntime and tokenizers alone: the floor under the wrapper."""
-    from tokenizers import Tokenizer
-
-    ort = import_onnxruntime()
-    tokenizer = Tokenizer.from_file(str(tokenizer_path))
-    tokenizer.no_padding()
-    tokenizer.enable_truncation(max_length=128)
-    out: dict = {}
-    for threads in plan.threads:
+        tokenizer = Tokenizer.from_file(str(embedder.tokenizer_path))
+        tokenizer.no_padding()
+        tokenizer.enable_truncation(max_length=embedder.max_tokens)
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         emb = ort.InferenceSession(str(variant.model_path), options, providers=["CPUExecutionProvider"])
         rtr = ort.InferenceSession(str(variant.router_path), options, providers=["CPUExecutionProvider"])
-        per_len = {}
+        per_len, direct_len = {}, {}
         for n, texts in prompts.items():
-            cycle = iter(texts * (plan.reps + plan.warmup))
-
-            def once() -> None:
-                enc = tokenizer.encode(next(cycle))
-                ids = np.asarray([enc.ids], dtype=np.int64)
-                mask = np.asarray([enc.attention_mask], dtype=np.int64)
-                hidden = emb.run(None, {"input_ids": ids, "attention_mask": mask,
-                                        "token_type_ids": np.zeros_like(ids)})[0]
-                pooled = (hidden * mask[:, :, None]).sum(1) / mask.sum(1, keepdims=True)
-                pooled /= np.linalg.norm(pooled, axis=1, keepdims=True)
-                rtr.run(None, {"embedding": pooled.astype(np.float32)})
-
-            per_len[str(n)] = {"total": summarize(repeat(once, reps=plan.reps, warmup=plan.warmup))}
-        out[f"threads_{threads}"] = per_len
-    return out
+            parts: dict[str, list[float]] = {}
+            direct_ms: list[float] = []
+            for i in range(plan.warmup + plan.reps):
+                text = texts[i % len(texts)]
+                timings = edge.route(text).timings_ms
+                t0 = time.perf_counter()
+                if with_direct:
+                    _direct_call(tokenizer, emb, rtr, text)
+                elapsed = (time.perf_counter() - t0) * 1e3
+                if i >= plan.warmup:
+                    direct_ms.append(elapsed)
+                    for part in ("tokenize", "embed", "score", "total"):
+                        parts.setdefault(part, []).append(timings[part])
+            probe = edge.route(texts[0])
+            per_len[str(n)] = {
+                **{part: summarize(values) for part, values in parts.items()},
+                "routing_tokens": probe.routing_tokens,
+                "routing_truncated": probe.routing_truncated,
+            }
+            direct_len[str(n)] = {"total": summarize(direct_ms)}
+        decisions[f"threads_{threads}"] = per_len
+        direct[f"threads_{threads}"] = direct_len
+    return decisions, direct
 
 
 _COLD_START = r"""
@@ -223,7 +226,7 @@ def compare_embedders(plan: Plan, prompts: dict[int, list[str]], variants: list[
     reference = Embedder(variants[0].model_path, model_id=variants[0].id).embed(questions)
     out = {}
     for i, variant in enumerate(variants):
-        decision = measure_decisions(plan, quick32, variant, local, (1,))["threads_1"][n]["total"]
+        decision = measure_decisions(plan, quick32, variant, local, (1,), with_direct=False)[0]["threads_1"][n]["total"]
         cold = default_cold if i == 0 else measure_cold_start_and_memory(variant, runs=1)
         vectors = Embedder(variant.model_path, model_id=variant.id).embed(questions)
         cos = (vectors * reference).sum(axis=1)
@@ -339,8 +342,8 @@ def targets(results: dict) -> list[dict]:
                 statistics.median(shares), 1.0, "%"),
         _target("cold start to first decision, files cached", results["cold_start"]["cold_start_ms"]["total"],
                 500.0, "ms"),
-        _target("resident memory added by embedder and router", results["cold_start"]["memory_mb"]["embedder_and_router"],
-                80.0, "MB"),
+        _target("resident memory added by embedder and router",
+                results["cold_start"]["memory_mb"]["embedder_and_router"], 80.0, "MB"),
     ]
 
 
@@ -363,10 +366,9 @@ def run(*, quick: bool = False, router_path: Path | None = None, log=print) -> d
             "plan": {**plan.__dict__, "quick": quick, "prompt_source": source, "router": router_desc,
                      "embedder": default.id},
         }
-        log("decision latency ...")
-        results["decision"] = measure_decisions(plan, prompts, default, local, plan.threads)
-        log("direct onnxruntime baseline ...")
-        results["direct_onnxruntime"] = measure_direct_onnxruntime(plan, prompts, default, embedder.tokenizer_path)
+        log("decision latency, alternating with the direct onnxruntime baseline ...")
+        results["decision"], results["direct_onnxruntime"] = measure_decisions(plan, prompts, default, local,
+                                                                               plan.threads)
         log("cold start and memory (fresh interpreters) ...")
         results["cold_start"] = measure_cold_start_and_memory(default, runs=1 if quick else 3)
         log("embedder variants ...")

@@ -75,8 +75,10 @@ def markdown(results: dict, plot_name: str | None) -> str:
         f"Libraries: {libs}. Commit: `{env['commit']}`. Run took {results['run_seconds']:.0f} s"
         f"{' (--quick)' if plan['quick'] else ''}.",
         f"Prompts: {plan['prompt_source']}; {plan['per_length']} per length. Router: {plan['router']}.",
-        f"Decision latency: {plan['reps']} timed calls after {plan['warmup']} warm-up calls per cell. The routing "
-        "window is 128 tokens, so longer prompts are truncated for routing (the answer gets them whole).",
+        f"Decision latency: {plan['reps']} timed calls after {plan['warmup']} warm-up calls per cell, each "
+        "followed by the same input through onnxruntime directly, so both see the same machine load (this "
+        "shared VM's speed drifts by 10-30 % between runs). The routing window is 128 tokens, so longer "
+        "prompts are truncated for routing (the answer gets them whole).",
         "",
         "## Targets",
         "",
@@ -98,8 +100,9 @@ def markdown(results: dict, plot_name: str | None) -> str:
     for key, per_len in results["decision"].items():
         for n, cell in per_len.items():
             direct = results["direct_onnxruntime"][key][n]["total"]["p50"]
+            truncated = " (truncated)" if cell["routing_truncated"] else ""
             out.append(
-                f"| {key.split('_')[1]} | {n} | {cell['routing_tokens']}{' (truncated)' if cell['routing_truncated'] else ''} | "
+                f"| {key.split('_')[1]} | {n} | {cell['routing_tokens']}{truncated} | "
                 f"{_fmt(cell['tokenize']['p50'])} | {_fmt(cell['embed']['p50'])} | {_fmt(cell['score']['p50'])} | "
                 f"{_fmt(cell['total']['p50'])} | {_fmt(cell['total']['p95'])} | {_fmt(cell['total']['p99'])} | "
                 f"{_fmt(direct)} | {cell['total']['p50'] / direct:.2f} |")

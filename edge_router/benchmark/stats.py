@@ -30,16 +30,3 @@ def repeat(fn: Callable[[], Any], *, reps: int, warmup: int) -> list[float]:
         fn()
         out.append((time.perf_counter() - t0) * 1e3)
     return out
-
-
-def repeat_parts(fn: Callable[[], dict[str, float]], *, reps: int, warmup: int) -> dict[str, list[float]]:
-    """Like ``repeat`` for a call that reports its own parts (ms by name); parts gathered per name."""
-    if reps < 1 or warmup < 0:
-        raise ValueError(f"need reps >= 1 and warmup >= 0, got reps={reps}, warmup={warmup}")
-    for _ in range(warmup):
-        fn()
-    parts: dict[str, list[float]] = {}
-    for _ in range(reps):
-        for name, value in fn().items():
-            parts.setdefault(name, []).append(value)
-    return parts

@@ -1,0 +1,150 @@
+"""Preference labels from semantic entropy (Zhang et al., arXiv 2502.11021).
+
+For each prompt: k samples from the weak (local) model and, when a strong
+endpoint is given, from the strong (cloud) model; the semantic entropy of each;
+then δ = |SE_strong − SE_weak| / max(SE_strong, SE_weak, ε). If δ > τ the model
+with the lower entropy wins, otherwise it is a tie. Without a strong model the
+strong SE is a fixed number (``strong_se``), and the row says so.
+
+Rows are appended to a JSONL file one by one, so a run that stops resumes where
+it left off; a prompt's split (train / calibration / test) comes from a hash of
+its text and never changes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Iterable, Sequence
+
+from .cloud_llm import CloudLLM
+from .clustering import Clusterer
+from .datasets import Prompt, is_correct
+from .errors import InvalidInputError
+from .local_llm import LocalLLM
+from .progress import ProgressBar
+from .semantic_entropy import cluster_entropy, semantic_entropy
+
+STRONG, TIE, WEAK = "strong", "tie", "weak"
+LABEL_VALUE = {STRONG: 1.0, TIE: 0.5, WEAK: 0.0}
+SPLITS = (("train", 70), ("calibration", 85), ("test", 100))
+
+
+def preference(se_strong: float, se_weak: float, *, tau: float = 0.1, eps: float = 1e-9) -> tuple[str, float]:
+    """The label and δ for one pair of semantic entropies."""
+    if se_strong < 0 or se_weak < 0:
+        raise InvalidInputError(f"semantic entropies are never negative (got {se_strong}, {se_weak}).")
+    delta = abs(se_strong - se_weak) / max(se_strong, se_weak, eps)
+    if delta <= tau:
+        return TIE, delta
+    return (STRONG if se_strong < se_weak else WEAK), delta
+
+
+def prompt_id(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def split_of(text: str) -> str:
+    """train (70 %), calibration (15 %) or test (15 %), from the prompt's hash."""
+    bucket = int(hashlib.sha256(text.encode("utf-8")).hexdigest()[:8], 16) % 100
+    return next(name for name, upper in SPLITS if bucket < upper)
+
+
+@dataclass(frozen=True)
+class LabelConfig:
+    k: int = 5
+    temperature: float = 1.0
+    max_tokens: int = 32
+    tau: float = 0.1
+    strong_se: float = 0.0
+
+
+def label_prompt(prompt: Prompt, weak: LocalLLM, strong: CloudLLM | None, clusterer: Clusterer,
+                 config: LabelConfig) -> dict:
+    """One JSONL row: samples, clusters, both SEs, δ, label, correctness, model ids and timings."""
+    messages = [{"role": "user", "content": prompt.question}]
+    t0 = time.perf_counter()
+    greedy = weak.chat(messages, max_tokens=config.max_tokens).text
+    t1 = time.perf_counter()
+    se = semantic_entropy(weak, messages, clusterer, k=config.k, temperature=config.temperature,
+                          max_tokens=config.max_tokens)
+    weak_row = {
+        "model": weak.id, "greedy": greedy, "correct": is_correct(greedy, prompt) if prompt.answers else None,
+        "samples": [s.text for s in se.samples], "mean_logprobs": [s.mean_logprob for s in se.samples],
+        "cluster_ids": list(se.cluster_ids), "se": se.entropy, "se_likelihood": se.likelihood_entropy,
+        "greedy_ms": (t1 - t0) * 1e3, "sample_ms": se.sample_ms, "cluster_ms": se.cluster_ms,
+    }
+    if strong is not None:
+        strong_row = _sample_strong(strong, messages, prompt, clusterer, config)
+    else:
+        strong_row = {"model": None, "sampled": False, "se": config.strong_se}
+    label, delta = preference(strong_row["se"], weak_row["se"], tau=config.tau)
+    return {
+        "id": prompt_id(prompt.question), "dataset": prompt.dataset, "index": prompt.index,
+        "prompt": prompt.question, "split": split_of(prompt.question), "answers": list(prompt.answers),
+        "weak": weak_row, "strong": strong_row, "delta": delta, "label": label, "tau": config.tau,
+        "clusterer": clusterer.name, "k": config.k,
+    }
+
+
+def _sample_strong(strong: CloudLLM, messages, prompt: Prompt, clusterer: Clusterer, config: LabelConfig) -> dict:
+    t0 = time.perf_counter()
+    greedy = strong.chat(messages, max_tokens=config.max_tokens, temperature=0.0).text
+    samples = [strong.chat(messages, max_tokens=config.max_tokens, temperature=config.temperature).text
+               for _ in range(config.k)]
+    ids = clusterer.cluster(samples, question=prompt.question)
+    return {
+        "model": strong.id, "sampled": True, "greedy": greedy,
+        "correct": is_correct(greedy, prompt) if prompt.answers else None,
+        "samples": samples, "cluster_ids": ids, "se": cluster_entropy(ids),
+        "sample_ms": (time.perf_counter() - t0) * 1e3,
+    }
+
+
+def read_rows(path: str | Path) -> list[dict]:
+    """The rows of a label file (a half-written last line from an interrupted run is skipped)."""
+    rows = []
+    with open(path, encoding="utf-8") as fh:
+        for line in fh:
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+    return rows
+
+
+def label_prompts(prompts: Sequence[Prompt], out_path: str | Path, *, weak: LocalLLM, strong: CloudLLM | None,
+                  clusterer: Clusterer, config: LabelConfig, progress: bool = True) -> dict:
+    """Label ``prompts`` into ``out_path``, skipping those already there. Returns a summary."""
+    out_path = Path(out_path)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    done = {row["id"] for row in read_rows(out_path)} if out_path.exists() else set()
+    todo = [p for p in _unique(prompts) if prompt_id(p.question) not in done]
+    bar = ProgressBar(len(todo), label="labelling", unit="prompts") if progress and todo else None
+    started = time.perf_counter()
+    with open(out_path, "a", encoding="utf-8") as out:
+        for prompt in todo:
+            row = label_prompt(prompt, weak, strong, clusterer, config)
+            out.write(json.dumps(row, ensure_ascii=False) + "\n")
+            out.flush()
+            if bar is not None:
+                bar.update(1)
+    if bar is not None:
+        bar.close()
+    elapsed = time.perf_counter() - started
+    return {"labelled": len(todo), "already_done": len(done), "seconds": elapsed,
+            "prompts_per_minute": len(todo) / elapsed * 60 if todo and elapsed > 0 else 0.0,
+            "strong_sampled": strong is not None, "config": asdict(config)}
+
+
+def _unique(prompts: Iterable[Prompt]) -> list[Prompt]:
+    seen, out = set(), []
+    for p in prompts:
+        key = prompt_id(p.question)
+        if key not in seen:
+            seen.add(key)
+            out.append(p)
+    return out

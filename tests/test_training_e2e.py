@@ -1,0 +1,65 @@
+"""A small real run: label prompts with the real local model, train every kind, export, route with it."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from edge_router import EdgeRouter, ExactMatchClusterer, RouterModel
+from edge_router.datasets import load_jsonl
+from edge_router.labels import LabelConfig, label_prompts, read_rows
+from edge_router.training import calibrate, train
+
+QUESTIONS = [
+    ("What is 2 + 3?", ["5"]), ("What is 10 - 4?", ["6"]), ("What is 3 times 3?", ["9"]),
+    ("What is the capital of France?", ["Paris"]), ("What colour is grass?", ["green"]),
+    ("How many days are in a week?", ["7"]), ("What is 8 + 8?", ["16"]), ("Who wrote Hamlet?", ["Shakespeare"]),
+    ("What is the largest planet?", ["Jupiter"]), ("What is 100 / 4?", ["25"]), ("Name a primary colour.", []),
+    ("What is frozen water called?", ["ice"]), ("How many legs does a cat have?", ["4"]),
+    ("What is 7 - 2?", ["5"]), ("What gas do plants breathe in?", ["carbon dioxide"]),
+    ("What is the opposite of hot?", ["cold"]),
+]
+
+
+@pytest.fixture(scope="module")
+def label_file(tmp_path_factory, local_llm):
+    folder = tmp_path_factory.mktemp("labels")
+    prompts_file = folder / "prompts.jsonl"
+    prompts_file.write_text("".join(json.dumps({"prompt": q, "answers": a}) + "\n" for q, a in QUESTIONS))
+    out = folder / "labels.jsonl"
+    config = LabelConfig(k=3, max_tokens=8)
+    summary = label_prompts(load_jsonl(prompts_file), out, weak=local_llm, strong=None,
+                            clusterer=ExactMatchClusterer(), config=config, progress=False)
+    assert summary["labelled"] == len(QUESTIONS) and not summary["strong_sampled"]
+    again = label_prompts(load_jsonl(prompts_file), out, weak=local_llm, strong=None,
+                          clusterer=ExactMatchClusterer(), config=config, progress=False)
+    assert again["labelled"] == 0 and again["already_done"] == len(QUESTIONS), "a second run resumes, not redoes"
+    return out
+
+
+def test_label_rows_hold_what_training_needs(label_file):
+    rows = read_rows(label_file)
+    assert len(rows) == len(QUESTIONS)
+    for row in rows:
+        assert len(row["weak"]["samples"]) == 3 and len(row["weak"]["cluster_ids"]) == 3
+        assert row["strong"] == {"model": None, "sampled": False, "se": 0.0}
+        assert row["label"] in ("strong", "tie") and row["split"] in ("train", "calibration", "test")
+    assert any(r["weak"]["correct"] is not None for r in rows)
+
+
+def test_train_export_and_route(label_file, tmp_path, embedder, local_llm):
+    cards = train(label_file, tmp_path, embedder=embedder)
+    assert set(cards) == {"knn", "sw", "mf", "mlp"}
+    for kind, card in cards.items():
+        assert card["embedder_id"] == embedder.id and card["onnx_parity_max_abs_diff"] <= 1e-5
+        assert (tmp_path / f"{kind}.json").is_file()
+        router = RouterModel(tmp_path / f"{kind}.onnx", embedder_id=embedder.id, dim=embedder.dim)
+        decision = EdgeRouter(local=local_llm, embedder=embedder, router=router).route("What is 4 + 4?")
+        assert decision.models["router"].endswith(f":{kind}") and 0.0 <= decision.score <= 1.0
+    table = calibrate(tmp_path / "mlp.onnx", label_file, embedder=embedder, split="train")
+    assert len(table) == 9
+    router = RouterModel(tmp_path / "mlp.onnx", embedder_id=embedder.id, dim=embedder.dim)
+    assert router.card["thresholds"] == table
+    edge = EdgeRouter(local=local_llm, embedder=embedder, router=router, cloud_share=0.5)
+    assert edge.threshold == pytest.approx(router.threshold_for_share(0.5))
