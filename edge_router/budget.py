@@ -15,13 +15,15 @@ class CloudBudget:
 
     The threshold is the (1 − target) quantile of the router scores seen in the
     window, so it follows drift in the prompts the app actually gets; until
-    ``min_history`` scores have been seen, ``initial_threshold`` (the calibrated
-    one) is used.
+    ``min_history`` scores have been seen (default: 20, or the window if smaller),
+    ``initial_threshold`` (the calibrated one) is used.
     """
 
-    def __init__(self, target_share: float, *, initial_threshold: float, window: int = 200, min_history: int = 20):
+    def __init__(self, target_share: float, *, initial_threshold: float, window: int = 200,
+                 min_history: int | None = None):
         if not 0.0 < target_share < 1.0:
             raise ConfigurationError(f"target_share must be strictly between 0 and 1, not {target_share}.")
+        min_history = min(20, window) if min_history is None else min_history
         if window < 1 or not 1 <= min_history <= window:
             raise ConfigurationError(f"need window >= 1 and 1 <= min_history <= window (got {window}, {min_history}).")
         self.target_share = target_share

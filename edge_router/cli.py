@@ -38,6 +38,8 @@ def _build_router(args: argparse.Namespace):
 def _describe(decision) -> str:
     t = decision.timings_ms
     line = f"route: {decision.route} ({decision.mode}) because {decision.reason}; decided in {t['total']:.1f} ms"
+    if decision.models.get("router"):
+        line += f"\nrouter: {decision.models['router']} on {decision.models['embedder']}"
     if decision.fallback:
         line += f"\nfallback: {decision.fallback}" + (" [degraded]" if decision.degraded else "")
     return line

@@ -282,3 +282,16 @@ def test_real_gate_measures_semantic_entropy(local_llm, embedder):
     assert 1 <= decision.n_clusters <= 5
     assert decision.timings_ms["gate"] > 0
     assert decision.route in ("local", "cloud")
+
+
+def test_online_budget_reports_the_realised_share():
+    class CalibratedRouter(FakeRouter):
+        def threshold_for_share(self, share):
+            return 0.5
+
+    router = make(FakeLocal(), FakeCloud(), router=CalibratedRouter(), cloud_share=0.5, budget_window=10)
+    for i in range(30):
+        decision = router.route("x" * (i % 10 * 10 + 1))
+    assert decision.cloud_share_realised is not None and 0.3 <= decision.cloud_share_realised <= 0.7
+    with pytest.raises(ConfigurationError, match="cloud_share"):
+        make(FakeLocal(), FakeCloud(), budget_window=10)
