@@ -8,13 +8,15 @@ from pathlib import Path
 from ..errors import MissingDependencyError
 
 WHY_MISSED = {
-    "wrapper overhead": "the wrapper adds message validation, the local context check (the chat template and the "
-                        "llama.cpp tokenizer) and the Decision record on top of the two onnxruntime calls",
-    "decision p50": "the int8 MiniLM encoder itself costs about this much on one thread here (see the direct "
-                    "onnxruntime row); only a smaller embedder or a shorter routing window lowers it",
+    "wrapper overhead": "the wrapper adds message validation, the local context check (the chat template) and the "
+                        "Decision record on top of the two onnxruntime calls",
+    "decision p50": "the default encoder itself costs about this much on one thread (the direct onnxruntime column "
+                    "is within a few per cent of it), and this shared VM's speed drifts between runs; the "
+                    "re-quantized dynamic-int8 embedder in the table below decides in about half the time",
     "decision p99": "scheduling noise on a shared 2-core machine; repeat on an idle machine",
-    "decision time as a share": "the local model answers fast relative to the encoder on this CPU",
-    "cold start": "loading onnxruntime and creating two sessions dominate; see the split",
+    "decision time as a share": "the encoder's cost is large next to this small, fast local model",
+    "cold start": "creating the default encoder's session dominates (see the split): onnxruntime expands its int8 "
+                  "weights to float32 at load; the dynamic-int8 embedder below creates its sessions faster",
     "resident memory": "the default encoder stores int8 weights but onnxruntime expands them to float32 when the "
                        "session loads (about 170 MB); the shared libraries add about 55 MB. The re-quantized "
                        "dynamic-int8 embedder in the table below keeps its weights in int8",
