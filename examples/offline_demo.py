@@ -93,7 +93,7 @@ def run(cloud: CloudLLM, cloud_label: str, mode: str | None) -> None:
         answers.append(answer)
         d = answer.decision
         print(f"[{i:2}/{len(PROMPTS)}] {prompt}")
-        print(f"{_decision_line(d)}  decision {d.timings_ms['total']:.1f} ms  answer {answer.answer_ms:.0f} ms")
+        print(f"  {_decision_line(d)}  decision {d.timings_ms['total']:.1f} ms  answer {answer.answer_ms:.0f} ms")
         if d.fallback:
             print(f"  fallback: {d.fallback}{' [degraded]' if d.degraded else ''}")
         body = textwrap.shorten(" ".join(answer.text.split()), width=300, placeholder=" ...")
@@ -116,6 +116,9 @@ def run(cloud: CloudLLM, cloud_label: str, mode: str | None) -> None:
     print(f"  decision time: median {statistics.median(decision_ms):.1f} ms")
     print(f"  answer time:   median {statistics.median(answer_ms):.0f} ms; whole run {total_s:.1f} s")
     print(f"  (machine: {os.cpu_count()} CPU threads; local model on the CPU)")
+    if router.gate is not None:
+        print("  The gate offloads when the local model's samples disagree. With this 135M model they usually do,\n"
+              "  and its answers are usually wrong (benchmarks/results/gate_calibration.md), so most prompts go out.")
 
 
 def main() -> int:
