@@ -23,7 +23,7 @@ from typing import Iterable, Sequence
 from .cloud_llm import CloudLLM
 from .clustering import Clusterer
 from .datasets import Prompt, is_correct
-from .errors import InvalidInputError
+from .errors import InvalidInputError, ModelNotFoundError
 from .local_llm import LocalLLM
 from .progress import ProgressBar
 from .semantic_entropy import cluster_entropy, semantic_entropy
@@ -106,6 +106,8 @@ def _sample_strong(strong: CloudLLM, messages, prompt: Prompt, clusterer: Cluste
 
 def read_rows(path: str | Path) -> list[dict]:
     """The rows of a label file (a half-written last line from an interrupted run is skipped)."""
+    if not Path(path).is_file():
+        raise ModelNotFoundError(f"Label file {path} does not exist; create it with `edge-router label --out {path}`.")
     rows = []
     with open(path, encoding="utf-8") as fh:
         for line in fh:

@@ -63,3 +63,24 @@ def test_train_export_and_route(label_file, tmp_path, embedder, local_llm):
     assert router.card["thresholds"] == table
     edge = EdgeRouter(local=local_llm, embedder=embedder, router=router, cloud_share=0.5)
     assert edge.threshold == pytest.approx(router.threshold_for_share(0.5))
+
+
+def test_train_and_calibrate_commands(label_file, tmp_path):
+    import subprocess
+    import sys
+
+    def cli(*args):
+        return subprocess.run([sys.executable, "-m", "edge_router", *args], capture_output=True, text=True,
+                              timeout=300)
+
+    out = cli("train", "--labels", str(label_file), "--out", str(tmp_path), "--kind", "sw", "mlp")
+    assert out.returncode == 0, out.stderr
+    assert "sw" in out.stdout and "mlp" in out.stdout and (tmp_path / "mlp.onnx").is_file()
+    assert not (tmp_path / "knn.onnx").exists()
+    out = cli("calibrate", str(tmp_path / "mlp.onnx"), "--labels", str(label_file), "--split", "train")
+    assert out.returncode == 0, out.stderr
+    assert "cloud share 30%" in out.stdout and "holds only for prompts like the calibration ones" in out.stdout
+    card = json.loads((tmp_path / "mlp.json").read_text())
+    assert len(card["thresholds"]) == 9 and card["calibrated_on"]["split"] == "train"
+    out = cli("train", "--labels", str(tmp_path / "missing.jsonl"), "--out", str(tmp_path))
+    assert out.returncode == 2 and "Traceback" not in out.stderr
