@@ -1,4 +1,4 @@
-"""The ``edge-router`` command: ask, route, bench, label, train, calibrate, models."""
+"""The ``edge-router`` command: ask, route, serve, bench, label, train, calibrate, models."""
 
 from __future__ import annotations
 
@@ -8,19 +8,20 @@ import logging
 import sys
 from typing import Sequence
 
-from .errors import EdgeRouterError, InvalidInputError
+from .errors import EdgeRouterError, InvalidInputError, MissingDependencyError
 
 
-def _router_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("prompt", help="the question (a single user message)")
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
+def _router_options(parser: argparse.ArgumentParser, *, prompt: bool = True) -> None:
+    if prompt:
+        parser.add_argument("prompt", help="the question (a single user message)")
+        parser.add_argument("--json", action="store_true", help="print one JSON object")
+        parser.add_argument("--force", choices=("local", "cloud"), help="skip the decision and send the query this way")
     parser.add_argument("--router", metavar="PATH", help="a trained router file (default: the one edge-router ships)")
     parser.add_argument("--mode", choices=("router", "gate", "router+gate"),
                         help="decide by the trained router, the uncertainty gate, or both "
                         "(default: the router if one ships)")
     parser.add_argument("--threshold", type=float, help="router score at which to offload (default 0.5)")
     parser.add_argument("--cloud-share", type=float, help="offload this share of queries (calibrated router)")
-    parser.add_argument("--force", choices=("local", "cloud"), help="skip the decision and send the query this way")
     parser.add_argument("--max-tokens", type=int, default=256, help="answer length limit (default 256)")
     parser.add_argument("--threads", type=int, default=None, help="threads for the local model (default: all CPUs)")
     parser.add_argument("--embedder", metavar="NAME", help="a registered embedder (see `edge-router models list`)")
@@ -170,6 +171,22 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_serve(args: argparse.Namespace) -> int:
+    from . import settings
+    from .server import check_binding, create_app
+
+    token = settings.cloud_setting(settings.SERVER_TOKEN_ENV)
+    check_binding(args.host, allow_remote=args.allow_remote, token=token)
+    try:
+        import uvicorn
+    except ImportError as exc:
+        raise MissingDependencyError("`edge-router serve` needs uvicorn: pip install 'edge-router[server]'.") from exc
+    app = create_app(_build_router(args), token=token)
+    print(f"edge-router serving an OpenAI-compatible API on http://{args.host}:{args.port}/v1", file=sys.stderr)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", timeout_graceful_shutdown=30)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="edge-router", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
@@ -182,6 +199,14 @@ def build_parser() -> argparse.ArgumentParser:
     route = sub.add_parser("route", help="decide local or cloud for a prompt without answering it")
     _router_options(route)
     route.set_defaults(func=_cmd_route)
+
+    serve = sub.add_parser("serve", help="an OpenAI-compatible endpoint on this machine that routes each request")
+    _router_options(serve, prompt=False)
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--allow-remote", action="store_true",
+                       help="allow a non-loopback address (needs EDGE_ROUTER_SERVER_TOKEN)")
+    serve.set_defaults(func=_cmd_serve)
 
     bench = sub.add_parser("bench", help="measure what routing costs on this machine")
     bench.add_argument("--quick", action="store_true", help="fewer repetitions, 32-token prompts only (< 60 s)")

@@ -170,7 +170,16 @@ class EdgeRouter:
             "cloud": self.cloud.id if self.cloud else None,
         }
 
-    def _decide(self, messages: Messages, force: str | None, max_tokens: int) -> Decision:
+    def _threshold_for(self, cloud_share: float | None) -> float | None:
+        """The per-call threshold for a target ``cloud_share`` (None: the router's own)."""
+        if cloud_share is None:
+            return None
+        if self.router is None:
+            raise ConfigurationError("a per-call cloud_share needs a calibrated router; this one has none.")
+        return self.router.threshold_for_share(cloud_share)
+
+    def _decide(self, messages: Messages, force: str | None, max_tokens: int,
+                cloud_share: float | None = None) -> Decision:
         start = time.perf_counter()
         timings = {"tokenize": 0.0, "embed": 0.0, "score": 0.0, "gate": 0.0}
         fields: dict = {}
@@ -189,7 +198,9 @@ class EdgeRouter:
                 timings.update(
                     tokenize=query.tokenize_ms, embed=query.embed_ms, score=(time.perf_counter() - t) * 1e3
                 )
-                threshold = self.budget.threshold() if self.budget else self.threshold
+                threshold = self._threshold_for(cloud_share)
+                if threshold is None:
+                    threshold = self.budget.threshold() if self.budget else self.threshold
                 route = CLOUD if score >= threshold else LOCAL
                 op = ">=" if route == CLOUD else "<"
                 reasons.append(f"router score {score:.3f} {op} threshold {threshold:.3f}")
@@ -243,11 +254,11 @@ class EdgeRouter:
             return decision.with_fallback(CLOUD, "no local model configured", degraded=False)
         return decision
 
-    def route(self, messages: Messages | str, *, force: str | None = None,
-              max_tokens: int | None = None) -> Decision:
+    def route(self, messages: Messages | str, *, force: str | None = None, max_tokens: int | None = None,
+              cloud_share: float | None = None) -> Decision:
         """The routing decision for ``messages`` without answering them."""
         messages = normalize(messages)
-        decision = self._decide(messages, force, max_tokens or self.max_tokens)
+        decision = self._decide(messages, force, max_tokens or self.max_tokens, cloud_share)
         self._write_trace("route", messages, decision)
         return decision
 
@@ -266,12 +277,16 @@ class EdgeRouter:
         log.warning("falling back to %s: %s", other, reason)
         return decision.with_fallback(other, reason, degraded=other == LOCAL)
 
-    def chat(self, messages: Messages | str, *, max_tokens: int | None = None,
-             force: str | None = None) -> Answer:
-        """Route and answer ``messages``; the ``Answer`` carries its ``Decision``."""
+    def chat(self, messages: Messages | str, *, max_tokens: int | None = None, force: str | None = None,
+             cloud_share: float | None = None) -> Answer:
+        """Route and answer ``messages``; the ``Answer`` carries its ``Decision``.
+
+        ``force`` skips the decision; ``cloud_share`` uses the router's calibrated
+        threshold for that share on this call only.
+        """
         messages = normalize(messages)
         max_tokens = max_tokens or self.max_tokens
-        decision = self._decide(messages, force, max_tokens)
+        decision = self._decide(messages, force, max_tokens, cloud_share)
         start = time.perf_counter()
         try:
             completion = self._complete(decision.route, messages, max_tokens)
@@ -285,12 +300,12 @@ class EdgeRouter:
         self._write_trace("answer", messages, answer)
         return answer
 
-    def stream(self, messages: Messages | str, *, max_tokens: int | None = None,
-               force: str | None = None) -> AnswerStream:
+    def stream(self, messages: Messages | str, *, max_tokens: int | None = None, force: str | None = None,
+               cloud_share: float | None = None) -> AnswerStream:
         """Route now; iterate the result for the answer's text pieces."""
         messages = normalize(messages)
         max_tokens = max_tokens or self.max_tokens
-        return AnswerStream(self, messages, self._decide(messages, force, max_tokens), max_tokens)
+        return AnswerStream(self, messages, self._decide(messages, force, max_tokens, cloud_share), max_tokens)
 
     def _write_trace(self, event: str, messages: Messages, result: Decision | Answer) -> None:
         """Append ``result`` to the trace, if one is configured (answers without their text)."""

@@ -1,0 +1,183 @@
+"""`edge-router serve` started for real on loopback, called with the official openai client and raw HTTP."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import numpy as np
+import openai
+import pytest
+import requests
+import uvicorn
+
+from cloud_server import CloudServer
+from edge_router import CloudLLM, EdgeRouter, RouterModel
+from edge_router.errors import ConfigurationError
+from edge_router.server import check_binding, create_app
+from edge_router.standin import free_port
+from onnx_builders import logistic_router
+
+
+class Served:
+    def __init__(self, app):
+        self.port = free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning"))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        deadline = time.monotonic() + 30
+        while not self.server.started:
+            assert time.monotonic() < deadline, "server did not start"
+            time.sleep(0.05)
+        return self
+
+    def __exit__(self, *exc):
+        self.server.should_exit = True
+        self.thread.join(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def cloud():
+    server = CloudServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def edge(local_llm, embedder, cloud, tmp_path_factory):
+    path = logistic_router(tmp_path_factory.mktemp("router") / "r.onnx", np.zeros(embedder.dim, np.float32), -4.0,
+                           embedder_id=embedder.id)
+    router = RouterModel(path, embedder_id=embedder.id, dim=embedder.dim)
+    cloud_llm = CloudLLM(base_url=cloud.base_url, model="m", max_retries=1, backoff_base=0.01)
+    return EdgeRouter(local=local_llm, cloud=cloud_llm, embedder=embedder, router=router, max_tokens=12)
+
+
+@pytest.fixture(scope="module")
+def served(edge):
+    with Served(create_app(edge)) as s:
+        yield s
+
+
+def client(served) -> openai.OpenAI:
+    return openai.OpenAI(base_url=f"{served.base_url}/v1", api_key="not-needed", max_retries=0)
+
+
+def test_openai_client_non_streaming_local(served):
+    raw = client(served).chat.completions.with_raw_response.create(
+        model="edge-router", messages=[{"role": "user", "content": "Name a colour."}], max_tokens=8)
+    completion = raw.parse()
+    assert completion.choices[0].message.content
+    assert raw.headers["x-edge-router-route"] == "local"
+    assert float(raw.headers["x-edge-router-score"]) == pytest.approx(1 / (1 + np.exp(4.0)), abs=1e-5)
+    assert "router score" in raw.headers["x-edge-router-reason"]
+    info = completion.model_extra["edge_router"]
+    assert info["route"] == "local" and info["answered_by"].startswith("smollm2")
+    assert completion.usage.completion_tokens <= 8
+
+
+def test_openai_client_streaming_forced_to_the_cloud(served):
+    stream = client(served).chat.completions.create(
+        model="edge-router", messages=[{"role": "user", "content": "Tell me about tea."}], stream=True,
+        extra_body={"edge_router": {"force": "cloud"}})
+    chunks = list(stream)
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert text == "cloud answer to: Tell me about tea."
+    last = chunks[-1]
+    assert last.choices[0].finish_reason == "stop"
+    assert last.model_extra["edge_router"]["route"] == "cloud"
+
+
+def test_force_by_header_and_local_stream(served):
+    stream = client(served).chat.completions.create(
+        model="edge-router", messages=[{"role": "user", "content": "Say hi."}], stream=True,
+        extra_headers={"x-edge-router-force": "local"})
+    chunks = list(stream)
+    assert chunks[-1].model_extra["edge_router"]["route"] == "local"
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices).strip()
+
+
+def test_cloud_failure_is_visible_as_degraded(served, cloud):
+    cloud.behaviours.extend(["500", "500"])
+    completion = client(served).chat.completions.create(
+        model="edge-router", messages=[{"role": "user", "content": "Hi"}], extra_body={"edge_router": {"force": "cloud"}})
+    info = completion.model_extra["edge_router"]
+    assert info["degraded"] and info["route"] == "local" and "HTTP 500" in info["fallback"]
+
+
+@pytest.mark.parametrize(
+    "body, fragment",
+    [
+        (b"{not json", "not valid JSON"),
+        (b"[1, 2]", "JSON object"),
+        (b"{}", "'messages' is required"),
+        (json.dumps({"messages": "hello"}).encode(), "must be a list"),
+        (json.dumps({"messages": [{"role": "wizard", "content": "x"}]}).encode(), "role 'wizard'"),
+        (json.dumps({"messages": [{"role": "user", "content": 5}]}).encode(), "content must be a string"),
+        (json.dumps({"messages": [{"role": "user", "content": "  "}]}).encode(), "empty or whitespace"),
+        (json.dumps({"messages": [{"role": "user", "content": "x"}], "max_tokens": "ten"}).encode(), "max_tokens"),
+        (json.dumps({"messages": [{"role": "user", "content": "x"}], "stream": "yes"}).encode(), "'stream'"),
+        (json.dumps({"messages": [{"role": "user", "content": "x"}], "edge_router": {"route": "moon"}}).encode(),
+         "edge_router"),
+        (json.dumps({"messages": [{"role": "user", "content": "x"}], "edge_router": {"force": "moon"}}).encode(),
+         "'force'"),
+        (json.dumps({"messages": [{"role": "user", "content": "x"}], "edge_router": {"cloud_share": 0.3}}).encode(),
+         "calibration table"),
+        (json.dumps({"messages": [{"role": "user", "content": "x" * 1_100_000}]}).encode(), "larger than"),
+    ],
+)
+def test_invalid_requests_get_400_with_an_openai_error(served, body, fragment):
+    resp = requests.post(f"{served.base_url}/v1/chat/completions", data=body,
+                         headers={"Content-Type": "application/json"}, timeout=30)
+    assert resp.status_code == 400, resp.text
+    error = resp.json()["error"]
+    assert fragment in error["message"] and error["type"] == "invalid_request_error"
+    assert "Traceback" not in resp.text
+
+
+def test_models_health_and_metrics(served):
+    models = requests.get(f"{served.base_url}/v1/models", timeout=10).json()
+    assert models["data"][0]["id"] == "edge-router"
+    assert requests.get(f"{served.base_url}/health", timeout=10).json()["status"] == "ok"
+    client(served).chat.completions.create(model="edge-router", messages=[{"role": "user", "content": "Hi"}],
+                                           max_tokens=4)
+    text = requests.get(f"{served.base_url}/metrics", timeout=10).text
+    assert 'edge_router_requests_total{route="local",status="200"}' in text
+    assert "edge_router_decision_ms_bucket" in text and 'edge_router_errors_total{status="400"}' in text
+    assert 'edge_router_tokens_total{kind="completion",route="local"}' in text
+
+
+def test_a_client_that_disconnects_mid_stream_frees_the_local_model(served):
+    body = {"model": "edge-router", "messages": [{"role": "user", "content": "Write a long story."}],
+            "stream": True, "max_tokens": 200, "edge_router": {"force": "local"}}
+    with requests.post(f"{served.base_url}/v1/chat/completions", json=body, stream=True, timeout=30) as resp:
+        lines = resp.iter_lines()
+        assert next(lines).startswith(b"data: ")
+    # the abandoned stream must not keep the local model: the next local request completes
+    start = time.monotonic()
+    completion = client(served).chat.completions.create(
+        model="edge-router", messages=[{"role": "user", "content": "Hi"}], max_tokens=4,
+        extra_body={"edge_router": {"force": "local"}}, timeout=60)
+    assert completion.choices[0].message.content is not None
+    assert time.monotonic() - start < 60
+
+
+def test_bearer_token_is_required_when_set(edge):
+    with Served(create_app(edge, token="s3cret")) as s:
+        assert requests.get(f"{s.base_url}/health", timeout=10).status_code == 401
+        denied = requests.get(f"{s.base_url}/v1/models", headers={"Authorization": "Bearer nope"}, timeout=10)
+        assert denied.status_code == 401 and denied.json()["error"]["type"] == "authentication_error"
+        ok = requests.get(f"{s.base_url}/v1/models", headers={"Authorization": "Bearer s3cret"}, timeout=10)
+        assert ok.status_code == 200
+
+
+def test_binding_rules():
+    check_binding("127.0.0.1", allow_remote=False, token=None)
+    with pytest.raises(ConfigurationError, match="--allow-remote"):
+        check_binding("0.0.0.0", allow_remote=False, token="t")
+    with pytest.raises(ConfigurationError, match="EDGE_ROUTER_SERVER_TOKEN"):
+        check_binding("0.0.0.0", allow_remote=True, token=None)
+    check_binding("0.0.0.0", allow_remote=True, token="t")
