@@ -181,3 +181,22 @@ def test_binding_rules():
     with pytest.raises(ConfigurationError, match="EDGE_ROUTER_SERVER_TOKEN"):
         check_binding("0.0.0.0", allow_remote=True, token=None)
     check_binding("0.0.0.0", allow_remote=True, token="t")
+
+
+def _answered(served) -> float:
+    text = requests.get(f"{served.base_url}/metrics", timeout=10).text
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+               if line.startswith("edge_router_requests_total{"))
+
+
+def test_bounded_load_every_request_answered_exactly_once(served):
+    from edge_router.benchmark.load import run_load
+
+    before = _answered(served)
+    result = run_load(served.base_url, requests_total=200, concurrency=8, max_tokens=4)
+    rows, summary = result["rows"], result["summary"]
+    assert summary["errors"] == 0, summary["error_samples"]
+    assert sorted(r["i"] for r in rows) == list(range(200))
+    assert all(r["route"] == r["wanted"] for r in rows)
+    assert all(r["text"] == f"cloud answer to: Request {r['i']}: name a colour." for r in rows if r["wanted"] == "cloud")
+    assert _answered(served) - before == 200, "the server answered each request once"
