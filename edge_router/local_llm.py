@@ -5,13 +5,13 @@ from __future__ import annotations
 import codecs
 import os
 import random
-import threading
 from typing import Any, Iterator
 
 import numpy as np
 
 from . import model_store, registry
 from .completions import Completion, Sample, Usage
+from .fifo_lock import FifoLock
 from .errors import (
     CorruptModelError,
     InvalidInputError,
@@ -36,7 +36,7 @@ class LocalLLM:
     """A GGUF chat model run by llama.cpp on this machine.
 
     One call runs at a time (llama.cpp is not re-entrant); calls from other
-    threads wait their turn. A stream holds the model until it is exhausted or
+    threads wait their turn, served in arrival order. A stream holds the model until it is exhausted or
     closed. ``n_gpu_layers`` offloads layers to a GPU when llama.cpp was built
     with one; ``threads=None`` uses every CPU (llama-cpp-python's own default is
     half of them, which halves decoding speed on a 2-core machine).
@@ -76,7 +76,7 @@ class LocalLLM:
         self._is_eog = llama_cpp.llama_vocab_is_eog
         self._formatter = _chat_formatter(self._llama)
         self._rng = random.Random(seed)
-        self._lock = threading.Lock()
+        self._lock = FifoLock()
 
     def __repr__(self) -> str:
         return f"LocalLLM(id={self.id!r}, n_ctx={self.n_ctx})"

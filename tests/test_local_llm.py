@@ -84,3 +84,23 @@ def test_corrupted_gguf_is_a_clear_error(tmp_path):
     bad.write_bytes(b"GGUF" + b"\x00" * 1000)
     with pytest.raises(CorruptModelError, match="cannot load"):
         LocalLLM(bad)
+
+
+def test_fifo_lock_serves_waiters_in_arrival_order():
+    import time
+
+    from edge_router.fifo_lock import FifoLock
+
+    lock = FifoLock()
+    order: list[int] = []
+    lock.acquire()
+    threads = []
+    for i in range(5):
+        t = threading.Thread(target=lambda i=i: (lock.acquire(), order.append(i), lock.release()))
+        t.start()
+        threads.append(t)
+        time.sleep(0.05)  # each thread is waiting before the next one arrives
+    lock.release()
+    for t in threads:
+        t.join(timeout=5)
+    assert order == [0, 1, 2, 3, 4]

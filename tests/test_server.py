@@ -200,3 +200,21 @@ def test_bounded_load_every_request_answered_exactly_once(served):
     assert all(r["route"] == r["wanted"] for r in rows)
     assert all(r["text"] == f"cloud answer to: Request {r['i']}: name a colour." for r in rows if r["wanted"] == "cloud")
     assert _answered(served) - before == 200, "the server answered each request once"
+
+
+def test_shutdown_finishes_in_flight_requests(edge):
+    result = {}
+    with Served(create_app(edge)) as s:
+        def call():
+            body = {"messages": [{"role": "user", "content": "Count to ten."}], "max_tokens": 24,
+                    "edge_router": {"force": "local"}}
+            resp = requests.post(f"{s.base_url}/v1/chat/completions", json=body, timeout=60)
+            result["status"], result["body"] = resp.status_code, resp.json()
+
+        caller = threading.Thread(target=call)
+        caller.start()
+        time.sleep(0.3)
+        s.server.should_exit = True  # what SIGTERM/Ctrl-C does
+        caller.join(timeout=60)
+    assert result["status"] == 200 and result["body"]["choices"][0]["message"]["content"]
+    assert not s.thread.is_alive()
