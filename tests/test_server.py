@@ -103,7 +103,8 @@ def test_force_by_header_and_local_stream(served):
 def test_cloud_failure_is_visible_as_degraded(served, cloud):
     cloud.behaviours.extend(["500", "500"])
     completion = client(served).chat.completions.create(
-        model="edge-router", messages=[{"role": "user", "content": "Hi"}], extra_body={"edge_router": {"force": "cloud"}})
+        model="edge-router", messages=[{"role": "user", "content": "Hi"}],
+        extra_body={"edge_router": {"force": "cloud"}})
     info = completion.model_extra["edge_router"]
     assert info["degraded"] and info["route"] == "local" and "HTTP 500" in info["fallback"]
 
@@ -198,7 +199,8 @@ def test_bounded_load_every_request_answered_exactly_once(served):
     assert summary["errors"] == 0, summary["error_samples"]
     assert sorted(r["i"] for r in rows) == list(range(200))
     assert all(r["route"] == r["wanted"] for r in rows)
-    assert all(r["text"] == f"cloud answer to: Request {r['i']}: name a colour." for r in rows if r["wanted"] == "cloud")
+    cloud_rows = [r for r in rows if r["wanted"] == "cloud"]
+    assert all(r["text"] == f"cloud answer to: Request {r['i']}: name a colour." for r in cloud_rows)
     assert _answered(served) - before == 200, "the server answered each request once"
 
 
