@@ -158,7 +158,10 @@ class EntailmentClusterer:
                 f"{declared_vocab}; pass the tokenizer.json that belongs to this model."
             )
 
-    def _labels(self, pairs: list[tuple[str, str]]) -> list[str]:
+    def entailment_labels(self, pairs: list[tuple[str, str]]) -> list[str]:
+        """The NLI label of each (premise, hypothesis) pair, in one batch."""
+        if not pairs:
+            return []
         encodings = self._tokenizer.encode_batch(pairs)
         longest = max(len(e.ids) for e in encodings)
         ids = np.zeros((len(pairs), longest), dtype=np.int64)
@@ -174,10 +177,6 @@ class EntailmentClusterer:
         columns = [self.label_map[label] for label in NLI_LABELS]
         best = np.asarray(logits)[:, columns].argmax(axis=1)
         return [NLI_LABELS[b] for b in best]
-
-    def entailment_labels(self, premises_hypotheses: list[tuple[str, str]]) -> list[str]:
-        """The NLI label of each (premise, hypothesis) pair, batched."""
-        return self._labels(premises_hypotheses) if premises_hypotheses else []
 
     def cluster(self, answers: Sequence[str], question: str | None = None) -> list[int]:
         n = len(answers)

@@ -21,7 +21,7 @@ import numpy as np
 from .. import model_store, registry, settings
 from ..clustering import EmbeddingClusterer
 from ..cloud_llm import CloudLLM
-from ..embedder import Embedder
+from ..embedder import Embedder, load_tokenizer
 from ..local_llm import LocalLLM
 from ..onnx_session import import_onnxruntime
 from ..router_model import RouterModel
@@ -118,8 +118,6 @@ def measure_decisions(plan: Plan, prompts: dict[int, list[str]], variant: Embedd
     onnxruntime and tokenizers alone (same files, same threads, default session
     options): the floor under the wrapper, measured under the same machine load.
     """
-    from tokenizers import Tokenizer
-
     ort = import_onnxruntime()
     decisions: dict = {}
     direct: dict = {}
@@ -127,9 +125,7 @@ def measure_decisions(plan: Plan, prompts: dict[int, list[str]], variant: Embedd
         embedder = Embedder(variant.model_path, model_id=variant.id, threads=threads)
         router = RouterModel(variant.router_path, embedder_id=embedder.id, dim=embedder.dim, threads=threads)
         edge = EdgeRouter(local=local, embedder=embedder, router=router, threshold=1.0, max_tokens=plan.answer_tokens)
-        tokenizer = Tokenizer.from_file(str(embedder.tokenizer_path))
-        tokenizer.no_padding()
-        tokenizer.enable_truncation(max_length=embedder.max_tokens)
+        tokenizer = load_tokenizer(embedder.tokenizer_path, embedder.max_tokens)
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         emb = ort.InferenceSession(str(variant.model_path), options, providers=["CPUExecutionProvider"])
