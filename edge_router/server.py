@@ -87,9 +87,12 @@ def parse_request(body: Any, headers: Any) -> dict:
 
 
 def decision_headers(decision: Decision) -> dict[str, str]:
-    score = "" if decision.score is None else f"{decision.score:.6f}"
-    reason = decision.reason.encode("ascii", "replace").decode("ascii")[:500]
-    return {"x-edge-router-route": decision.route, "x-edge-router-score": score, "x-edge-router-reason": reason}
+    """Route, router score (absent when no router scored) and reason, as response headers."""
+    headers = {"x-edge-router-route": decision.route,
+               "x-edge-router-reason": decision.reason.encode("ascii", "replace").decode("ascii")[:500]}
+    if decision.score is not None:
+        headers["x-edge-router-score"] = f"{decision.score:.6f}"
+    return headers
 
 
 def _router_object(answer: Answer) -> dict:
