@@ -99,7 +99,10 @@ def test_fifo_lock_serves_waiters_in_arrival_order():
         t = threading.Thread(target=lambda i=i: (lock.acquire(), order.append(i), lock.release()))
         t.start()
         threads.append(t)
-        time.sleep(0.05)  # each thread is waiting before the next one arrives
+        deadline = time.monotonic() + 5
+        while lock._next_ticket < i + 2:  # this thread holds its ticket before the next one arrives
+            assert time.monotonic() < deadline
+            time.sleep(0.001)
     lock.release()
     for t in threads:
         t.join(timeout=5)

@@ -215,7 +215,10 @@ def test_shutdown_finishes_in_flight_requests(edge):
 
         caller = threading.Thread(target=call)
         caller.start()
-        time.sleep(0.3)
+        deadline = time.monotonic() + 30
+        while not s.server.server_state.tasks:  # the request is being served
+            assert time.monotonic() < deadline, "the request never reached the server"
+            time.sleep(0.01)
         s.server.should_exit = True  # what SIGTERM/Ctrl-C does
         caller.join(timeout=60)
     assert result["status"] == 200 and result["body"]["choices"][0]["message"]["content"]
