@@ -7,8 +7,9 @@ with embedding-similarity clustering at several cosine thresholds; the report
 gives the AUROC of each for "the greedy answer is wrong", the share the default
 gate (threshold 0.9 nats) would offload, and the time per prompt.
 
-Per-prompt samples are appended to a JSONL checkpoint, so an interrupted run
-resumes where it stopped. Usage:
+The samples are a label file (``edge-router label`` rows, labelled against a
+fixed strong SE of 0), appended per prompt, so an interrupted run resumes where
+it stopped. Usage:
 
     python benchmarks/gate_calibration.py [--per-dataset 40] [--max-tokens 48]
 """
@@ -16,7 +17,6 @@ resumes where it stopped. Usage:
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -26,9 +26,9 @@ import numpy as np
 from edge_router import Embedder, LocalLLM
 from edge_router.benchmark import environment
 from edge_router.clustering import ExactMatchClusterer, greedy_clusters
-from edge_router.datasets import DATASETS, data_dir, is_correct, load
+from edge_router.datasets import DATASETS, data_dir, load
+from edge_router.labels import LabelConfig, label_prompts, prompt_id, read_rows
 from edge_router.metrics import auroc
-from edge_router.progress import ProgressBar
 from edge_router.semantic_entropy import cluster_entropy, likelihood_entropy
 
 HERE = Path(__file__).parent
@@ -38,45 +38,23 @@ K = 5
 
 
 def collect(args: argparse.Namespace, checkpoint: Path) -> list[dict]:
-    done = {}
-    if checkpoint.exists():
-        for line in checkpoint.read_text().splitlines():
-            row = json.loads(line)
-            done[(row["dataset"], row["index"])] = row
+    """Label rows (edge_router.labels) for every prompt; the checkpoint is a label file, so runs resume."""
     prompts = [p for name in DATASETS for p in load(name, limit=args.per_dataset, seed=args.seed)]
-    todo = [p for p in prompts if (p.dataset, p.index) not in done]
-    if todo:
-        llm = LocalLLM(seed=args.seed)
-        bar = ProgressBar(len(todo), label="labelling", unit="prompts")
-        with open(checkpoint, "a", encoding="utf-8") as out:
-            for p in todo:
-                t0 = time.perf_counter()
-                greedy = llm.chat(p.question, max_tokens=args.max_tokens).text
-                t1 = time.perf_counter()
-                samples = llm.sample(p.question, K, temperature=1.0, max_tokens=args.max_tokens)
-                t2 = time.perf_counter()
-                row = {
-                    "dataset": p.dataset, "index": p.index, "greedy": greedy, "correct": is_correct(greedy, p),
-                    "samples": [s.text for s in samples], "mean_logprobs": [s.mean_logprob for s in samples],
-                    "greedy_ms": (t1 - t0) * 1e3, "sample_ms": (t2 - t1) * 1e3,
-                }
-                out.write(json.dumps(row) + "\n")
-                out.flush()
-                done[(p.dataset, p.index)] = row
-                bar.update(1)
-        bar.close()
-    return [done[(p.dataset, p.index)] for p in prompts]
+    label_prompts(prompts, checkpoint, weak=LocalLLM(seed=args.seed), strong=None, clusterer=ExactMatchClusterer(),
+                  config=LabelConfig(k=K, max_tokens=args.max_tokens))
+    by_id = {row["id"]: row for row in read_rows(checkpoint)}
+    return [by_id[prompt_id(p.question)] for p in prompts]
 
 
 def evaluate(rows: list[dict]) -> dict:
     embedder = Embedder()
     exact = ExactMatchClusterer()
-    wrong = [not r["correct"] for r in rows]
+    wrong = [not r["weak"]["correct"] for r in rows]
     results: dict[str, dict] = {}
 
     def add(name: str, ids_per_row: list[list[int]], cluster_ms: float) -> None:
         se = [cluster_entropy(ids) for ids in ids_per_row]
-        se_ll = [likelihood_entropy(ids, r["mean_logprobs"]) for ids, r in zip(ids_per_row, rows)]
+        se_ll = [likelihood_entropy(ids, r["weak"]["mean_logprobs"]) for ids, r in zip(ids_per_row, rows)]
         results[name] = {
             "auroc_counts": auroc(se, wrong),
             "auroc_likelihood": auroc(se_ll, wrong),
@@ -86,12 +64,12 @@ def evaluate(rows: list[dict]) -> dict:
         }
 
     t = time.perf_counter()
-    exact_ids = [exact.cluster(r["samples"]) for r in rows]
+    exact_ids = [exact.cluster(r["weak"]["samples"]) for r in rows]
     add("exact", exact_ids, (time.perf_counter() - t) * 1e3 / len(rows))
     t = time.perf_counter()
     sims = []
     for r in rows:
-        vectors = embedder.embed([s if s.strip() else "(no answer)" for s in r["samples"]])
+        vectors = embedder.embed([s if s.strip() else "(no answer)" for s in r["weak"]["samples"]])
         sims.append(vectors @ vectors.T)
     embed_ms = (time.perf_counter() - t) * 1e3 / len(rows)
     for threshold in COSINE_THRESHOLDS:
@@ -101,11 +79,12 @@ def evaluate(rows: list[dict]) -> dict:
 
 
 def write_report(rows: list[dict], results: dict, args: argparse.Namespace, path: Path) -> None:
-    accuracy = {name: float(np.mean([r["correct"] for r in rows if r["dataset"] == name])) for name in DATASETS}
-    sample_ms = float(np.median([r["sample_ms"] for r in rows]))
-    greedy_ms = float(np.median([r["greedy_ms"] for r in rows]))
+    accuracy = {name: float(np.mean([r["weak"]["correct"] for r in rows if r["dataset"] == name]))
+                for name in DATASETS}
+    sample_ms = float(np.median([r["weak"]["sample_ms"] for r in rows]))
+    greedy_ms = float(np.median([r["weak"]["greedy_ms"] for r in rows]))
     env = environment.describe()
-    n_correct = sum(r["correct"] for r in rows)
+    n_correct = sum(r["weak"]["correct"] for r in rows)
     lines = [
         "# Uncertainty gate: semantic entropy vs wrong local answers",
         "",

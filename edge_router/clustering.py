@@ -59,7 +59,7 @@ def greedy_clusters(n: int, same: Callable[[int, int], bool]) -> list[int]:
 _LETTER_ALONE = re.compile(r"^\s*\(?([A-J])\)?[.:)]?\s*$")
 _LETTER_LEAD = re.compile(r"^\s*(?:\(([A-J])\)|([A-J])[.):])\s")
 _LETTER_STATED = re.compile(r"answer(?: is)?\s*:?\s*\(?([A-J])\)?(?![A-Za-z])", re.IGNORECASE)
-_NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?")
+NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?")
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
 _PUNCT = str.maketrans("", "", string.punctuation)
 
@@ -75,13 +75,21 @@ def normalize_answer(text: str) -> str:
         match = pattern.search(text)
         if match:
             return "letter:" + next(g for g in match.groups() if g).upper()
-    numbers = _NUMBER.findall(text)
-    if numbers:
-        try:
-            return f"number:{float(numbers[-1].replace(',', '')):g}"
-        except ValueError:
-            pass
+    number = last_number(text)
+    if number is not None:
+        return f"number:{number:g}"
     return "text:" + fold_text(text)
+
+
+def last_number(text: str) -> float | None:
+    """The last number in ``text`` (commas dropped), or None."""
+    numbers = NUMBER.findall(text)
+    if not numbers:
+        return None
+    try:
+        return float(numbers[-1].replace(",", ""))
+    except ValueError:
+        return None
 
 
 def fold_text(text: str) -> str:

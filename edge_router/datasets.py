@@ -10,11 +10,10 @@ from __future__ import annotations
 import json
 import os
 import random
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from .clustering import fold_text
+from .clustering import NUMBER, fold_text, last_number
 from .errors import InvalidInputError, ModelNotFoundError
 
 DATA_ENV = "EDGE_ROUTER_DATA"
@@ -62,8 +61,7 @@ def load(name: str, *, limit: int | None = None, seed: int = 0) -> list[Prompt]:
         )
     with open(path, encoding="utf-8") as fh:
         prompts = [_row_to_prompt(name, i, json.loads(line)) for i, line in enumerate(fh) if line.strip()]
-    random.Random(seed).shuffle(prompts)
-    return prompts[:limit] if limit is not None else prompts
+    return _shuffled(prompts, limit=limit, seed=seed)
 
 
 def load_jsonl(path: str | Path, *, limit: int | None = None, seed: int = 0) -> list[Prompt]:
@@ -84,25 +82,21 @@ def load_jsonl(path: str | Path, *, limit: int | None = None, seed: int = 0) -> 
             if not isinstance(text, str) or not text.strip():
                 raise InvalidInputError(f"{path} line {i + 1}: each row needs a non-empty 'prompt' string.")
             answers = tuple(str(a) for a in row.get("answers", ()))
-            kind = "math" if answers and all(_NUMBER.fullmatch(a.strip()) for a in answers) else "qa"
+            kind = "math" if answers and all(NUMBER.fullmatch(a.strip()) for a in answers) else "qa"
             prompts.append(Prompt(path.stem, i, text.strip(), answers, kind))
+    return _shuffled(prompts, limit=limit, seed=seed)
+
+
+def _shuffled(prompts: list[Prompt], *, limit: int | None, seed: int) -> list[Prompt]:
     random.Random(seed).shuffle(prompts)
     return prompts[:limit] if limit is not None else prompts
-
-
-_NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?")
 
 
 def is_correct(answer: str, prompt: Prompt) -> bool:
     """Math: the answer's last number equals the target. QA: a normalised gold alias occurs in the answer."""
     if prompt.kind == "math":
-        numbers = _NUMBER.findall(answer)
-        if not numbers:
-            return False
-        try:
-            return abs(float(numbers[-1].replace(",", "")) - float(prompt.answers[0])) < 1e-6
-        except ValueError:
-            return False
+        number = last_number(answer)
+        return number is not None and abs(number - float(prompt.answers[0])) < 1e-6
     folded = f" {fold_text(answer)} "
     for gold in prompt.answers:
         key = fold_text(gold)

@@ -66,8 +66,10 @@ class Embedder:
                 f"{self.model_path} is not a BERT-style encoder: its inputs are {sorted(self._input_names)}, "
                 "expected input_ids and attention_mask (and optionally token_type_ids)."
             )
-        self._output_name = self._session.get_outputs()[0].name
-        self.dim = int(self.embed(["dimension probe"]).shape[1])
+        output = self._session.get_outputs()[0]
+        self._output_name = output.name
+        width = output.shape[-1]
+        self.dim = width if isinstance(width, int) else int(self.embed(["dimension probe"]).shape[1])
 
     def __repr__(self) -> str:
         return f"Embedder(id={self.id!r}, dim={self.dim}, max_tokens={self.max_tokens})"

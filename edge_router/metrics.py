@@ -7,6 +7,13 @@ from typing import Sequence
 import numpy as np
 
 
+def spearman(a: Sequence[float], b: Sequence[float]) -> float:
+    """Spearman rank correlation (ranks by order of appearance for ties)."""
+    ra = np.asarray(a).argsort().argsort()
+    rb = np.asarray(b).argsort().argsort()
+    return float(np.corrcoef(ra, rb)[0, 1])
+
+
 def auroc(scores: Sequence[float], positives: Sequence[bool]) -> float:
     """Area under the ROC curve: P(score of a random positive > a random negative), ties counted half.
 

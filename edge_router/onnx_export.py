@@ -17,7 +17,7 @@ from .router_model import EMBEDDER_KEY, KIND_KEY
 OPSET = 17
 
 
-def _onnx() -> Any:
+def import_onnx() -> Any:
     try:
         import onnx
     except ImportError as exc:
@@ -29,7 +29,7 @@ def _onnx() -> Any:
 
 def save_graph(graph: Any, path: str | Path, metadata: dict[str, str]) -> Path:
     """Check ``graph`` and save it with ``metadata`` in the model's metadata_props."""
-    onnx = _onnx()
+    onnx = import_onnx()
     model = onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid("", OPSET)])
     model.ir_version = 8
     for key, value in metadata.items():
@@ -56,7 +56,7 @@ def linear_router(
     ``sigmoid=False`` leaves raw logits (which the runtime refuses: for tests).
     ``embedder_id=None`` leaves the embedder out of the metadata (refused too).
     """
-    onnx = _onnx()
+    onnx = import_onnx()
     helper, numpy_helper, TensorProto = onnx.helper, onnx.numpy_helper, onnx.TensorProto
     dim = len(weights)
     inits = [

@@ -20,6 +20,19 @@ def import_onnxruntime() -> Any:
     return onnxruntime
 
 
+def save_folded(path: str | os.PathLike, out: str | os.PathLike) -> Path:
+    """Write ``path``'s graph after onnxruntime's basic optimisations (constant folding) to ``out``.
+
+    For a model that stores int8 weights with a Cast·Mul dequantization, this is its float32 form.
+    """
+    ort = import_onnxruntime()
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
+    options.optimized_model_filepath = str(out)
+    ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    return Path(out)
+
+
 def create_session(
     path: str | os.PathLike,
     *,

@@ -21,19 +21,13 @@ from . import registry
 from .embedder import Embedder
 from .errors import InvalidInputError, RouterModelError
 from .labels import LABEL_VALUE, STRONG, read_rows
-from .metrics import auroc
+from .metrics import auroc, spearman
 from .router_model import RouterModel
 from .routers import KINDS
 
 PARITY_TOLERANCE = 1e-5
 INT8_MIN_SPEARMAN = 0.99
 SHARES = tuple(round(0.1 * i, 1) for i in range(1, 10))
-
-
-def spearman(a: np.ndarray, b: np.ndarray) -> float:
-    ra = np.asarray(a).argsort().argsort()
-    rb = np.asarray(b).argsort().argsort()
-    return float(np.corrcoef(ra, rb)[0, 1])
 
 
 def card_path(router_path: str | Path) -> Path:

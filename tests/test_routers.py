@@ -9,7 +9,8 @@ from edge_router import RouterModel
 from edge_router.labels import STRONG, TIE, WEAK, preference, split_of
 from edge_router.metrics import auroc
 from edge_router.routers import KINDS
-from edge_router.training import calibration_table, realised_shares, spearman
+from edge_router.metrics import spearman
+from edge_router.training import calibration_table, realised_shares
 
 DIM = 32
 

@@ -23,7 +23,8 @@ from ..clustering import EmbeddingClusterer
 from ..cloud_llm import CloudLLM
 from ..embedder import Embedder, load_tokenizer
 from ..local_llm import LocalLLM
-from ..onnx_session import import_onnxruntime
+from ..metrics import spearman
+from ..onnx_session import import_onnxruntime, save_folded
 from ..router_model import RouterModel
 from ..runtime import EdgeRouter
 from ..semantic_entropy import UncertaintyGate
@@ -79,12 +80,7 @@ def _router_for(embedder_id: str, dim: int, router_path: Path | None, workdir: P
 
 def embedder_variants(default: Embedder, router_path: Path | None, workdir: Path) -> list[EmbedderVariant]:
     """The default embedder, its float32 form (folded by onnxruntime here) and the re-quantized one we ship."""
-    ort = import_onnxruntime()
-    folded = workdir / "minilm-fp32-folded.onnx"
-    options = ort.SessionOptions()
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
-    options.optimized_model_filepath = str(folded)
-    ort.InferenceSession(str(default.model_path), options, providers=["CPUExecutionProvider"])
+    folded = save_folded(default.model_path, workdir / "minilm-fp32-folded.onnx")
     dyn_spec = registry.get_spec("all-minilm-l6-v2-onnx-dynint8")
     rows = [
         (default.id, default.model_path, "default: int8 weights, dequantized to float32 when the session loads"),
@@ -237,14 +233,9 @@ def compare_embedders(plan: Plan, prompts: dict[int, list[str]], variants: list[
             "embedder_and_router_mb": cold["memory_mb"]["embedder_and_router"],
             "cosine_to_default_mean": float(cos.mean()),
             "cosine_to_default_min": float(cos.min()),
-            "similarity_rank_correlation": _spearman(sims_ref, sims),
+            "similarity_rank_correlation": spearman(sims_ref, sims),
         }
     return out
-
-
-def _spearman(a: np.ndarray, b: np.ndarray) -> float:
-    ra, rb = a.argsort().argsort(), b.argsort().argsort()
-    return float(np.corrcoef(ra, rb)[0, 1])
 
 
 def measure_local_llm(plan: Plan, prompts: dict[int, list[str]], local: LocalLLM) -> dict:

@@ -10,6 +10,7 @@ the report says so.
 from __future__ import annotations
 
 import json
+from functools import lru_cache
 from pathlib import Path
 
 from ..datasets import data_dir
@@ -28,6 +29,7 @@ BUILT_IN = [
 ]
 
 
+@lru_cache(maxsize=1)
 def _questions() -> tuple[list[str], str]:
     root = data_dir()
     gsm8k, nq = root / "gsm8k" / "test.jsonl", root / "qa" / "NQ-open.dev.jsonl"

@@ -7,12 +7,12 @@ from typing import Any
 
 import numpy as np
 
-from ..onnx_export import _onnx, save_graph
+from ..onnx_export import import_onnx, save_graph
 from ..router_model import EMBEDDER_KEY, KIND_KEY
 
 
 def helpers() -> tuple[Any, Any, Any]:
-    onnx = _onnx()
+    onnx = import_onnx()
     return onnx.helper, onnx.numpy_helper, onnx.TensorProto
 
 

@@ -4,8 +4,8 @@ The registry's default embedder (``all-minilm-l6-v2-onnx-int8``) stores int8
 weights but multiplies them back to float32 when the session is created, so it
 runs float32 matrix products and holds float32 weights in memory. This script
 
-1. lets onnxruntime fold that dequantization into a float32 graph (graph
-   optimisation level BASIC, written with ``optimized_model_filepath``), then
+1. lets onnxruntime fold that dequantization into a float32 graph
+   (``edge_router.onnx_session.save_folded``), then
 2. quantizes the float32 graph dynamically (``onnxruntime.quantization.
    quantize_dynamic``: int8 per-channel weights for MatMul and Gather, activations
    quantized at run time), so the matrix products run as integer kernels,
@@ -24,10 +24,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-import onnxruntime as ort
 from onnxruntime.quantization import QuantType, quantize_dynamic
 
 from edge_router import model_store, registry
+from edge_router.onnx_session import save_folded
 
 OUT = Path(__file__).parent / "all-MiniLM-L6-v2-dynint8.onnx"
 
@@ -35,11 +35,7 @@ OUT = Path(__file__).parent / "all-MiniLM-L6-v2-dynint8.onnx"
 def main() -> int:
     source = model_store.resolve(registry.get_spec("all-minilm-l6-v2-onnx-int8"))
     with tempfile.TemporaryDirectory() as tmp:
-        folded = Path(tmp) / "fp32.onnx"
-        options = ort.SessionOptions()
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
-        options.optimized_model_filepath = str(folded)
-        ort.InferenceSession(str(source), options, providers=["CPUExecutionProvider"])
+        folded = save_folded(source, Path(tmp) / "fp32.onnx")
         quantize_dynamic(str(folded), str(OUT), weight_type=QuantType.QInt8,
                          op_types_to_quantize=["MatMul", "Gather"], per_channel=True)
     digest = hashlib.sha256(OUT.read_bytes()).hexdigest()
