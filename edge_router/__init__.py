@@ -49,7 +49,8 @@ _LAZY = {
     "semantic_entropy": "semantic_entropy",
     "ExactMatchClusterer": "clustering",
     "EmbeddingClusterer": "clustering",
-    "EntailmentClusterer": "clustering",
+    "EntailmentClusterer": "entailment",
+    "EmbeddingNLIClusterer": "entailment",
     "Prices": "completions",
     "Usage": "completions",
 }
@@ -71,6 +72,7 @@ __all__ = [
     "Embedder",
     "EmbeddingClusterer",
     "EntailmentClusterer",
+    "EmbeddingNLIClusterer",
     "ExactMatchClusterer",
     "InvalidInputError",
     "LocalLLM",

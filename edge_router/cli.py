@@ -1,4 +1,4 @@
-"""The ``edge-router`` command: ask, route, serve, bench, label, train, calibrate, models."""
+"""The ``edge-router`` command: ask, route, serve, bench, label, train, calibrate, eval, models."""
 
 from __future__ import annotations
 
@@ -146,7 +146,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from .embedder import Embedder
     from .training import train
 
-    cards = train(args.labels, args.out, embedder=Embedder(name=args.embedder), kinds=args.kind)
+    cards = train(args.labels, args.out, embedder=Embedder(name=args.embedder), kinds=args.kind, target=args.target)
     if args.json:
         print(json.dumps(cards))
         return 0
@@ -168,6 +168,47 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
         print(f"cloud share {row['cloud_share']:.0%}: threshold {row['threshold']:.4f}")
     print("written to the router's card. The share holds only for prompts like the calibration ones: "
           "recalibrate on your own traffic, or use an online budget (EdgeRouter(cloud_share=..., budget_window=...)).")
+    return 0
+
+
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None or value != value else f"{100 * value:.2f} %"
+
+
+def _cmd_eval(args: argparse.Namespace) -> int:
+    from . import eval_data
+    from .cloud_llm import CloudLLM
+    from .embedder import Embedder
+    from .evaluation import run, table
+    from .quality import Prices
+
+    benchmarks = list(eval_data.BENCHMARKS) if args.benchmark == "all" else [args.benchmark]
+    if args.pair == "local-gpt4" and args.benchmark == "all":
+        benchmarks.remove("mt-bench")
+    prices = None
+    if args.prices:
+        try:
+            prices = Prices(*(float(v) for v in args.prices.split(",")))
+        except (TypeError, ValueError) as exc:
+            raise InvalidInputError("--prices takes four numbers: strong_in,strong_out,weak_in,weak_out "
+                                    "(USD per million tokens).") from exc
+    judge = CloudLLM(base_url=args.judge_base_url, model=args.judge_model) if args.judge_base_url else None
+    results = run(benchmarks, pair=args.pair, router_paths=args.router, embedder=Embedder(name=args.embedder),
+                  seeds=args.seeds, judge_client=judge, judge_limit=args.judge_limit, prices=prices)
+    if args.json:
+        from pathlib import Path
+
+        Path(args.json).write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
+    for result in results:
+        print(f"\n{result['benchmark']} ({result['pair']}, {result['n']} questions, "
+              f"{result['dropped_contaminated']} contaminated dropped): strong {result['strong_mean']:.3f}, "
+              f"weak {result['weak_mean']:.3f} ({result['outcome']})")
+        print(f"{'router':24} {'APGR':>7} {'CPT(50%)':>10} {'CPT(80%)':>10} {'cost@CPT(80%)':>14} {'judge':>6}")
+        for row in table(result):
+            cost = "n/a" if row["cost_at_cpt80_usd"] is None else f"${row['cost_at_cpt80_usd']:.2f}"
+            judge_score = "" if row["judge"] is None else f"{row['judge']:.1f}"
+            print(f"{row['router']:24} {row['apgr']:7.3f} {_pct(row['cpt50']):>10} {_pct(row['cpt80']):>10} "
+                  f"{cost:>14} {judge_score:>6}")
     return 0
 
 
@@ -216,7 +257,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.set_defaults(func=_cmd_bench)
 
     label = sub.add_parser("label", help="label prompts with semantic-entropy preferences (resumable)")
-    label.add_argument("--dataset", nargs="+", choices=("nq-open", "triviaqa", "mawps"), help="built-in sets")
+    label.add_argument("--dataset", nargs="+", choices=("nq-open", "triviaqa", "mawps", "mmlu-aux"),
+                       help="built-in sets (evaluation sets are never labelled)")
     label.add_argument("--prompts", metavar="FILE", help="a JSONL file with 'prompt' (and optional 'answers')")
     label.add_argument("--out", required=True, metavar="PATH", help="the label file (JSONL, appended, resumed)")
     label.add_argument("--limit", type=int, help="prompts per source")
@@ -237,6 +279,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--out", required=True, metavar="DIR", help="where the router files and cards go")
     train.add_argument("--kind", nargs="+", choices=("knn", "sw", "mf", "mlp"), help="kinds to train (default: all)")
     train.add_argument("--embedder", metavar="NAME", help="a registered embedder (default: the default one)")
+    train.add_argument("--target", choices=("se", "local-wrong"), default="se",
+                       help="learn the SE preference labels (default) or whether the local answer was wrong")
     train.add_argument("--json", action="store_true", help="print the cards as JSON")
     train.set_defaults(func=_cmd_train)
 
@@ -246,6 +290,20 @@ def build_parser() -> argparse.ArgumentParser:
     cal.add_argument("--split", default="calibration", choices=("train", "calibration", "test"))
     cal.add_argument("--embedder", metavar="NAME", help="the embedder the router was trained on")
     cal.set_defaults(func=_cmd_calibrate)
+
+    ev = sub.add_parser("eval", help="routing quality (PGR, CPT, APGR, cost, judge) on GSM8K, MMLU, MT-Bench")
+    ev.add_argument("--benchmark", choices=("gsm8k", "mmlu", "mt-bench", "all"), default="all")
+    ev.add_argument("--router", nargs="+", required=True, metavar="PATH", help="router files to evaluate")
+    ev.add_argument("--pair", choices=("gpt4-mixtral", "local-gpt4"), default="gpt4-mixtral",
+                    help="GPT-4 vs Mixtral as recorded by RouteLLM, or GPT-4 vs the local model measured here")
+    ev.add_argument("--json", metavar="PATH", help="write every result (curves included) as JSON")
+    ev.add_argument("--seeds", type=int, default=10, help="random-routing seeds (default 10)")
+    ev.add_argument("--embedder", metavar="NAME", help="the embedder the routers were trained on")
+    ev.add_argument("--prices", metavar="SI,SO,WI,WO", help="USD per million tokens (default: see README)")
+    ev.add_argument("--judge-base-url", help="an OpenAI-compatible endpoint for the LLM-as-a-judge score")
+    ev.add_argument("--judge-model", help="the judge endpoint's model name")
+    ev.add_argument("--judge-limit", type=int, help="judge only the first N queries of each benchmark")
+    ev.set_defaults(func=_cmd_eval)
 
     models = sub.add_parser("models", help="list and fetch model files")
     models_sub = models.add_subparsers(dest="models_command", required=True)

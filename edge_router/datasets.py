@@ -7,9 +7,13 @@ the loader says so and how to point at it.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import random
+import re
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,7 +26,17 @@ DATASETS = {
     "nq-open": "qa/NQ-open.dev.jsonl",
     "triviaqa": "qa/triviaqa_sm_sub.jsonl",
     "mawps": "qa/mawps_test.jsonl",
+    "gsm8k": "gsm8k/test.jsonl",
+    "mmlu": "mmlu/mmlu.zip",
+    "mmlu-aux": "mmlu/mmlu.zip",
 }
+MMLU_RESPONSES = "routellm_evals/mmlu/responses"
+CHOICES = "ABCD"
+_CHOICE_PATTERNS = (
+    re.compile(r"^\W*\(?([ABCD])(?:[.):,\n]|$)"),
+    re.compile(r"[Aa]nswer(?: is)?\W{0,3}\(?([ABCD])\b(?![a-z])"),
+    re.compile(r"\b([ABCD])[.):](?:\s|$)"),
+)
 
 
 @dataclass(frozen=True)
@@ -34,6 +48,7 @@ class Prompt:
     question: str
     answers: tuple[str, ...]
     kind: str
+    group: str = ""
 
 
 def data_dir() -> Path:
@@ -47,7 +62,57 @@ def _row_to_prompt(name: str, index: int, row: dict) -> Prompt:
     if name == "triviaqa":
         question = row["context"].removeprefix("Question:").removesuffix("Answer:").strip()
         return Prompt(name, index, question, tuple({row["answer"], *row["aliases"]}), "qa")
+    if name == "gsm8k":
+        return Prompt(name, index, row["question"].strip(), (row["answer"].split("####")[-1].strip().replace(",", ""),),
+                      "math")
     return Prompt(name, index, row["input"].strip(), (f"{float(row['target']):g}",), "math")
+
+
+def mmlu_prompt(question: str, options: list[str]) -> str:
+    """The question as RouteLLM's evaluation asked it: options A–D, then ``Answer:``."""
+    lines = [question.strip(), *(f"{letter}. {option}" for letter, option in zip(CHOICES, options))]
+    return "\n".join(lines) + "\nAnswer:"
+
+
+def _mmlu_rows(zf: zipfile.ZipFile, part: str):
+    """(subject, row) for every question of one part (dev, val or test), subjects in sorted order."""
+    for member in sorted(n for n in zf.namelist() if n.startswith(f"data/{part}/") and n.endswith(".csv")):
+        subject = Path(member).stem.removesuffix(f"_{part}")
+        for row in csv.reader(io.StringIO(zf.read(member).decode("utf-8"))):
+            yield subject, row
+
+
+def _mmlu(name: str, root: Path) -> list[Prompt]:
+    """MMLU test (``mmlu``, 14,042, RouteLLM's order and prompt texts) or the dev+val questions
+    (``mmlu-aux``) without those whose question text also occurs in the test set, so that routers
+    trained on ``mmlu-aux`` never see an evaluation question."""
+    prompts: list[Prompt] = []
+    with zipfile.ZipFile(root / DATASETS[name]) as zf:
+        if name == "mmlu":
+            texts: dict[str, list[str] | None] = {}
+            seen: dict[str, int] = {}
+            for subject, row in _mmlu_rows(zf, "test"):
+                if subject not in texts:
+                    texts[subject] = _routellm_mmlu_prompts(root, subject)
+                i = seen[subject] = seen.get(subject, -1) + 1
+                text = texts[subject][i] if texts[subject] else mmlu_prompt(row[0], row[1:5])
+                prompts.append(Prompt(name, len(prompts), text, (row[5].strip(),), "choice", subject))
+            return prompts
+        test_questions = {row[0].strip() for _, row in _mmlu_rows(zf, "test")}
+        for part in ("dev", "val"):
+            for subject, row in _mmlu_rows(zf, part):
+                if row[0].strip() not in test_questions:
+                    prompts.append(Prompt(name, len(prompts), mmlu_prompt(row[0], row[1:5]), (row[5].strip(),),
+                                          "choice", subject))
+    return prompts
+
+
+def _routellm_mmlu_prompts(root: Path, subject: str) -> list[str] | None:
+    path = root / MMLU_RESPONSES / f"mmlu_{subject}.csv"
+    if not path.is_file():
+        return None
+    with open(path, newline="", encoding="utf-8") as fh:
+        return [row["prompt"] for row in csv.DictReader(fh)]
 
 
 def load(name: str, *, limit: int | None = None, seed: int = 0) -> list[Prompt]:
@@ -59,6 +124,8 @@ def load(name: str, *, limit: int | None = None, seed: int = 0) -> list[Prompt]:
         raise ModelNotFoundError(
             f"{path} does not exist. Set {DATA_ENV} to the shared data folder (the one with qa/ inside)."
         )
+    if name.startswith("mmlu"):
+        return _shuffled(_mmlu(name, data_dir()), limit=limit, seed=seed)
     with open(path, encoding="utf-8") as fh:
         prompts = [_row_to_prompt(name, i, json.loads(line)) for i, line in enumerate(fh) if line.strip()]
     return _shuffled(prompts, limit=limit, seed=seed)
@@ -92,8 +159,20 @@ def _shuffled(prompts: list[Prompt], *, limit: int | None, seed: int) -> list[Pr
     return prompts[:limit] if limit is not None else prompts
 
 
+def chosen_letter(answer: str) -> str | None:
+    """The option an answer picks: a leading letter, "answer is X", or the first "X." / "X)"."""
+    for pattern in _CHOICE_PATTERNS:
+        match = pattern.search(answer)
+        if match:
+            return match.group(1)
+    return None
+
+
 def is_correct(answer: str, prompt: Prompt) -> bool:
-    """Math: the answer's last number equals the target. QA: a normalised gold alias occurs in the answer."""
+    """Math: the answer's last number equals the target. Choice: the picked letter is the gold one.
+    QA: a normalised gold alias occurs in the answer."""
+    if prompt.kind == "choice":
+        return chosen_letter(answer) == prompt.answers[0]
     if prompt.kind == "math":
         number = last_number(answer)
         return number is not None and abs(number - float(prompt.answers[0])) < 1e-6

@@ -13,6 +13,7 @@ its text and never changes.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import time
@@ -41,6 +42,22 @@ def preference(se_strong: float, se_weak: float, *, tau: float = 0.1, eps: float
     if delta <= tau:
         return TIE, delta
     return (STRONG if se_strong < se_weak else WEAK), delta
+
+
+def relabel(rows: Sequence[dict], *, strong_se: float, tau: float, entropy: str = "se") -> list[dict]:
+    """Rows labelled again against a fixed strong SE, from the weak side's ``se`` or ``se_likelihood``.
+
+    Used when no strong model was sampled: a reference SE (for example the weak model's median) turns
+    the weak model's own uncertainty into strong / tie / weak preferences.
+    """
+    if entropy not in ("se", "se_likelihood"):
+        raise InvalidInputError(f"entropy must be 'se' or 'se_likelihood', not {entropy!r}.")
+    out = []
+    for row in rows:
+        label, delta = preference(strong_se, row["weak"][entropy], tau=tau)
+        out.append(dict(row, label=label, delta=delta, tau=tau,
+                        strong={"model": None, "sampled": False, "se": strong_se, "entropy": entropy}))
+    return out
 
 
 def prompt_id(text: str) -> str:
@@ -105,11 +122,12 @@ def _sample_strong(strong: CloudLLM, messages, prompt: Prompt, clusterer: Cluste
 
 
 def read_rows(path: str | Path) -> list[dict]:
-    """The rows of a label file (a half-written last line from an interrupted run is skipped)."""
+    """The rows of a label file, plain or .gz (a half-written last line from an interrupted run is skipped)."""
     if not Path(path).is_file():
         raise ModelNotFoundError(f"Label file {path} does not exist; create it with `edge-router label --out {path}`.")
     rows = []
-    with open(path, encoding="utf-8") as fh:
+    opener = gzip.open if str(path).endswith(".gz") else open
+    with opener(path, "rt", encoding="utf-8") as fh:
         for line in fh:
             try:
                 rows.append(json.loads(line))

@@ -43,14 +43,29 @@ def _embedder_sha256(embedder: Embedder) -> str:
     return spec.sha256 if spec else _sha256(embedder.model_path)
 
 
-def load_split(rows: list[dict], embedder: Embedder) -> dict[str, dict]:
-    """Embeddings, label values and local correctness per split."""
+TARGETS = ("se", "local-wrong")
+
+
+def _target(row: dict, target: str) -> float:
+    return LABEL_VALUE[row["label"]] if target == "se" else float(row["weak"]["correct"] is False)
+
+
+def load_split(rows: list[dict], embedder: Embedder, target: str = "se") -> dict[str, dict]:
+    """Embeddings, training targets and local correctness per split.
+
+    ``target`` "se" learns the semantic-entropy preference labels; "local-wrong" learns whether the
+    local greedy answer was wrong (an accuracy-label baseline; rows without a gold answer are left out).
+    """
+    if target not in TARGETS:
+        raise InvalidInputError(f"unknown target {target!r}; choose from {', '.join(TARGETS)}.")
+    if target == "local-wrong":
+        rows = [r for r in rows if r["weak"].get("correct") is not None]
     out = {}
     for split in ("train", "calibration", "test"):
         part = [r for r in rows if r["split"] == split]
         out[split] = {
             "X": embedder.embed([r["prompt"] for r in part]) if part else np.zeros((0, embedder.dim), np.float32),
-            "y": np.array([LABEL_VALUE[r["label"]] for r in part], np.float32),
+            "y": np.array([_target(r, target) for r in part], np.float32),
             "strong_wins": np.array([r["label"] == STRONG for r in part]),
             "local_wrong": np.array([r["weak"].get("correct") is False for r in part]),
             "has_gold": np.array([r["weak"].get("correct") is not None for r in part]),
@@ -77,7 +92,7 @@ def _check_parity(model, path: Path, embedder: Embedder, X: np.ndarray) -> float
 
 
 def train(label_path: str | Path, out_dir: str | Path, *, embedder: Embedder, kinds: list[str] | None = None,
-          params: dict[str, dict] | None = None) -> dict[str, dict]:
+          params: dict[str, dict] | None = None, target: str = "se") -> dict[str, dict]:
     """Train, export, check and card each kind; returns the cards by kind."""
     label_path, out_dir = Path(label_path), Path(out_dir)
     kinds = kinds or list(KINDS)
@@ -87,7 +102,7 @@ def train(label_path: str | Path, out_dir: str | Path, *, embedder: Embedder, ki
     rows = read_rows(label_path)
     if not rows:
         raise InvalidInputError(f"{label_path} has no label rows; run `edge-router label` first.")
-    data = load_split(rows, embedder)
+    data = load_split(rows, embedder, target)
     if len(data["train"]["y"]) == 0:
         raise InvalidInputError(f"{label_path} has no rows in the train split.")
     held_out = np.concatenate([data["calibration"]["X"], data["test"]["X"]])
@@ -115,6 +130,7 @@ def train(label_path: str | Path, out_dir: str | Path, *, embedder: Embedder, ki
         test_scores = model.score(data["test"]["X"])
         card = {
             "kind": kind,
+            "target": target,
             "file": path.name,
             "file_bytes": path.stat().st_size,
             "embedder_id": embedder.id,

@@ -4,6 +4,7 @@ Each request takes the next behaviour from ``server.behaviours`` (``"ok"`` when
 the queue is empty): ``ok``, ``429`` (with ``Retry-After``), ``500``, ``400``,
 ``401``, ``hang`` (sleeps past the client's timeout), ``malformed`` (invalid
 JSON), ``cut`` (a stream that stops halfway). Streaming requests stream.
+``server.answer`` makes the text of an answer from the request's messages.
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ class _Handler(BaseHTTPRequestHandler):
         elif request.get("stream"):
             self._stream(request, cut=behaviour == "cut")
         else:
-            text = answer_for(request["messages"])
+            text = self.server.answer(request["messages"])
             self._json(200, {
                 "id": "cmpl-1", "object": "chat.completion", "model": request["model"],
                 "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
@@ -67,7 +68,7 @@ class _Handler(BaseHTTPRequestHandler):
             })
 
     def _stream(self, request: dict, *, cut: bool) -> None:
-        words = answer_for(request["messages"]).split(" ")
+        words = self.server.answer(request["messages"]).split(" ")
         pieces = [w if i == 0 else " " + w for i, w in enumerate(words)]
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
@@ -94,6 +95,7 @@ class CloudServer(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), _Handler)
         self.behaviours: deque[str] = deque()
         self.requests: list[dict] = []
+        self.answer = answer_for
         self.retry_after = 1
         self.hang_seconds = 3.0
         self._lock = threading.Lock()

@@ -1,0 +1,113 @@
+"""Evaluation: recorded outcomes, router scoring, random/oracle baselines, cost, the judge, the cache."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from edge_router import datasets, eval_data
+from edge_router.cloud_llm import CloudLLM
+from edge_router.embedding_cache import EmbeddingCache
+from edge_router.errors import InvalidInputError
+from edge_router.evaluation import ORACLE, RANDOM, Tokens, evaluate
+from edge_router.judge import judge
+from edge_router.local_outcomes import stratified
+
+ROUTELLM = datasets.data_dir() / eval_data.ROUTELLM
+needs_data = pytest.mark.skipif(not ROUTELLM.is_dir(), reason="shared data folder with routellm_evals/ is absent")
+
+
+def _toy_set(strong, weak, texts=True) -> eval_data.EvalSet:
+    n = len(strong)
+    return eval_data.EvalSet(
+        benchmark="toy", pair="gpt4-mixtral", strong_model="s", weak_model="w", keys=[f"toy/{i}" for i in range(n)],
+        prompts=[f"question {i}" for i in range(n)], strong=np.array(strong, float), weak=np.array(weak, float),
+        strong_texts=[f"strong {i}" if texts else None for i in range(n)],
+        weak_texts=[f"weak {i}" if texts else None for i in range(n)], dropped_contaminated=0, outcome="accuracy")
+
+
+def test_oracle_bounds_every_router_and_random_sits_near_the_diagonal():
+    rng = np.random.default_rng(1)
+    strong = (rng.random(400) < 0.8).astype(float)
+    weak = (rng.random(400) < 0.5).astype(float)
+    good = strong - weak + rng.normal(0, 0.5, 400)
+    result = evaluate(_toy_set(strong, weak), {"good": good, "reversed": -good}, seeds=12)
+    routers = result["routers"]
+    assert routers[ORACLE]["apgr"] >= routers["good"]["apgr"] > routers[RANDOM]["apgr"] > routers["reversed"]["apgr"]
+    assert routers[RANDOM]["apgr"] == pytest.approx(0.5, abs=0.05)
+    assert routers[RANDOM]["seeds"] == 12 and routers[RANDOM]["spread"]["apgr"] > 0
+    assert routers["good"]["cpt50"] < routers[RANDOM]["cpt50"]
+    assert len(routers["good"]["curve"]["pgr"]) == 101
+
+
+def test_cost_grows_with_the_share_sent_to_the_strong_model():
+    strong, weak = [1, 1, 1, 0], [0, 0, 1, 0]
+    tokens = Tokens(np.full(4, 100.0), np.full(4, 10.0), np.full(4, 10.0))
+    result = evaluate(_toy_set(strong, weak), {"oracle_like": np.array([1, 1, 0, 0.0])}, tokens=tokens)
+    r = result["routers"]["oracle_like"]
+    assert r["cpt80"] == pytest.approx(0.4)
+    # 2 queries to the strong side at CPT(80%) -> round(0.4 * 4) = 2
+    expected = (2 * (100 * 10 + 10 * 30) + 2 * (100 * 0.6 + 10 * 0.6)) / 1e6
+    assert r["cost_at_cpt80_usd"] == pytest.approx(expected)
+
+
+def test_judge_shares_picks_and_skips_calls_when_answers_agree(cloud_server):
+    toy = _toy_set([1, 1, 1], [0, 0, 0])
+    cloud_server.answer = lambda messages: "2"  # always the second distinct answer
+    masks = {"a": np.array([True, False, True]), "b": np.array([False, False, True]), "c": np.array([True] * 3)}
+    result = judge(toy, masks, CloudLLM(base_url=cloud_server.base_url, api_key="k", model="judge"))
+    # q0: answers strong (a, c) then weak (b): pick 2 -> b. q1: weak (a, b), strong (c): pick -> c.
+    # q2: everyone strong: no call, all picked.
+    assert result["judge_calls"] == 2
+    assert result["scores"] == pytest.approx({"a": 100 / 3, "b": 200 / 3, "c": 200 / 3})
+    assert "Best answer number" in cloud_server.requests[0]["body"]["messages"][-1]["content"]
+
+
+def test_judge_counts_unnumbered_replies_and_refuses_sets_without_texts(cloud_server):
+    cloud_server.answer = lambda messages: "the first one"
+    masks = {"a": np.array([True]), "b": np.array([False])}
+    client = CloudLLM(base_url=cloud_server.base_url, api_key="k", model="judge")
+    result = judge(_toy_set([1], [0]), masks, client)
+    assert result["unparsed_replies"] == 1 and result["scores"] == {"a": 0.0, "b": 0.0}
+    with pytest.raises(InvalidInputError, match="no recorded answer texts"):
+        judge(_toy_set([1], [0], texts=False), masks, client)
+
+
+def test_embedding_cache_embeds_each_prompt_once(embedder, tmp_path):
+    cache = EmbeddingCache(embedder, tmp_path)
+    first = cache.embed(["alpha", "beta", "alpha"])
+    again = EmbeddingCache(embedder, tmp_path)
+    second = again.embed(["beta", "gamma"])
+    assert (cache.misses, again.hits, again.misses) == (2, 1, 1)
+    np.testing.assert_allclose(second[0], first[1], atol=1e-6)
+    np.testing.assert_allclose(second[1], embedder.embed(["gamma"])[0], atol=1e-5)
+
+
+def test_stratified_sample_keeps_the_share_of_every_group():
+    prompts = [datasets.Prompt("mmlu", i, f"q{i}", ("A",), "choice", "x" if i < 30 else "y") for i in range(40)]
+    picked = stratified(prompts, 0.25, seed=3)
+    assert sum(p.group == "x" for p in picked) == 8 and sum(p.group == "y" for p in picked) == 3
+    assert picked == stratified(prompts, 0.25, seed=3)
+
+
+@needs_data
+def test_recorded_pairs_match_the_published_accuracies_and_drop_contaminated_prompts():
+    gsm8k, mmlu, mt = (eval_data.load(b) for b in eval_data.BENCHMARKS)
+    assert (len(gsm8k), gsm8k.dropped_contaminated) == (1307, 12)
+    assert (len(mmlu), mmlu.dropped_contaminated) == (14037, 5)
+    assert (len(mt), mt.dropped_contaminated) == (72, 8)
+    assert gsm8k.strong.mean() == pytest.approx(0.858, abs=0.005) and gsm8k.weak.mean() == pytest.approx(0.637, abs=0.005)
+    assert mt.strong.mean() > mt.weak.mean() > 1
+    assert all(t for t in mt.strong_texts + mt.weak_texts)
+    with pytest.raises(InvalidInputError, match="no MT-Bench"):
+        eval_data.load("mt-bench", "local-gpt4")
+
+
+@needs_data
+def test_mmlu_keys_line_up_with_the_gold_answers():
+    by_index = {p.index: p for p in datasets.load("mmlu")}
+    mmlu = eval_data.load("mmlu")
+    for key, prompt in list(zip(mmlu.keys, mmlu.prompts))[::997]:
+        assert by_index[int(key.split("/")[1])].question == prompt
+    aux = {p.question for p in datasets.load("mmlu-aux")}
+    assert not aux & set(mmlu.prompts)
