@@ -95,12 +95,13 @@ def evaluate(eval_set: EvalSet, scores: dict[str, np.ndarray], *, tokens: Tokens
 
 
 def router_scores(paths: list[str | Path], vectors: np.ndarray, *, embedder_id: str, dim: int) -> dict[str, np.ndarray]:
-    """Scores of router files (named by their file stem; parent folder added when stems repeat)."""
+    """Scores of router files, named by file stem, or by ``folder/stem`` for all when two stems repeat."""
     from .router_model import RouterModel
 
     paths = [Path(p) for p in paths]
     stems = [p.stem for p in paths]
-    names = [f"{p.parent.name}/{p.stem}" if stems.count(p.stem) > 1 else p.stem for p in paths]
+    repeated = len(set(stems)) < len(stems)
+    names = [f"{p.parent.name}/{p.stem}" if repeated else p.stem for p in paths]
     return {name: RouterModel(p, embedder_id=embedder_id, dim=dim).score(vectors) for name, p in zip(names, paths)}
 
 
