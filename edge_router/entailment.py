@@ -30,7 +30,7 @@ from .onnx_session import create_session
 
 NLI_LABELS = ("entailment", "neutral", "contradiction")
 CROSS_ENCODER = "nli-minilm-l6-int8"
-CROSS_ENCODER_TOKENIZER = "nli-minilm-l6-tokenizer"
+CROSS_ENCODER_TOKENIZER = "all-minilm-l6-v2-tokenizer"  # byte-identical to the base model's
 FEATURE_CLASSIFIER = "nli-embedding-features"
 
 
@@ -79,8 +79,8 @@ class EntailmentClusterer(_Bidirectional):
                  label_map: dict[str, int] | None = None, *, strict: bool = True,
                  condition_on_question: bool = False, max_tokens: int = 128, threads: int | None = 1):
         super().__init__(strict=strict, condition_on_question=condition_on_question)
-        self.model_path = model_store.resolve(registry.get_spec(CROSS_ENCODER), model_path)
-        self.tokenizer_path = model_store.resolve(registry.get_spec(CROSS_ENCODER_TOKENIZER), tokenizer_path)
+        self.model_path = _resolve(CROSS_ENCODER, model_path)
+        self.tokenizer_path = _resolve(CROSS_ENCODER_TOKENIZER, tokenizer_path)
         self._session = create_session(self.model_path, threads=threads)
         self._tokenizer = load_tokenizer(self.tokenizer_path, max_tokens)
         self._input_names = {i.name for i in self._session.get_inputs()}
@@ -119,7 +119,7 @@ class EmbeddingNLIClusterer(_Bidirectional):
                  condition_on_question: bool = False, threads: int | None = 1):
         super().__init__(strict=strict, condition_on_question=condition_on_question)
         self.embedder = embedder
-        self.model_path = model_store.resolve(registry.get_spec(FEATURE_CLASSIFIER), model_path)
+        self.model_path = _resolve(FEATURE_CLASSIFIER, model_path)
         self._session = create_session(self.model_path, threads=threads)
         meta = self._session.get_modelmeta().custom_metadata_map
         self.label_map = _check_label_map(None, meta, self._session, self.model_path)
@@ -138,6 +138,13 @@ class EmbeddingNLIClusterer(_Bidirectional):
         hypothesis = np.stack([vectors[h] for _, h in pairs]).astype(np.float32)
         logits = self._session.run(None, {"premise": premise, "hypothesis": hypothesis})[0]
         return self._labels_from_logits(logits)
+
+
+def _resolve(name: str, path: str | os.PathLike | None) -> Path:
+    """An existing explicit file as given; otherwise the registry's file (which explains what is missing)."""
+    if path is not None and Path(path).expanduser().is_file():
+        return Path(path).expanduser()
+    return model_store.resolve(registry.get_spec(name), path)
 
 
 def _check_tokenizer(meta: dict, tokenizer, tokenizer_path: Path, model_path: Path) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-
 import numpy as np
 import pytest
 
@@ -68,10 +67,11 @@ def test_question_conditioning_prefixes_the_question(cross_encoder):
     assert len(calls[0]) == 2  # one distinct pair in each direction, identical answers not compared
 
 
-def test_loader_refuses_a_wrong_tokenizer_or_label_map(cross_encoder, embedder, tmp_path):
-    other = tmp_path / "tokenizer.json"
+def test_loader_refuses_a_wrong_tokenizer_or_label_map(cross_encoder, tmp_path):
+    # Same vocabulary, but a tokenizer that keeps case: a different file from the one the model was trained with.
     data = json.loads(cross_encoder.tokenizer_path.read_text())
-    data["truncation"] = {"max_length": 7}
+    data["normalizer"]["lowercase"] = False
+    other = tmp_path / "cased-tokenizer.json"
     other.write_text(json.dumps(data))
     with pytest.raises(CorruptModelError, match="not the tokenizer"):
         EntailmentClusterer(tokenizer_path=other)
@@ -83,7 +83,7 @@ def test_embedding_feature_classifier_runs_and_checks_its_embedder(embedder):
     clusterer = EmbeddingNLIClusterer(embedder)
     labels = clusterer.entailment_labels([(p, h) for p, h, _ in HAND_WRITTEN])
     assert set(labels) <= {"entailment", "neutral", "contradiction"}
-    assert clusterer.cluster(["Paris.", "Paris.", "Paris"]) [:2] == [0, 0]
+    assert clusterer.cluster(["Paris.", "Paris.", "Paris"])[:2] == [0, 0]
 
     class Other:
         id = "some-other-embedder"
