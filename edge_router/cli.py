@@ -88,7 +88,9 @@ def _cmd_models_list(args: argparse.Namespace) -> int:
 def _cmd_models_pull(args: argparse.Namespace) -> int:
     from . import model_store, registry
 
-    specs = [registry.get_spec(args.name)] if args.name else registry.all_specs()
+    # By default every file the runtime uses; training bases only when named.
+    specs = [registry.get_spec(args.name)] if args.name else [
+        s for s in registry.all_specs() if s.role != "training-base"]
     for spec in specs:
         if model_store.is_cached(spec):
             print(f"{spec.name}: cached at {model_store.cached_path(spec)}")
@@ -310,7 +312,7 @@ def build_parser() -> argparse.ArgumentParser:
     listing = models_sub.add_parser("list", help="name, role, size, cached or not, path")
     listing.add_argument("--json", action="store_true")
     listing.set_defaults(func=_cmd_models_list)
-    pull = models_sub.add_parser("pull", help="fetch and verify model files (all by default)")
+    pull = models_sub.add_parser("pull", help="fetch and verify model files (all the runtime uses by default)")
     pull.add_argument("name", nargs="?", help="one model name from `edge-router models list`")
     pull.set_defaults(func=_cmd_models_pull)
     return parser

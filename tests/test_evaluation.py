@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -111,3 +113,35 @@ def test_mmlu_keys_line_up_with_the_gold_answers():
         assert by_index[int(key.split("/")[1])].question == prompt
     aux = {p.question for p in datasets.load("mmlu-aux")}
     assert not aux & set(mmlu.prompts)
+
+
+def test_local_outcomes_are_scored_appended_and_resumed(local_llm, tmp_path):
+    from edge_router.local_outcomes import answer_prompts, read_outcomes
+
+    prompts = [datasets.Prompt("gsm8k", 7, "What is 2 + 2?", ("4",), "math"),
+               datasets.Prompt("mmlu", 3, "2 + 2 =\nA. 3\nB. 4\nC. 5\nD. 6\nAnswer:", ("B",), "choice", "math")]
+    out = tmp_path / "outcomes.jsonl"
+    first = answer_prompts(prompts[:1], out, local_llm, max_tokens={"math": 8, "choice": 4}, progress=False)
+    again = answer_prompts(prompts, out, local_llm, max_tokens={"math": 8, "choice": 4}, progress=False)
+    rows = read_outcomes(out)
+    assert (first["answered"], again["answered"], again["already_done"]) == (1, 1, 1)
+    assert set(rows) == {"gsm8k/7", "mmlu/3"} and rows["mmlu/3"]["subject"] == "math"
+    assert rows["gsm8k/7"]["correct"] == datasets.is_correct(rows["gsm8k/7"]["answer"], prompts[0])
+
+
+@needs_data
+def test_eval_command_end_to_end_on_mt_bench(embedder, tmp_path, capsys):
+    from edge_router.cli import main
+    from edge_router.onnx_export import linear_router
+
+    rng = np.random.default_rng(0)
+    router = linear_router(tmp_path / "r.onnx", rng.normal(size=embedder.dim).astype(np.float32), 0.0,
+                           embedder_id=embedder.id)
+    out = tmp_path / "eval.json"
+    assert main(["eval", "--benchmark", "mt-bench", "--router", str(router), "--json", str(out), "--seeds", "3"]) == 0
+    printed = capsys.readouterr().out
+    assert "mt-bench (gpt4-mixtral, 72 questions, 8 contaminated dropped)" in printed
+    result = json.loads(out.read_text())[0]
+    assert set(result["routers"]) == {"r", "oracle", "random"} and result["routers"]["random"]["seeds"] == 3
+    assert result["routers"]["r"]["cost_at_cpt80_usd"] > 0
+    assert main(["eval", "--benchmark", "mt-bench", "--pair", "local-gpt4", "--router", str(router)]) == 2

@@ -53,3 +53,21 @@ def test_shared_datasets_load_deterministically(name, kind):
     assert first == datasets.load(name, limit=5, seed=3)
     assert len(first) == 5 and all(p.kind == kind and p.question and p.answers for p in first)
     assert first != datasets.load(name, limit=5, seed=4)
+
+
+def test_choice_answers_pick_the_stated_option_not_an_article():
+    p = Prompt("mmlu", 0, "q\nA. x\nB. y\nC. z\nD. w\nAnswer:", ("B",), "choice")
+    for right in ("B", "B. y", "(B) y", "The answer is B.", "A bird flies; B) is right"):
+        assert is_correct(right, p), right
+    for wrong in ("A. x", "C", "no idea", "A bird"):
+        assert not is_correct(wrong, p), wrong
+
+
+@pytest.mark.skipif(not (datasets.data_dir() / "gsm8k").is_dir(), reason="shared data folder is absent")
+def test_gsm8k_and_mmlu_sets_load_with_gold_answers():
+    gsm8k = {p.index: p for p in datasets.load("gsm8k")}
+    assert len(gsm8k) == 1319 and gsm8k[0].answers == ("18",) and gsm8k[0].kind == "math"
+    mmlu = datasets.load("mmlu")
+    assert len(mmlu) == 14042 and {p.answers[0] for p in mmlu} == set("ABCD")
+    aux = datasets.load("mmlu-aux")
+    assert 1700 < len(aux) < 1816 and all(p.question.endswith("Answer:") for p in aux)
