@@ -25,6 +25,8 @@ def _router_options(parser: argparse.ArgumentParser, *, prompt: bool = True) -> 
     parser.add_argument("--max-tokens", type=int, default=256, help="answer length limit (default 256)")
     parser.add_argument("--threads", type=int, default=None, help="threads for the local model (default: all CPUs)")
     parser.add_argument("--embedder", metavar="NAME", help="a registered embedder (see `edge-router models list`)")
+    parser.add_argument("--gate-clusterer", choices=("exact", "embedding", "nli", "nli-embedding"), default="exact",
+                        help="how the gate clusters samples (default exact: see benchmarks/results/se_backends.md)")
 
 
 def _build_router(args: argparse.Namespace):
@@ -33,6 +35,7 @@ def _build_router(args: argparse.Namespace):
     return EdgeRouter.from_defaults(
         mode=args.mode, router_path=args.router, threshold=args.threshold, cloud_share=args.cloud_share,
         threads=args.threads, max_tokens=args.max_tokens, embedder_name=args.embedder,
+        gate_clusterer=args.gate_clusterer,
     )
 
 
@@ -78,10 +81,10 @@ def _cmd_models_list(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(rows))
         return 0
-    print(f"{'name':32} {'role':10} {'size':>10}  {'cached':6}  path")
+    print(f"{'name':38} {'role':13} {'size':>10}  {'cached':6}  path")
     for r in rows:
         size = f"{r['size'] / 1e6:.1f} MB"
-        print(f"{r['name']:32} {r['role']:10} {size:>10}  {'yes' if r['cached'] else 'no':6}  {r['path']}")
+        print(f"{r['name']:38} {r['role']:13} {size:>10}  {'yes' if r['cached'] else 'no':6}  {r['path']}")
     return 0
 
 

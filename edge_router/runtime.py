@@ -127,6 +127,7 @@ class EdgeRouter:
         threads: int | None = None,
         n_ctx: int = 2048,
         embedder_name: str | None = None,
+        gate_clusterer: str = "exact",
         **kwargs,
     ) -> EdgeRouter:
         """The default local model and embedder; the cloud from ``EDGE_ROUTER_CLOUD_*`` if set.
@@ -135,9 +136,18 @@ class EdgeRouter:
         package ships), ``gate`` (semantic entropy of local samples) or
         ``router+gate``; by default ``router`` when a router is available, else
         ``gate``. ``embedder_name`` picks a registered embedder (the router must be
-        trained on it).
+        trained on it). ``gate_clusterer`` is the gate's clustering backend: ``exact`` (the default,
+        chosen by measurement in benchmarks/results/se_backends.md), ``embedding``, ``nli`` (the shipped
+        cross-encoder) or ``nli-embedding``.
         """
-        from .clustering import EmbeddingClusterer
+        from .clustering import EmbeddingClusterer, ExactMatchClusterer
+        from .entailment import EmbeddingNLIClusterer, EntailmentClusterer
+
+        clusterers = {"exact": lambda e: ExactMatchClusterer(), "embedding": EmbeddingClusterer,
+                      "nli": lambda e: EntailmentClusterer(), "nli-embedding": EmbeddingNLIClusterer}
+        if gate_clusterer not in clusterers:
+            raise ConfigurationError(
+                f"gate_clusterer must be one of {', '.join(clusterers)}, not {gate_clusterer!r}.")
 
         router_file = Path(router_path) if router_path else shipped_router()
         mode = mode or ("router" if router_file else "gate")
@@ -152,7 +162,7 @@ class EdgeRouter:
         if cloud is None:
             log.info("no cloud endpoint configured (%s); every query stays local", settings.CLOUD_BASE_URL_ENV)
         router = RouterModel(router_file, embedder_id=embedder.id, dim=embedder.dim) if "router" in mode else None
-        gate = UncertaintyGate(EmbeddingClusterer(embedder)) if "gate" in mode else None
+        gate = UncertaintyGate(clusterers[gate_clusterer](embedder)) if "gate" in mode else None
         return cls(
             local=local, cloud=cloud, embedder=embedder, router=router, threshold=threshold,
             cloud_share=cloud_share, gate=gate, **kwargs,
