@@ -101,13 +101,15 @@ def write_report(rows: list[dict], results: dict, chosen: str) -> None:
         "",
         f"Machine: {env['cpu']}, {env['cores']} cores, Python {env['python']}, onnxruntime "
         f"{env['libraries']['onnxruntime']}, commit `{env['commit']}`. One thread per ONNX session.",
-        f"Prompts: {len(rows)} distinct held-out NQ-open / TriviaQA / MAWPS questions with stored samples of the default "
+        f"Prompts: {len(rows)} distinct held-out NQ-open / TriviaQA / MAWPS questions with stored samples of the "
+        "default "
         f"local model (k = 5, temperature 1); its greedy answer is right on {n_right} of them.",
         "Time: clustering the 5 samples of one prompt (embedding them included where a backend embeds), "
         "measured while another job kept both cores busy: compare the backends with each other, not as "
         "absolute numbers.",
         "",
-        "| backend | AUROC, likelihood SE [95 % CI] | AUROC, count SE [95 % CI] | mean clusters of 5 | ms/prompt (median) |",
+        "| backend | AUROC, likelihood SE [95 % CI] | AUROC, count SE [95 % CI] | mean clusters of 5 "
+        "| ms/prompt (median) |",
         "|---|---|---|---|---|",
     ]
     for name, r in results.items():

@@ -21,8 +21,6 @@ import re
 import string
 from typing import Callable, Protocol, Sequence
 
-import numpy as np
-
 from .embedder import Embedder
 from .errors import InvalidInputError
 

@@ -28,7 +28,7 @@ import numpy as np
 
 from . import datasets
 from .errors import InvalidInputError, ModelNotFoundError
-from .local_outcomes import read_outcomes, row_key
+from .local_outcomes import read_outcomes
 
 BENCHMARKS = ("gsm8k", "mmlu", "mt-bench")
 PAIRS = ("gpt4-mixtral", "local-gpt4")

@@ -26,7 +26,7 @@ from .clustering import Clusterer
 from .datasets import Prompt, is_correct
 from .errors import InvalidInputError, ModelNotFoundError
 from .local_llm import LocalLLM
-from .progress import ProgressBar
+from .resumable import append_rows
 from .semantic_entropy import cluster_entropy, semantic_entropy
 
 STRONG, TIE, WEAK = "strong", "tie", "weak"
@@ -143,18 +143,8 @@ def label_prompts(prompts: Sequence[Prompt], out_path: str | Path, *, weak: Loca
     out_path.parent.mkdir(parents=True, exist_ok=True)
     done = {row["id"] for row in read_rows(out_path)} if out_path.exists() else set()
     todo = [p for p in _unique(prompts) if prompt_id(p.question) not in done]
-    bar = ProgressBar(len(todo), label="labelling", unit="prompts") if progress and todo else None
-    started = time.perf_counter()
-    with open(out_path, "a", encoding="utf-8") as out:
-        for prompt in todo:
-            row = label_prompt(prompt, weak, strong, clusterer, config)
-            out.write(json.dumps(row, ensure_ascii=False) + "\n")
-            out.flush()
-            if bar is not None:
-                bar.update(1)
-    if bar is not None:
-        bar.close()
-    elapsed = time.perf_counter() - started
+    elapsed = append_rows(out_path, todo, lambda prompt: label_prompt(prompt, weak, strong, clusterer, config),
+                          label="labelling", unit="prompts", progress=progress)
     return {"labelled": len(todo), "already_done": len(done), "seconds": elapsed,
             "prompts_per_minute": len(todo) / elapsed * 60 if todo and elapsed > 0 else 0.0,
             "strong_sampled": strong is not None, "config": asdict(config)}

@@ -17,7 +17,7 @@ from typing import Sequence
 
 from .datasets import Prompt, is_correct
 from .local_llm import LocalLLM
-from .progress import ProgressBar
+from .resumable import append_rows
 
 INSTRUCTIONS = {
     "math": "\nSolve it step by step and end with the final number.",
@@ -66,21 +66,14 @@ def answer_prompts(prompts: Sequence[Prompt], out_path: str | Path, llm: LocalLL
     out_path.parent.mkdir(parents=True, exist_ok=True)
     done = read_outcomes(out_path)
     todo = [p for p in prompts if row_key(p.dataset, p.index) not in done]
-    bar = ProgressBar(len(todo), label="local answers", unit="questions", min_interval=2.0) if progress else None
-    started = time.perf_counter()
-    with open(out_path, "a", encoding="utf-8") as out:
-        for prompt in todo:
-            t0 = time.perf_counter()
-            completion = llm.chat(prompt.question + INSTRUCTIONS.get(prompt.kind, ""),
-                                  max_tokens=max_tokens[prompt.kind])
-            row = {"dataset": prompt.dataset, "index": prompt.index, "subject": prompt.group,
-                   "model": llm.id, "answer": completion.text, "correct": is_correct(completion.text, prompt),
-                   "completion_tokens": completion.usage.completion_tokens if completion.usage else None,
-                   "ms": round((time.perf_counter() - t0) * 1e3, 1)}
-            out.write(json.dumps(row, ensure_ascii=False) + "\n")
-            out.flush()
-            if bar is not None:
-                bar.update(1)
-    if bar is not None:
-        bar.close()
-    return {"answered": len(todo), "already_done": len(done), "seconds": time.perf_counter() - started}
+
+    def answer(prompt: Prompt) -> dict:
+        t0 = time.perf_counter()
+        completion = llm.chat(prompt.question + INSTRUCTIONS.get(prompt.kind, ""), max_tokens=max_tokens[prompt.kind])
+        return {"dataset": prompt.dataset, "index": prompt.index, "subject": prompt.group,
+                "model": llm.id, "answer": completion.text, "correct": is_correct(completion.text, prompt),
+                "completion_tokens": completion.usage.completion_tokens if completion.usage else None,
+                "ms": round((time.perf_counter() - t0) * 1e3, 1)}
+
+    seconds = append_rows(out_path, todo, answer, label="local answers", unit="questions", progress=progress)
+    return {"answered": len(todo), "already_done": len(done), "seconds": seconds}

@@ -72,7 +72,9 @@ SPLITS: dict[str, Callable[[Path], Iterator[NLIPair]]] = {
         pair for part in ("base", "edit_other", "edit_premise")
         for pair in _tsv(f"nli_new_protocols/{part}/val.tsv")(root)
     ),
-    "anli-dev": lambda root: (pair for r in ("R1", "R2", "R3") for pair in _anli(root / f"anli/{r}/dev.jsonl", f"anli/{r}")),
+    "anli-dev": lambda root: (
+        pair for r in ("R1", "R2", "R3") for pair in _anli(root / f"anli/{r}/dev.jsonl", f"anli/{r}")
+    ),
     "sick-test": _tsv("sick/SICK_test_annotated.txt", "sentence_A", "sentence_B", "entailment_judgment"),
 }
 TRAIN_SPLITS = ("snli-dev", "snli-test", "mnli-dev-matched", "snli-counterfactual-train", "new-protocols-train")
@@ -89,5 +91,6 @@ def load_split(name: str, root: str | Path | None = None) -> list[NLIPair]:
         raise ModelNotFoundError(f"Unknown NLI split {name!r}; choose one of {', '.join(SPLITS)}.")
     base = nli_root(root)
     if not base.is_dir():
-        raise ModelNotFoundError(f"{base} does not exist. Set {DATA_ENV} to the shared data folder (the one with nli/ inside).")
+        raise ModelNotFoundError(
+            f"{base} does not exist. Set {DATA_ENV} to the shared data folder (the one with nli/ inside).")
     return list(SPLITS[name](base))

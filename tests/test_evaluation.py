@@ -98,7 +98,8 @@ def test_recorded_pairs_match_the_published_accuracies_and_drop_contaminated_pro
     assert (len(gsm8k), gsm8k.dropped_contaminated) == (1307, 12)
     assert (len(mmlu), mmlu.dropped_contaminated) == (14037, 5)
     assert (len(mt), mt.dropped_contaminated) == (72, 8)
-    assert gsm8k.strong.mean() == pytest.approx(0.858, abs=0.005) and gsm8k.weak.mean() == pytest.approx(0.637, abs=0.005)
+    assert gsm8k.strong.mean() == pytest.approx(0.858, abs=0.005)
+    assert gsm8k.weak.mean() == pytest.approx(0.637, abs=0.005)
     assert mt.strong.mean() > mt.weak.mean() > 1
     assert all(t for t in mt.strong_texts + mt.weak_texts)
     with pytest.raises(InvalidInputError, match="no MT-Bench"):

@@ -7,7 +7,9 @@
    at 64 tokens;
 4. ``nli-minilm-l6-int8.onnx`` and ``card.json`` into this folder (the README is the card in prose). The
    base model's tokenizer.json is byte-identical to the registry's ``all-minilm-l6-v2-tokenizer``, which
-   the runtime loads with the model; the build checks that and stops if it ever differs. Needs the ``train-nli`` extra. Run from the repository root:
+   the runtime loads with the model; the build checks that and stops if it ever differs.
+
+Needs the ``train-nli`` extra. Run from the repository root:
 
     python models/nli/build.py [--weights PATH]
 """

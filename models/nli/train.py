@@ -13,7 +13,6 @@ and a rerun with the same arguments continues from it. The final float32 weights
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import math
 import random
@@ -182,7 +181,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--checkpoint-every", type=int, default=100)
     parser.add_argument("--work", type=Path, default=WORK, help="checkpoint folder")
-    parser.add_argument("--out", type=Path, default=None, help="final float32 weights (default: WORK/nli-minilm-fp32.pt)")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="final float32 weights (default: WORK/nli-minilm-fp32.pt)")
     parser.add_argument("--init", type=Path, default=None, help="start from these weights (a further epoch)")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -253,7 +253,8 @@ def main(argv: list[str] | None = None) -> int:
     total = seconds + time.monotonic() - started
     acc = accuracy(model, held_out)
     torch.save(model.state_dict(), out)
-    summary = {"init": str(args.init) if args.init else BASE_MODEL, "pairs": len(rows), "pool": pool_size, "epochs": args.epochs, "steps": len(plan),
+    summary = {"init": str(args.init) if args.init else BASE_MODEL, "pairs": len(rows), "pool": pool_size,
+               "epochs": args.epochs, "steps": len(plan),
                "batch_size": args.batch_size, "lr": args.lr, "max_tokens": args.max_tokens, "seed": args.seed,
                "threads": args.threads, "train_seconds": round(total, 1),
                "mnli_mismatched_first_1000_accuracy": round(acc, 4), "train_splits": list(TRAIN_SPLITS)}
