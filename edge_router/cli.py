@@ -129,7 +129,7 @@ def _cmd_label(args: argparse.Namespace) -> int:
     from .local_llm import LocalLLM
 
     if not args.dataset and not args.prompts:
-        raise InvalidInputError("give --dataset NAME (nq-open, triviaqa, mawps) and/or --prompts FILE.jsonl.")
+        raise InvalidInputError("give --dataset NAME (nq-open, triviaqa, mawps, mmlu-aux) and/or --prompts FILE.jsonl.")
     prompts = [p for name in args.dataset or () for p in datasets.load(name, limit=args.limit, seed=args.seed)]
     if args.prompts:
         prompts += datasets.load_jsonl(args.prompts, limit=args.limit, seed=args.seed)

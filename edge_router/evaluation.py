@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .errors import InvalidInputError
 from .eval_data import EvalSet
 from .quality import Curve, Prices, cost_usd, curve, strong_mask
 
@@ -55,6 +56,8 @@ def _sampled_curve(c: Curve) -> dict:
 def evaluate(eval_set: EvalSet, scores: dict[str, np.ndarray], *, tokens: Tokens | None = None,
              prices: Prices | None = None, seeds: int = 10) -> dict:
     """The results of each router (name → score per query), random over ``seeds`` seeds, and the oracle."""
+    if seeds < 1:
+        raise InvalidInputError(f"random routing needs at least one seed, not {seeds}.")
     strong, weak = eval_set.strong, eval_set.weak
     prices = prices or DEFAULT_PRICES[eval_set.pair]
 
