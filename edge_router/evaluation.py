@@ -11,9 +11,14 @@ from pathlib import Path
 
 import numpy as np
 
+from . import eval_data
+from .embedder import load_tokenizer
+from .embedding_cache import EmbeddingCache
 from .errors import InvalidInputError
 from .eval_data import EvalSet
+from .judge import judge
 from .quality import Curve, Prices, cost_usd, curve, strong_mask
+from .router_model import RouterModel
 
 RANDOM, ORACLE = "random", "oracle"
 CURVE_POINTS = 101
@@ -99,8 +104,6 @@ def evaluate(eval_set: EvalSet, scores: dict[str, np.ndarray], *, tokens: Tokens
 
 def router_scores(paths: list[str | Path], vectors: np.ndarray, *, embedder_id: str, dim: int) -> dict[str, np.ndarray]:
     """Scores of router files, named by file stem, or by ``folder/stem`` for all when two stems repeat."""
-    from .router_model import RouterModel
-
     paths = [Path(p) for p in paths]
     stems = [p.stem for p in paths]
     repeated = len(set(stems)) < len(stems)
@@ -112,11 +115,6 @@ def run(benchmarks: list[str], *, pair: str, router_paths: list[str | Path], emb
         judge_client=None, judge_limit: int | None = None, local_outcomes: str | Path | None = None,
         prices: Prices | None = None) -> list[dict]:
     """Evaluate router files on benchmarks; embeddings come from the on-disk cache."""
-    from . import eval_data
-    from .embedder import load_tokenizer
-    from .embedding_cache import EmbeddingCache
-    from .judge import judge
-
     cache = EmbeddingCache(embedder)
     counter = load_tokenizer(embedder.tokenizer_path, 100_000)
     results = []

@@ -46,7 +46,7 @@ def test_shipped_cross_encoder_on_a_fixed_multinli_mismatched_slice(cross_encode
 def test_strict_and_non_strict_clusters_with_the_shipped_model(cross_encoder):
     answers = ["Paris is the capital of France.", "The capital of France is Paris.",
                "The capital of France is Lyon.", "Paris is the capital of France."]
-    strict = EntailmentClusterer(strict=True)
+    strict = cross_encoder  # strict is the default
     loose = EntailmentClusterer(strict=False)
     assert strict.cluster(answers) == [0, 0, 1, 0]
     assert loose.cluster(answers) == [0, 0, 1, 0]
