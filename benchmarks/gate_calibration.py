@@ -24,12 +24,12 @@ from pathlib import Path
 import numpy as np
 
 from edge_router import Embedder, LocalLLM
-from edge_router.benchmark import environment
-from edge_router.clustering import ExactMatchClusterer, greedy_clusters
-from edge_router.datasets import DATASETS, data_dir, load
-from edge_router.labels import LabelConfig, label_prompts, prompt_id, read_rows
+from edge_router.bench import environment
+from edge_router.data.datasets import DATASETS, data_dir, load
 from edge_router.metrics import auroc
-from edge_router.semantic_entropy import cluster_entropy, likelihood_entropy
+from edge_router.training.labels import LabelConfig, label_prompts, prompt_id, read_rows
+from edge_router.uncertainty.clustering import ExactMatchClusterer, greedy_clusters
+from edge_router.uncertainty.semantic_entropy import cluster_entropy, likelihood_entropy
 
 HERE = Path(__file__).parent
 COSINE_THRESHOLDS = (0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95)
@@ -38,7 +38,7 @@ K = 5
 
 
 def collect(args: argparse.Namespace, checkpoint: Path) -> list[dict]:
-    """Label rows (edge_router.labels) for every prompt; the checkpoint is a label file, so runs resume."""
+    """Label rows (edge_router.training.labels) for every prompt; the checkpoint is a label file, so runs resume."""
     prompts = [p for name in DATASETS for p in load(name, limit=args.per_dataset, seed=args.seed)]
     label_prompts(prompts, checkpoint, weak=LocalLLM(seed=args.seed), strong=None, clusterer=ExactMatchClusterer(),
                   config=LabelConfig(k=K, max_tokens=args.max_tokens))

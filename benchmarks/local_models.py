@@ -18,28 +18,18 @@ import gzip
 import hashlib
 import json
 import sys
-import time
 from pathlib import Path
 
 from edge_router import LocalLLM
-from edge_router.benchmark import environment
-from edge_router.datasets import Prompt, is_correct, load
-from edge_router.local_outcomes import read_outcomes, row_key, stratified
+from edge_router.bench import environment
+from edge_router.data.datasets import Prompt, load
+from edge_router.data.local_outcomes import answer_paired, read_outcomes, stratified
 from edge_router.settings import cache_dir
 
 OUT_DIR = Path(__file__).resolve().parent.parent / "models" / "eval" / "outcomes"
 MODELS = ("qwen2.5-coder-0.5b-instruct-q4_k_m", "qwen2.5-coder-1.5b-instruct-q4_k_m")
 GSM8K_QUESTIONS = 400
 MMLU_SHARE = 0.10
-# Measured on 20 GSM8K test questions outside the 400 (Qwen2.5-Coder-0.5B, see local_models.md): this
-# system prompt got 8/20 right against 3/20 for "end with the final number" in the user turn (fewer code
-# blocks); answers take a median 272 tokens and 2 of 20 reached 512. A letter needs a few tokens.
-MAX_TOKENS = {"math": 512, "choice": 8}
-SYSTEM = {
-    "math": "Solve the problem step by step in plain words, without writing code. "
-            "End with the line: The answer is <number>.",
-    "choice": "Reply with the letter of the correct option only: A, B, C or D.",
-}
 
 
 def _hash(text: str) -> str:
@@ -53,20 +43,6 @@ def questions() -> list[Prompt]:
     return sorted(gsm8k + mmlu, key=lambda p: _hash(f"{p.dataset}/{p.index}"))
 
 
-def messages_for(prompt: Prompt) -> list[dict]:
-    return [{"role": "system", "content": SYSTEM[prompt.kind]}, {"role": "user", "content": prompt.question}]
-
-
-def answer_row(llm: LocalLLM, prompt: Prompt) -> dict:
-    t0 = time.perf_counter()
-    completion = llm.chat(messages_for(prompt), max_tokens=MAX_TOKENS[prompt.kind])
-    return {"dataset": prompt.dataset, "index": prompt.index, "subject": prompt.group, "model": llm.id,
-            "answer": completion.text, "correct": is_correct(completion.text, prompt),
-            "finish_reason": completion.finish_reason,
-            "prompt_tokens": completion.usage.prompt_tokens, "completion_tokens": completion.usage.completion_tokens,
-            "ms": round((time.perf_counter() - t0) * 1e3, 1)}
-
-
 def work_path(model: str) -> Path:
     return cache_dir() / "local_models" / f"{model}.jsonl"
 
@@ -78,41 +54,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=None, help="only the first N questions (a trial run)")
     parser.add_argument("--snapshot", action="store_true", help="only write the compressed files")
     args = parser.parse_args(argv)
-    names = [Path(m).stem if m.endswith(".gguf") else m for m in args.models]
     if args.snapshot:
-        return write_snapshots(names)
+        return write_snapshots([Path(m).stem for m in args.models])
     prompts = questions()[:args.limit]
-    llms = [_load(m, args.threads) for m in args.models]
-    print(f"{len(prompts)} questions, models {names}, {environment.describe()}", file=sys.stderr)
-    done = {name: read_outcomes(work_path(name)) for name in names}
-    outs = {}
-    for name in names:
-        work_path(name).parent.mkdir(parents=True, exist_ok=True)
-        outs[name] = open(work_path(name), "a", encoding="utf-8")
-    started, answered = time.perf_counter(), 0
-    try:
-        for i, prompt in enumerate(prompts):
-            for name, llm in zip(names, llms):
-                if row_key(prompt.dataset, prompt.index) in done[name]:
-                    continue
-                outs[name].write(json.dumps(answer_row(llm, prompt), ensure_ascii=False) + "\n")
-                outs[name].flush()
-                answered += 1
-            if i % 20 == 0:
-                rate = answered / max(time.perf_counter() - started, 1e-9) * 60
-                print(f"question {i + 1}/{len(prompts)}: {rate:.1f} answers/minute", file=sys.stderr, flush=True)
-    finally:
-        for out in outs.values():
-            out.close()
-    return write_snapshots(names) if args.limit is None else 0
-
-
-def _load(model: str, threads: int | None) -> LocalLLM:
-    if model.endswith(".gguf"):
-        return LocalLLM(model, threads=threads)
-    from edge_router import model_store, registry
-
-    return LocalLLM(model_store.resolve(registry.get_spec(model)), model_id=model, threads=threads)
+    models = [LocalLLM(m, threads=args.threads) for m in args.models]
+    print(f"{len(prompts)} questions, models {[m.id for m in models]}, {environment.describe()}", file=sys.stderr)
+    answer_paired(prompts, models, {m.id: work_path(m.id) for m in models},
+                  log=lambda line: print(line, file=sys.stderr, flush=True))
+    return write_snapshots([m.id for m in models]) if args.limit is None else 0
 
 
 def write_snapshots(names: list[str]) -> int:

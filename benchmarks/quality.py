@@ -7,11 +7,11 @@ per benchmark and pair.
    where that file exists), its greedy correctness and its semantic entropy.
    No strong model can be sampled from this machine, so the SE preference labels compare the local
    model's likelihood-weighted SE with a fixed reference SE (the median over the training prompts):
-   strong / tie / weak, as ``edge_router.labels.relabel`` documents. τ = 0.03 makes the three classes
+   strong / tie / weak, as ``edge_router.training.labels.relabel`` documents. τ = 0.03 makes the three classes
    about equally frequent (at the paper's τ = 0.1 three quarters are ties).
 2. Routers: kNN, SW, MF and MLP on those SE labels; kNN and MLP on "the local answer was wrong"
    (accuracy labels, TO-Router style); random (10 seeds) and the oracle come from the evaluation.
-3. ``edge_router.evaluation.run`` on GSM8K, MMLU and MT-Bench for GPT-4 vs Mixtral (RouteLLM's records)
+3. ``edge_router.evaluation.runner.run`` on GSM8K, MMLU and MT-Bench for GPT-4 vs Mixtral (RouteLLM's records)
    and on GSM8K and MMLU for GPT-4 vs the local model (``models/eval/local_outcomes.jsonl.gz``).
 
 Embeddings are cached on disk, so a rerun takes seconds. Usage:
@@ -30,13 +30,15 @@ from pathlib import Path
 
 import numpy as np
 
-from edge_router import Embedder, eval_data
-from edge_router.benchmark import environment
-from edge_router.cloud_llm import CloudLLM
-from edge_router.evaluation import DEFAULT_PRICES, ORACLE, RANDOM, run
-from edge_router.labels import prompt_id, read_rows, relabel
+from edge_router import Embedder
+from edge_router.backends.cloud_llm import CloudLLM
+from edge_router.bench import environment
+from edge_router.data import eval_data
+from edge_router.evaluation.runner import DEFAULT_PRICES, ORACLE, RANDOM, run
+from edge_router.files import registry
 from edge_router.settings import cache_dir
-from edge_router.training import train
+from edge_router.training.labels import prompt_id, read_rows, relabel
+from edge_router.training.trainer import train
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
@@ -252,7 +254,7 @@ def main(argv: list[str] | None = None) -> int:
         paths, cards = train_routers(rows, Path(tmp), embedder)
         results = run(list(eval_data.BENCHMARKS), pair="gpt4-mixtral", router_paths=paths, embedder=embedder,
                       judge_client=judge, judge_limit=args.judge_limit)
-        if eval_data.LOCAL_OUTCOMES.exists():
+        if eval_data.outcomes_path(registry.default_spec("local-llm").name).exists():
             results += run(["gsm8k", "mmlu"], pair="local-gpt4", router_paths=paths, embedder=embedder)
     for result in results:
         name = f"quality_{result['pair']}_{result['benchmark']}.png"

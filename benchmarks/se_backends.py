@@ -23,10 +23,10 @@ from pathlib import Path
 import numpy as np
 
 from edge_router import Embedder, EmbeddingClusterer, EmbeddingNLIClusterer, EntailmentClusterer, ExactMatchClusterer
-from edge_router.benchmark import environment
-from edge_router.labels import read_rows
+from edge_router.bench import environment
 from edge_router.metrics import auroc
-from edge_router.semantic_entropy import cluster_entropy, likelihood_entropy
+from edge_router.training.labels import read_rows
+from edge_router.uncertainty.semantic_entropy import cluster_entropy, likelihood_entropy
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = (ROOT / "models" / "routers" / "default.labels.jsonl.gz",

@@ -19,10 +19,10 @@ from pathlib import Path
 import uvicorn
 
 from edge_router import CloudLLM, EdgeRouter
-from edge_router.benchmark import environment
-from edge_router.benchmark.load import run_load
-from edge_router.server import create_app
-from edge_router.standin import MODEL_ALIAS, StandinServer, free_port
+from edge_router.bench import environment
+from edge_router.bench.load import run_load
+from edge_router.bench.standin import MODEL_ALIAS, StandinServer, free_port
+from edge_router.serving.server import create_app
 
 RESULTS = Path(__file__).parent / "results"
 

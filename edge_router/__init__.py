@@ -4,9 +4,27 @@ Importing this package is cheap: llama.cpp, onnxruntime and numpy load only
 when a class that needs them is first used.
 
     from edge_router import EdgeRouter
-    router = EdgeRouter.from_defaults()
-    answer = router.chat("What is the capital of France?")
-    print(answer.text, answer.decision.route, answer.decision.reason)
+    with EdgeRouter.from_defaults() as router:
+        answer = router.chat("What is the capital of France?")
+        print(answer.text, answer.decision.route, answer.decision.reason)
+
+Layout, in three layers:
+
+- the device side, which an app embeds: ``files`` (model registry, verified
+  cache, ONNX sessions), ``backends`` (local and cloud chat models, embedder,
+  router file), ``uncertainty`` (semantic entropy and its clustering
+  backends), ``routing`` (``EdgeRouter``, decisions, budget, trace);
+- the lab, which builds and measures: ``data`` (benchmark, training and NLI
+  readers, recorded outcomes), ``training`` (labels, routers, ONNX export),
+  ``evaluation`` (PGR/CPT/APGR, baselines, judge);
+- the front ends: ``serving`` (``edge-router serve``), ``bench`` (``edge-router
+  bench``, the loopback cloud stand-in) and ``cli``.
+
+Top-level modules (``errors``, ``settings``, ``defaults``, ``progress``,
+``metrics``) are shared by all. Import rules, checked by tests/test_layout.py:
+the device side never imports the lab, the front ends, torch, onnx, fastapi or
+matplotlib; training and evaluation do not import each other; the lab imports
+no front end; no module imports another subpackage's private (``_``) module.
 """
 
 from __future__ import annotations
@@ -14,6 +32,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from . import _moved
 from .errors import (
     AllRoutesFailedError,
     ChecksumMismatchError,
@@ -37,22 +56,24 @@ from .errors import (
 
 __version__ = "0.1.0"
 
+_moved.install()
+
 _LAZY = {
-    "EdgeRouter": "runtime",
-    "Answer": "decision",
-    "Decision": "decision",
-    "LocalLLM": "local_llm",
-    "CloudLLM": "cloud_llm",
-    "Embedder": "embedder",
-    "RouterModel": "router_model",
-    "UncertaintyGate": "semantic_entropy",
-    "semantic_entropy": "semantic_entropy",
-    "ExactMatchClusterer": "clustering",
-    "EmbeddingClusterer": "clustering",
-    "EntailmentClusterer": "entailment",
-    "EmbeddingNLIClusterer": "entailment",
-    "Prices": "completions",
-    "Usage": "completions",
+    "EdgeRouter": "routing.runtime",
+    "Answer": "routing.decision",
+    "Decision": "routing.decision",
+    "LocalLLM": "backends.local_llm",
+    "CloudLLM": "backends.cloud_llm",
+    "Embedder": "backends.embedder",
+    "RouterModel": "backends.router_model",
+    "UncertaintyGate": "uncertainty.semantic_entropy",
+    "semantic_entropy": "uncertainty.semantic_entropy",
+    "ExactMatchClusterer": "uncertainty.clustering",
+    "EmbeddingClusterer": "uncertainty.clustering",
+    "EntailmentClusterer": "uncertainty.entailment",
+    "EmbeddingNLIClusterer": "uncertainty.entailment",
+    "Prices": "backends.completions",
+    "Usage": "backends.completions",
 }
 
 __all__ = [

@@ -1,3 +1,5 @@
-from edge_router.cli import main
 import sys
+
+from edge_router.cli import main
+
 sys.exit(main())

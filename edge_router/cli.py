@@ -8,33 +8,48 @@ import logging
 import sys
 from typing import Sequence
 
-from .errors import EdgeRouterError, InvalidInputError, MissingDependencyError
+from . import defaults
+from .errors import EdgeRouterError, InvalidInputError, require
+
+
+def _embedder_option(parser: argparse.ArgumentParser, what: str = "") -> None:
+    parser.add_argument("--embedder", metavar="NAME",
+                        help=f"a registered embedder{what} (see `edge-router models list`; default: the registry's)")
+
+
+def _local_model_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--local-model", metavar="NAME_OR_PATH",
+                        help="the local model: a registry name or a GGUF file (default: the registry's local model)")
+    parser.add_argument("--threads", type=int, default=None, help="threads for the local model (default: all CPUs)")
 
 
 def _router_options(parser: argparse.ArgumentParser, *, prompt: bool = True) -> None:
     if prompt:
         parser.add_argument("prompt", help="the question (a single user message)")
         parser.add_argument("--json", action="store_true", help="print one JSON object")
-        parser.add_argument("--force", choices=("local", "cloud"), help="skip the decision and send the query this way")
+        parser.add_argument("--force", choices=defaults.ROUTES, help="skip the decision and send the query this way")
     parser.add_argument("--router", metavar="PATH", help="a trained router file (default: the one edge-router ships)")
-    parser.add_argument("--mode", choices=("router", "gate", "router+gate"),
+    parser.add_argument("--mode", choices=defaults.MODES,
                         help="decide by the trained router, the uncertainty gate, or both "
                         "(default: the router if one ships)")
-    parser.add_argument("--threshold", type=float, help="router score at which to offload (default 0.5)")
+    parser.add_argument("--threshold", type=float,
+                        help=f"router score at which to offload (default {defaults.THRESHOLD:g})")
     parser.add_argument("--cloud-share", type=float, help="offload this share of queries (calibrated router)")
-    parser.add_argument("--max-tokens", type=int, default=256, help="answer length limit (default 256)")
-    parser.add_argument("--threads", type=int, default=None, help="threads for the local model (default: all CPUs)")
-    parser.add_argument("--embedder", metavar="NAME", help="a registered embedder (see `edge-router models list`)")
-    parser.add_argument("--gate-clusterer", choices=("exact", "embedding", "nli", "nli-embedding"), default="exact",
-                        help="how the gate clusters samples (default exact: see benchmarks/results/se_backends.md)")
+    parser.add_argument("--max-tokens", type=int, default=defaults.MAX_TOKENS,
+                        help=f"answer length limit (default {defaults.MAX_TOKENS})")
+    _local_model_option(parser)
+    _embedder_option(parser)
+    parser.add_argument("--gate-clusterer", choices=defaults.CLUSTERERS, default=defaults.CLUSTERER,
+                        help=f"how the gate clusters samples (default {defaults.CLUSTERER}: "
+                        "see benchmarks/results/se_backends.md)")
 
 
 def _build_router(args: argparse.Namespace):
-    from .runtime import EdgeRouter
+    from .routing.runtime import EdgeRouter
 
     return EdgeRouter.from_defaults(
         mode=args.mode, router_path=args.router, threshold=args.threshold, cloud_share=args.cloud_share,
-        threads=args.threads, max_tokens=args.max_tokens, embedder_name=args.embedder,
+        local_model=args.local_model, threads=args.threads, max_tokens=args.max_tokens, embedder_name=args.embedder,
         gate_clusterer=args.gate_clusterer,
     )
 
@@ -69,7 +84,7 @@ def _cmd_ask(args: argparse.Namespace) -> int:
 
 
 def _cmd_models_list(args: argparse.Namespace) -> int:
-    from . import model_store, registry
+    from .files import model_store, registry
 
     rows = []
     for spec in registry.all_specs():
@@ -89,7 +104,7 @@ def _cmd_models_list(args: argparse.Namespace) -> int:
 
 
 def _cmd_models_pull(args: argparse.Namespace) -> int:
-    from . import model_store, registry
+    from .files import model_store, registry
 
     # By default every file the runtime uses; training bases only when named.
     specs = [registry.get_spec(args.name)] if args.name else [
@@ -106,7 +121,7 @@ def _cmd_models_pull(args: argparse.Namespace) -> int:
 def _cmd_bench(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from .benchmark import harness, report
+    from .bench import harness, report
 
     results = harness.run(quick=args.quick, router_path=Path(args.router) if args.router else None,
                           log=lambda msg: print(msg, file=sys.stderr, flush=True))
@@ -121,25 +136,28 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
 
 def _cmd_label(args: argparse.Namespace) -> int:
-    from . import datasets
-    from .clustering import EmbeddingClusterer, ExactMatchClusterer
-    from .cloud_llm import CloudLLM
-    from .embedder import Embedder
-    from .labels import LabelConfig, label_prompts
-    from .local_llm import LocalLLM
+    from .backends.cloud_llm import CloudLLM
+    from .backends.embedder import Embedder
+    from .backends.local_llm import LocalLLM
+    from .data import datasets
+    from .training.labels import LabelConfig, label_prompts
+    from .uncertainty.entailment import clusterer_named
 
     if not args.dataset and not args.prompts:
-        raise InvalidInputError("give --dataset NAME (nq-open, triviaqa, mawps, mmlu-aux) and/or --prompts FILE.jsonl.")
+        raise InvalidInputError(f"give --dataset NAME ({', '.join(defaults.TRAINING_SETS)}) and/or "
+                                "--prompts FILE.jsonl.")
     prompts = [p for name in args.dataset or () for p in datasets.load(name, limit=args.limit, seed=args.seed)]
     if args.prompts:
         prompts += datasets.load_jsonl(args.prompts, limit=args.limit, seed=args.seed)
-    strong = CloudLLM(base_url=args.strong_base_url, model=args.strong_model) if args.strong_base_url else None
-    clusterer = EmbeddingClusterer(Embedder()) if args.clusterer == "embedding" else ExactMatchClusterer()
+    strong = (CloudLLM(base_url=args.strong_base_url, model=args.strong_model, extra_body=args.strong_extra_body)
+              if args.strong_base_url else None)
+    clusterer = clusterer_named(args.clusterer, Embedder(name=args.embedder) if "embedding" in args.clusterer else None)
     config = LabelConfig(k=args.k, max_tokens=args.max_tokens, tau=args.tau, strong_se=args.strong_se)
     if strong is None:
         print(f"no strong model sampled: labels compare the local SE with a fixed strong SE of {args.strong_se}",
               file=sys.stderr)
-    summary = label_prompts(prompts, args.out, weak=LocalLLM(seed=args.seed), strong=strong,
+    summary = label_prompts(prompts, args.out, weak=LocalLLM(args.local_model, threads=args.threads, seed=args.seed),
+                            strong=strong,
                             clusterer=clusterer, config=config)
     print(json.dumps(summary) if args.json else
           f"labelled {summary['labelled']} prompts ({summary['already_done']} already in {args.out}) at "
@@ -148,8 +166,8 @@ def _cmd_label(args: argparse.Namespace) -> int:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from .embedder import Embedder
-    from .training import train
+    from .backends.embedder import Embedder
+    from .training.trainer import train
 
     cards = train(args.labels, args.out, embedder=Embedder(name=args.embedder), kinds=args.kind, target=args.target)
     if args.json:
@@ -165,8 +183,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 def _cmd_calibrate(args: argparse.Namespace) -> int:
-    from .embedder import Embedder
-    from .training import calibrate
+    from .backends.embedder import Embedder
+    from .training.trainer import calibrate
 
     table = calibrate(args.router, args.labels, embedder=Embedder(name=args.embedder), split=args.split)
     for row in table:
@@ -181,14 +199,14 @@ def _pct(value: float | None) -> str:
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
-    from . import eval_data
-    from .cloud_llm import CloudLLM
-    from .embedder import Embedder
-    from .evaluation import run, table
-    from .quality import Prices
+    from .backends.cloud_llm import CloudLLM
+    from .backends.embedder import Embedder
+    from .data import eval_data
+    from .evaluation.quality import Prices
+    from .evaluation.runner import run, table
 
     benchmarks = list(eval_data.BENCHMARKS) if args.benchmark == "all" else [args.benchmark]
-    if args.pair == "local-gpt4" and args.benchmark == "all":
+    if args.pair != "gpt4-mixtral" and args.benchmark == "all":
         benchmarks.remove("mt-bench")
     prices = None
     if args.prices:
@@ -219,18 +237,29 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
 def _cmd_serve(args: argparse.Namespace) -> int:
     from . import settings
-    from .server import check_binding, create_app
 
-    token = settings.cloud_setting(settings.SERVER_TOKEN_ENV)
+    for module in ("fastapi", "uvicorn", "prometheus_client"):
+        require(module, "'edge-router[server]'")
+    import uvicorn
+
+    from .serving.server import check_binding, create_app
+
+    token = settings.server_token()
     check_binding(args.host, allow_remote=args.allow_remote, token=token)
-    try:
-        import uvicorn
-    except ImportError as exc:
-        raise MissingDependencyError("`edge-router serve` needs uvicorn: pip install 'edge-router[server]'.") from exc
     app = create_app(_build_router(args), token=token)
     print(f"edge-router serving an OpenAI-compatible API on http://{args.host}:{args.port}/v1", file=sys.stderr)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning", timeout_graceful_shutdown=30)
     return 0
+
+
+def _json_object(text: str) -> dict:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise argparse.ArgumentTypeError(f"not JSON ({exc.msg})") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError("must be a JSON object")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -262,12 +291,12 @@ def build_parser() -> argparse.ArgumentParser:
     bench.set_defaults(func=_cmd_bench)
 
     label = sub.add_parser("label", help="label prompts with semantic-entropy preferences (resumable)")
-    label.add_argument("--dataset", nargs="+", choices=("nq-open", "triviaqa", "mawps", "mmlu-aux"),
-                       help="built-in sets (evaluation sets are never labelled)")
+    label.add_argument("--dataset", nargs="+", choices=defaults.TRAINING_SETS,
+                       help="built-in training sets (evaluation sets are never labelled)")
     label.add_argument("--prompts", metavar="FILE", help="a JSONL file with 'prompt' (and optional 'answers')")
     label.add_argument("--out", required=True, metavar="PATH", help="the label file (JSONL, appended, resumed)")
-    label.add_argument("--limit", type=int, help="prompts per source")
-    label.add_argument("--seed", type=int, default=0)
+    label.add_argument("--limit", type=int, help="prompts per source (the first N after a seeded shuffle)")
+    label.add_argument("--seed", type=int, default=0, help="shuffle and sampling seed (default 0)")
     label.add_argument("--k", type=int, default=5, help="samples per model (default 5)")
     label.add_argument("--max-tokens", type=int, default=32, help="tokens per sample (default 32)")
     label.add_argument("--tau", type=float, default=0.1, help="tie threshold on δ (default 0.1)")
@@ -275,7 +304,13 @@ def build_parser() -> argparse.ArgumentParser:
                        help="the strong model's SE when none is sampled (default 0: a confident cloud)")
     label.add_argument("--strong-base-url", help="an OpenAI-compatible endpoint to sample as the strong model")
     label.add_argument("--strong-model", help="the strong endpoint's model name")
-    label.add_argument("--clusterer", choices=("embedding", "exact"), default="embedding")
+    label.add_argument("--strong-extra-body", type=_json_object, metavar="JSON", default=None,
+                       help='fields added to every strong request, e.g. \'{"top_k": 0, "min_p": 0}\' for a llama.cpp '
+                       "server (unrestricted sampling, as on the device)")
+    label.add_argument("--clusterer", choices=defaults.CLUSTERERS, default=defaults.CLUSTERER,
+                       help=f"how both models' samples are clustered (default {defaults.CLUSTERER})")
+    _local_model_option(label)
+    _embedder_option(label, " for the embedding clusterers")
     label.add_argument("--json", action="store_true", help="print the summary as JSON")
     label.set_defaults(func=_cmd_label)
 
@@ -283,7 +318,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--labels", required=True, metavar="PATH", help="a label file from `edge-router label`")
     train.add_argument("--out", required=True, metavar="DIR", help="where the router files and cards go")
     train.add_argument("--kind", nargs="+", choices=("knn", "sw", "mf", "mlp"), help="kinds to train (default: all)")
-    train.add_argument("--embedder", metavar="NAME", help="a registered embedder (default: the default one)")
+    _embedder_option(train)
     train.add_argument("--target", choices=("se", "local-wrong"), default="se",
                        help="learn the SE preference labels (default) or whether the local answer was wrong")
     train.add_argument("--json", action="store_true", help="print the cards as JSON")
@@ -293,17 +328,18 @@ def build_parser() -> argparse.ArgumentParser:
     cal.add_argument("router", metavar="ROUTER", help="a router file")
     cal.add_argument("--labels", required=True, metavar="PATH", help="a label file (its calibration split is used)")
     cal.add_argument("--split", default="calibration", choices=("train", "calibration", "test"))
-    cal.add_argument("--embedder", metavar="NAME", help="the embedder the router was trained on")
+    _embedder_option(cal, " (the one the router was trained on)")
     cal.set_defaults(func=_cmd_calibrate)
 
     ev = sub.add_parser("eval", help="routing quality (PGR, CPT, APGR, cost, judge) on GSM8K, MMLU, MT-Bench")
     ev.add_argument("--benchmark", choices=("gsm8k", "mmlu", "mt-bench", "all"), default="all")
     ev.add_argument("--router", nargs="+", required=True, metavar="PATH", help="router files to evaluate")
-    ev.add_argument("--pair", choices=("gpt4-mixtral", "local-gpt4"), default="gpt4-mixtral",
-                    help="GPT-4 vs Mixtral as recorded by RouteLLM, or GPT-4 vs the local model measured here")
+    ev.add_argument("--pair", choices=defaults.EVAL_PAIRS, default="gpt4-mixtral",
+                    help="GPT-4 vs Mixtral as recorded by RouteLLM (default), GPT-4 vs the local model measured here, "
+                    "or on-device: the local model vs the stand-in's stronger model, both measured here")
     ev.add_argument("--json", metavar="PATH", help="write every result (curves included) as JSON")
     ev.add_argument("--seeds", type=int, default=10, help="random-routing seeds (default 10)")
-    ev.add_argument("--embedder", metavar="NAME", help="the embedder the routers were trained on")
+    _embedder_option(ev, " (the one the routers were trained on)")
     ev.add_argument("--prices", metavar="SI,SO,WI,WO", help="USD per million tokens (default: see README)")
     ev.add_argument("--judge-base-url", help="an OpenAI-compatible endpoint for the LLM-as-a-judge score")
     ev.add_argument("--judge-model", help="the judge endpoint's model name")

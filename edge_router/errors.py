@@ -26,6 +26,9 @@ message says what went wrong and how to fix it.
 
 from __future__ import annotations
 
+import importlib
+from typing import Any
+
 
 class EdgeRouterError(Exception):
     """Base class of every edge-router error."""
@@ -113,3 +116,12 @@ class AllRoutesFailedError(EdgeRouterError, RuntimeError):
         super().__init__(message)
         self.local_error = local_error
         self.cloud_error = cloud_error
+
+
+def require(module: str, install: str) -> Any:
+    """``import module``, or a ``MissingDependencyError`` that says what to install (``install``: pip's
+    argument, for example ``onnxruntime`` or ``'edge-router[onnx]'``)."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise MissingDependencyError(f"{module} is not installed; install it with `pip install {install}`.") from exc

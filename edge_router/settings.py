@@ -18,6 +18,7 @@ CLOUD_BASE_URL_ENV = "EDGE_ROUTER_CLOUD_BASE_URL"
 CLOUD_API_KEY_ENV = "EDGE_ROUTER_CLOUD_API_KEY"
 CLOUD_MODEL_ENV = "EDGE_ROUTER_CLOUD_MODEL"
 SERVER_TOKEN_ENV = "EDGE_ROUTER_SERVER_TOKEN"
+DATA_ENV = "EDGE_ROUTER_DATA"
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"", "0", "false", "no", "off"}
@@ -41,6 +42,17 @@ def offline() -> bool:
     if value in _FALSE:
         return False
     raise ConfigurationError(f"{OFFLINE_ENV}={value!r} is not a boolean; set it to 1 or 0.")
+
+
+def data_dir() -> Path:
+    """The shared benchmark data folder: ``$EDGE_ROUTER_DATA`` or ``../shared/data`` from the current directory."""
+    value = os.environ.get(DATA_ENV, "").strip()
+    return Path(value).expanduser() if value else Path.cwd().parent / "shared" / "data"
+
+
+def server_token() -> str | None:
+    """The bearer token ``edge-router serve`` requires off loopback (``EDGE_ROUTER_SERVER_TOKEN``)."""
+    return cloud_setting(SERVER_TOKEN_ENV)
 
 
 def trace_path() -> Path | None:

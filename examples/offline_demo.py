@@ -1,8 +1,9 @@
 """Offline demo: answer ten varied prompts on the device, offloading the uncertain ones.
 
-The "cloud" here is a stand-in unless you configure a real one: llama-cpp-python's
-OpenAI-compatible server, started on 127.0.0.1 by this script and serving the same
-small GGUF model. To use a real provider, set
+The on-device model is Qwen2.5-Coder-0.5B-Instruct (llama.cpp, CPU). The "cloud" is a
+stand-in unless you configure a real one: llama-cpp-python's OpenAI-compatible server,
+started on 127.0.0.1 by this script and serving the stronger Qwen2.5-Coder-1.5B-Instruct,
+so the cloud is the better model, as it is in real use. To use a real provider, set
 
     EDGE_ROUTER_CLOUD_BASE_URL=https://api.openai.com/v1
     EDGE_ROUTER_CLOUD_API_KEY=sk-...
@@ -30,9 +31,10 @@ import textwrap
 import time
 
 from edge_router import CloudLLM, EdgeRouter, Prices
-from edge_router.runtime import shipped_router
+from edge_router.bench.standin import MODEL_ALIAS, StandinServer
+from edge_router.defaults import MODES
+from edge_router.routing.runtime import shipped_router
 from edge_router.settings import CLOUD_BASE_URL_ENV
-from edge_router.standin import MODEL_ALIAS, StandinServer
 
 PROMPTS = [
     "What is the capital of France?",
@@ -117,14 +119,13 @@ def run(cloud: CloudLLM, cloud_label: str, mode: str | None) -> None:
     print(f"  answer time:   median {statistics.median(answer_ms):.0f} ms; whole run {total_s:.1f} s")
     print(f"  (machine: {os.cpu_count()} CPU threads; local model on the CPU)")
     if router.gate is not None:
-        print("  The gate offloads when the local model's samples disagree. With this 135M model they usually do,\n"
-              "  and its answers are usually wrong (benchmarks/results/gate_calibration.md), so most prompts go out.")
+        print("  The gate keeps a prompt on the device when the local model's samples agree, and sends it out\n"
+              "  when they scatter (benchmarks/results/gate_calibration.md).")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description="edge-router offline demo")
-    parser.add_argument("--mode", choices=("router", "gate", "router+gate"),
-                        help="how to decide (default: the shipped router, else the gate)")
+    parser.add_argument("--mode", choices=MODES, help="how to decide (default: the shipped router, else the gate)")
     mode = parser.parse_args().mode
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     signal.signal(signal.SIGTERM, _raise_interrupt)
@@ -133,15 +134,15 @@ def main() -> int:
         run(cloud, f"{cloud.model} at {cloud.base_url} (configured by the environment)", mode)
         return 0
     print(
-        "NOTE: the cloud in this demo is a LOCAL STAND-IN (llama-cpp-python's OpenAI-compatible server\n"
-        "on 127.0.0.1, serving the same small model). Point it at a real provider with\n"
+        "NOTE: the cloud in this demo is a LOCAL STAND-IN: llama-cpp-python's OpenAI-compatible server on\n"
+        "127.0.0.1, serving a stronger model than the on-device one. Point it at a real provider with\n"
         "EDGE_ROUTER_CLOUD_BASE_URL, EDGE_ROUTER_CLOUD_API_KEY and EDGE_ROUTER_CLOUD_MODEL.\n",
         flush=True,
     )
-    with StandinServer(threads=1) as server:
-        print(f"Cloud stand-in listening on {server.base_url}\n", flush=True)
+    with StandinServer(threads=os.cpu_count()) as server:
+        print(f"Cloud stand-in ({server.model_id}) listening on {server.base_url}\n", flush=True)
         cloud = CloudLLM(base_url=server.base_url, model=MODEL_ALIAS, prices=STANDIN_PRICES)
-        run(cloud, f"stand-in at {server.base_url}", mode)
+        run(cloud, f"stand-in serving {server.model_id} at {server.base_url}", mode)
     print("Cloud stand-in stopped.")
     return 0
 

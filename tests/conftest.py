@@ -27,11 +27,15 @@ def embedder():
     return Embedder()
 
 
+TINY_LLM = "smollm2-135m-instruct-q4_1"
+
+
 @pytest.fixture(scope="session")
 def local_llm():
+    """The tiny registered model: for tests that need a working GGUF, not a good one (fast)."""
     from edge_router import LocalLLM
 
-    return LocalLLM(seed=1234, threads=2)
+    return LocalLLM(TINY_LLM, seed=1234, threads=2)
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,4 @@
-"""ONNX files the tests build themselves: router files (via edge_router.onnx_export) and a tiny NLI model."""
+"""ONNX files the tests build themselves: router files (via edge_router.training.onnx_export) and a tiny NLI model."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 from onnx import TensorProto, helper, numpy_helper
 
-from edge_router.onnx_export import linear_router as logistic_router  # noqa: F401  (re-exported for tests)
-from edge_router.onnx_export import save_graph
+from edge_router.training.onnx_export import linear_router as logistic_router  # noqa: F401  (re-exported for tests)
+from edge_router.training.onnx_export import save_graph
 
 
 def token_overlap_nli(path: Path, *, vocab_size: int, negation_id: int, first_word_id: int = 999,

@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
-from edge_router.benchmark import harness, report
-from edge_router.benchmark.stats import repeat, summarize
+from edge_router.bench import harness, report
+from edge_router.bench.stats import repeat, summarize
 
 
 def test_percentiles_hand_computed():

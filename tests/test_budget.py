@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from edge_router.budget import CloudBudget
-from edge_router.errors import ConfigurationError
+from edge_router.errors import ConfigurationError, InvalidInputError
+from edge_router.routing.budget import CloudBudget
 
 
 def run(budget: CloudBudget, scores: np.ndarray) -> float:
@@ -31,7 +31,7 @@ def test_share_converges_and_follows_drift():
 
 
 def test_bad_settings_are_refused():
-    with pytest.raises(ConfigurationError):
+    with pytest.raises(InvalidInputError, match="strictly between 0 and 1"):
         CloudBudget(1.0, initial_threshold=0.5)
     with pytest.raises(ConfigurationError):
         CloudBudget(0.3, initial_threshold=0.5, window=10, min_history=20)

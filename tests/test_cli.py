@@ -8,7 +8,6 @@ import sys
 
 import numpy as np
 import pytest
-
 from onnx_builders import logistic_router
 
 

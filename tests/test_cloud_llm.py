@@ -8,13 +8,7 @@ import time
 import pytest
 
 from edge_router import CloudLLM, Prices
-from edge_router.errors import (
-    CloudError,
-    CloudHTTPError,
-    CloudResponseError,
-    CloudTimeoutError,
-    ConfigurationError,
-)
+from edge_router.errors import CloudError, CloudHTTPError, CloudResponseError, CloudTimeoutError, ConfigurationError
 
 KEY = "sk-test-SECRET-0123456789"
 

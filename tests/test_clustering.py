@@ -5,12 +5,12 @@ from __future__ import annotations
 import math
 
 import pytest
+from onnx_builders import token_overlap_nli
 
 from edge_router import EmbeddingClusterer, EntailmentClusterer, ExactMatchClusterer
-from edge_router.clustering import greedy_clusters, normalize_answer
 from edge_router.errors import CorruptModelError, InvalidInputError
-from edge_router.semantic_entropy import cluster_entropy, likelihood_entropy
-from onnx_builders import token_overlap_nli
+from edge_router.uncertainty.clustering import greedy_clusters, normalize_answer
+from edge_router.uncertainty.semantic_entropy import cluster_entropy, likelihood_entropy
 
 
 @pytest.mark.parametrize(

@@ -7,13 +7,13 @@ import json
 import numpy as np
 import pytest
 
-from edge_router import datasets, eval_data
-from edge_router.cloud_llm import CloudLLM
-from edge_router.embedding_cache import EmbeddingCache
+from edge_router.backends.cloud_llm import CloudLLM
+from edge_router.data import datasets, eval_data
+from edge_router.data.embedding_cache import EmbeddingCache
+from edge_router.data.local_outcomes import stratified
 from edge_router.errors import InvalidInputError
-from edge_router.evaluation import ORACLE, RANDOM, Tokens, evaluate
-from edge_router.judge import judge
-from edge_router.local_outcomes import stratified
+from edge_router.evaluation.judge import judge
+from edge_router.evaluation.runner import ORACLE, RANDOM, Tokens, evaluate
 
 ROUTELLM = datasets.data_dir() / eval_data.ROUTELLM
 needs_data = pytest.mark.skipif(not ROUTELLM.is_dir(), reason="shared data folder with routellm_evals/ is absent")
@@ -116,24 +116,26 @@ def test_mmlu_keys_line_up_with_the_gold_answers():
     assert not aux & set(mmlu.prompts)
 
 
-def test_local_outcomes_are_scored_appended_and_resumed(local_llm, tmp_path):
-    from edge_router.local_outcomes import answer_prompts, read_outcomes
+def test_local_outcomes_are_paired_scored_appended_and_resumed(local_llm, tmp_path, monkeypatch):
+    from edge_router.data import local_outcomes
 
+    monkeypatch.setattr(local_outcomes, "MAX_TOKENS", {"math": 8, "choice": 4})
     prompts = [datasets.Prompt("gsm8k", 7, "What is 2 + 2?", ("4",), "math"),
                datasets.Prompt("mmlu", 3, "2 + 2 =\nA. 3\nB. 4\nC. 5\nD. 6\nAnswer:", ("B",), "choice", "math")]
-    out = tmp_path / "outcomes.jsonl"
-    first = answer_prompts(prompts[:1], out, local_llm, max_tokens={"math": 8, "choice": 4}, progress=False)
-    again = answer_prompts(prompts, out, local_llm, max_tokens={"math": 8, "choice": 4}, progress=False)
-    rows = read_outcomes(out)
-    assert (first["answered"], again["answered"], again["already_done"]) == (1, 1, 1)
+    work = {local_llm.id: tmp_path / "outcomes.jsonl"}
+    first = local_outcomes.answer_paired(prompts[:1], [local_llm], work)
+    again = local_outcomes.answer_paired(prompts, [local_llm], work)
+    rows = local_outcomes.read_outcomes(work[local_llm.id])
+    assert (first, again) == (1, 1)
     assert set(rows) == {"gsm8k/7", "mmlu/3"} and rows["mmlu/3"]["subject"] == "math"
     assert rows["gsm8k/7"]["correct"] == datasets.is_correct(rows["gsm8k/7"]["answer"], prompts[0])
+    assert rows["mmlu/3"]["completion_tokens"] <= 4 and rows["gsm8k/7"]["model"] == local_llm.id
 
 
 @needs_data
 def test_eval_command_end_to_end_on_mt_bench(embedder, tmp_path, capsys):
     from edge_router.cli import main
-    from edge_router.onnx_export import linear_router
+    from edge_router.training.onnx_export import linear_router
 
     rng = np.random.default_rng(0)
     router = linear_router(tmp_path / "r.onnx", rng.normal(size=embedder.dim).astype(np.float32), 0.0,

@@ -5,9 +5,10 @@ from __future__ import annotations
 import threading
 
 import pytest
+from conftest import TINY_LLM
 
 from edge_router import LocalLLM
-from edge_router.errors import CorruptModelError, InvalidInputError, PromptTooLongError
+from edge_router.errors import CorruptModelError, InvalidInputError, ModelNotFoundError, PromptTooLongError
 
 
 def test_chat_answers_with_usage(local_llm):
@@ -38,13 +39,23 @@ def test_samples_at_temperature_one_differ_and_carry_logprobs(local_llm):
 
 
 def test_prompt_longer_than_the_context_is_a_clear_error():
-    small = LocalLLM(n_ctx=128, threads=2)
+    small = LocalLLM(TINY_LLM, n_ctx=128, threads=2)
     with pytest.raises(PromptTooLongError) as info:
         small.chat("tell me about cats " * 60, max_tokens=16)
     assert f"context window of {small.n_ctx}" in str(info.value) and "n_ctx" in str(info.value)
     assert not small.fits("tell me about cats " * 60, 16)
     assert small.chat("Hi", max_tokens=4).text is not None  # still usable afterwards
     small.close()
+
+
+def test_a_gguf_the_registry_does_not_know_works_by_path(local_llm, tmp_path):
+    own = tmp_path / "my-model.gguf"
+    own.symlink_to(local_llm.model_path)
+    llm = LocalLLM(own, threads=2)
+    assert llm.id == "my-model" and llm.chat("Say hi.", max_tokens=4).text is not None
+    llm.close()
+    with pytest.raises(ModelNotFoundError, match="neither a registered local-llm model"):
+        LocalLLM("no-such-model", threads=2)
 
 
 def test_bad_arguments_are_refused(local_llm):
@@ -89,7 +100,7 @@ def test_corrupted_gguf_is_a_clear_error(tmp_path):
 def test_fifo_lock_serves_waiters_in_arrival_order():
     import time
 
-    from edge_router.fifo_lock import FifoLock
+    from edge_router.backends.fifo_lock import FifoLock
 
     lock = FifoLock()
     order: list[int] = []

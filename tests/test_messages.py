@@ -2,8 +2,8 @@
 
 import pytest
 
+from edge_router.backends.messages import normalize, routing_text
 from edge_router.errors import InvalidInputError
-from edge_router.messages import normalize, routing_text
 
 
 def test_string_becomes_one_user_message():

@@ -6,8 +6,8 @@ import math
 
 import pytest
 
-from edge_router import datasets
-from edge_router.datasets import Prompt, is_correct
+from edge_router.data import datasets
+from edge_router.data.datasets import Prompt, is_correct
 from edge_router.errors import ModelNotFoundError
 from edge_router.metrics import auroc
 

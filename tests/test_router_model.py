@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from onnx_builders import logistic_router
 
 from edge_router import RouterModel
 from edge_router.errors import CorruptModelError, RouterModelError
-from onnx_builders import logistic_router
 
 DIM = 8
 

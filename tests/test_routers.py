@@ -6,11 +6,10 @@ import numpy as np
 import pytest
 
 from edge_router import RouterModel
-from edge_router.labels import STRONG, TIE, WEAK, preference, split_of
-from edge_router.metrics import auroc
-from edge_router.routers import KINDS
-from edge_router.metrics import spearman
-from edge_router.training import calibration_table, realised_shares
+from edge_router.metrics import auroc, spearman
+from edge_router.training.labels import STRONG, TIE, WEAK, preference, split_of
+from edge_router.training.routers import KINDS
+from edge_router.training.trainer import calibration_table, realised_shares
 
 DIM = 32
 

@@ -7,10 +7,11 @@ import math
 
 import numpy as np
 import pytest
+from onnx_builders import logistic_router
 
 from edge_router import CloudLLM, EdgeRouter, EmbeddingClusterer, RouterModel, UncertaintyGate
-from edge_router.completions import Completion, Sample, Usage
-from edge_router.embedder import EmbeddedQuery
+from edge_router.backends.completions import Completion, Sample, Usage
+from edge_router.backends.embedder import EmbeddedQuery
 from edge_router.errors import (
     AllRoutesFailedError,
     CloudError,
@@ -19,7 +20,6 @@ from edge_router.errors import (
     InvalidInputError,
     LocalModelError,
 )
-from onnx_builders import logistic_router
 
 # ---------------------------------------------------------------- fakes for the logic
 

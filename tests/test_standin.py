@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import pytest
+from conftest import TINY_LLM
 
 from edge_router import CloudLLM
-from edge_router.standin import MODEL_ALIAS, StandinServer
+from edge_router.bench.standin import MODEL_ALIAS, StandinServer
 
 
 @pytest.fixture(scope="module")
 def standin():
-    with StandinServer(threads=1, n_ctx=512) as server:
+    """The registry's stand-in model (Qwen2.5-Coder-1.5B-Instruct), as the demo serves it."""
+    with StandinServer(threads=2, n_ctx=512) as server:
         yield server
+
+
+def test_the_standin_serves_the_stronger_registered_model(standin):
+    assert standin.model_id == "qwen2.5-coder-1.5b-instruct-q4_k_m"
 
 
 def test_chat_and_stream_against_the_standin(standin):
@@ -23,8 +29,16 @@ def test_chat_and_stream_against_the_standin(standin):
     assert pieces and "".join(pieces).strip() == stream.completion.text
 
 
-def test_stop_ends_the_server(standin):
-    server = StandinServer(threads=1, n_ctx=256).start()
+def test_k_samples_from_an_endpoint_that_ignores_n(standin):
+    """llama-cpp-python's server answers one choice whatever ``n`` says: the client asks again until it has k."""
+    cloud = CloudLLM(base_url=standin.base_url, model=MODEL_ALIAS, extra_body={"top_k": 0, "min_p": 0})
+    samples = cloud.sample("Name a colour. One word.", 3, max_tokens=6)
+    assert len(samples) == 3 and all(s.text for s in samples)
+    assert all(len(s.token_logprobs) <= 6 and all(lp <= 0 for lp in s.token_logprobs) for s in samples)
+
+
+def test_stop_ends_the_server():
+    server = StandinServer(TINY_LLM, threads=1, n_ctx=256).start()
     proc = server._proc
     server.stop()
     assert proc.poll() is not None

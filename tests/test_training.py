@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from edge_router.errors import InvalidInputError
-from edge_router.labels import relabel
-from edge_router.training import load_split
+from edge_router.training.labels import relabel
+from edge_router.training.trainer import load_split
 
 
 def _row(prompt: str, se: float, correct: bool | None, split: str = "train") -> dict:

@@ -7,9 +7,9 @@ import json
 import pytest
 
 from edge_router import EdgeRouter, ExactMatchClusterer, RouterModel
-from edge_router.datasets import load_jsonl
-from edge_router.labels import LabelConfig, label_prompts, read_rows
-from edge_router.training import calibrate, train
+from edge_router.data.datasets import load_jsonl
+from edge_router.training.labels import LabelConfig, label_prompts, read_rows
+from edge_router.training.trainer import calibrate, train
 
 QUESTIONS = [
     ("What is 2 + 3?", ["5"]), ("What is 10 - 4?", ["6"]), ("What is 3 times 3?", ["9"]),

@@ -5,7 +5,7 @@ weights but multiplies them back to float32 when the session is created, so it
 runs float32 matrix products and holds float32 weights in memory. This script
 
 1. lets onnxruntime fold that dequantization into a float32 graph
-   (``edge_router.onnx_session.save_folded``), then
+   (``edge_router.files.onnx_session.save_folded``), then
 2. quantizes the float32 graph dynamically (``onnxruntime.quantization.
    quantize_dynamic``: int8 per-channel weights for MatMul and Gather, activations
    quantized at run time), so the matrix products run as integer kernels,
@@ -26,8 +26,8 @@ from pathlib import Path
 
 from onnxruntime.quantization import QuantType, quantize_dynamic
 
-from edge_router import model_store, registry
-from edge_router.onnx_session import save_folded
+from edge_router.files import model_store, registry
+from edge_router.files.onnx_session import save_folded
 
 OUT = Path(__file__).parent / "all-MiniLM-L6-v2-dynint8.onnx"
 

@@ -33,9 +33,10 @@ from onnxruntime.quantization import QuantType, quantize_dynamic
 sys.path.insert(0, str(Path(__file__).parent))
 from train import BASE_MODEL, WORK, CrossEncoder  # noqa: E402
 
-from edge_router import model_store, registry  # noqa: E402
-from edge_router.entailment import CROSS_ENCODER_TOKENIZER, EntailmentClusterer  # noqa: E402
-from edge_router.nli_data import HELD_OUT_SPLITS, LABELS, load_split  # noqa: E402
+from edge_router import registry  # noqa: E402
+from edge_router.data.nli_data import HELD_OUT_SPLITS, LABELS, load_split  # noqa: E402
+from edge_router.files import model_store
+from edge_router.uncertainty.entailment import CROSS_ENCODER_TOKENIZER, EntailmentClusterer  # noqa: E402
 
 HERE = Path(__file__).parent
 MODEL = HERE / "nli-minilm-l6-int8.onnx"

@@ -2,7 +2,7 @@
 
 Input ``[CLS] premise [SEP] hypothesis [SEP]``, mean pooling over the tokens, a linear head to
 (entailment, neutral, contradiction). Trains on a seeded sample of the training splits of
-``edge_router.nli_data`` with AdamW, linear warm-up and decay, batches of similar length. Resumable:
+``edge_router.data.nli_data`` with AdamW, linear warm-up and decay, batches of similar length. Resumable:
 a checkpoint (weights, optimizer, step) is written every ``--checkpoint-every`` steps and on Ctrl-C,
 and a rerun with the same arguments continues from it. The final float32 weights go to
 ``--out`` (``nli-minilm-fp32.pt``) for ``models/nli/build.py``. Run from the repository root:
@@ -26,8 +26,8 @@ import torch
 from safetensors.numpy import load
 from tokenizers import Tokenizer
 
-from edge_router import model_store, registry
-from edge_router.nli_data import LABELS, TRAIN_SPLITS, load_split
+from edge_router.data.nli_data import LABELS, TRAIN_SPLITS, load_split
+from edge_router.files import model_store, registry
 from edge_router.progress import ProgressBar
 from edge_router.settings import cache_dir
 

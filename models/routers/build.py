@@ -2,7 +2,7 @@
 
     python models/routers/build.py LABELS.jsonl
 
-Trains knn, sw, mf and mlp (edge_router.training), compares them on the test
+Trains knn, sw, mf and mlp (edge_router.training.trainer), compares them on the test
 split, stores the label file compressed beside this script, and writes README.md
 with the comparison, the label statistics, the labelling time and the machine.
 
@@ -26,10 +26,10 @@ import tempfile
 from pathlib import Path
 
 from edge_router import Embedder
-from edge_router.benchmark import environment
-from edge_router.labels import read_rows
+from edge_router.bench import environment
 from edge_router.metrics import auroc
-from edge_router.training import card_path, train
+from edge_router.training.labels import read_rows
+from edge_router.training.trainer import card_path, train
 
 HERE = Path(__file__).parent
 

@@ -1,0 +1,138 @@
+"""Sentence embeddings with an ONNX encoder and a ``tokenizers`` tokenizer."""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from ..errors import CorruptModelError, InvalidInputError, require
+from ..files import model_store, registry
+from ..files.onnx_session import create_session
+
+
+@dataclass(frozen=True)
+class EmbeddedQuery:
+    """One text's embedding and what it cost."""
+
+    vector: np.ndarray
+    n_tokens: int
+    truncated: bool
+    tokenize_ms: float
+    embed_ms: float
+
+
+class Embedder:
+    """Mean-pooled, L2-normalised sentence embeddings.
+
+    ``name`` picks a registered embedder (``edge-router models list``; default
+    ``all-minilm-l6-v2-onnx-int8``); ``model_path`` overrides the file. Inputs
+    longer than ``max_tokens`` are truncated (reported per query). Single queries
+    are not padded; batches are padded to their longest member only.
+    """
+
+    def __init__(
+        self,
+        model_path: str | os.PathLike | None = None,
+        tokenizer_path: str | os.PathLike | None = None,
+        *,
+        model_id: str | None = None,
+        name: str | None = None,
+        threads: int | None = 1,
+        max_tokens: int = 128,
+        batch_size: int = 32,
+    ):
+        if max_tokens < 2:
+            raise InvalidInputError(f"max_tokens must be at least 2, not {max_tokens}.")
+        model_spec = registry.get_spec(name) if name else registry.default_spec("embedder")
+        if model_spec.role != "embedder":
+            raise InvalidInputError(f"{name!r} is a {model_spec.role} model, not an embedder.")
+        tok_spec = registry.default_spec("tokenizer")
+        self.model_path = model_store.resolve(model_spec, model_path)
+        self.tokenizer_path = model_store.resolve(tok_spec, tokenizer_path)
+        self.id = model_id or model_store.default_id(model_spec, self.model_path)
+        self.max_tokens = max_tokens
+        self.batch_size = batch_size
+        self._tokenizer = load_tokenizer(self.tokenizer_path, max_tokens)
+        self._pad_id = self._tokenizer.token_to_id("[PAD]") or 0
+        self._session = create_session(self.model_path, threads=threads)
+        self._input_names = {i.name for i in self._session.get_inputs()}
+        if not {"input_ids", "attention_mask"} <= self._input_names:
+            raise CorruptModelError(
+                f"{self.model_path} is not a BERT-style encoder: its inputs are {sorted(self._input_names)}, "
+                "expected input_ids and attention_mask (and optionally token_type_ids)."
+            )
+        output = self._session.get_outputs()[0]
+        self._output_name = output.name
+        width = output.shape[-1]
+        self.dim = width if isinstance(width, int) else int(self.embed(["dimension probe"]).shape[1])
+
+    def __repr__(self) -> str:
+        return f"Embedder(id={self.id!r}, dim={self.dim}, max_tokens={self.max_tokens})"
+
+    def _run(self, ids: list[list[int]]) -> np.ndarray:
+        longest = max(len(x) for x in ids)
+        input_ids = np.full((len(ids), longest), self._pad_id, dtype=np.int64)
+        mask = np.zeros((len(ids), longest), dtype=np.int64)
+        for row, seq in enumerate(ids):
+            input_ids[row, : len(seq)] = seq
+            mask[row, : len(seq)] = 1
+        feeds = {"input_ids": input_ids, "attention_mask": mask}
+        if "token_type_ids" in self._input_names:
+            feeds["token_type_ids"] = np.zeros_like(input_ids)
+        hidden = self._session.run([self._output_name], feeds)[0]
+        weights = mask[:, :, None].astype(np.float32)
+        pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
+        norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+        return (pooled / np.maximum(norms, 1e-12)).astype(np.float32)
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """Embeddings of ``texts`` as ``float32[len(texts), dim]``."""
+        if isinstance(texts, str):
+            raise InvalidInputError("embed() takes a list of strings; use embed_one() for a single text.")
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        _check_texts(texts)
+        out = []
+        for start in range(0, len(texts), self.batch_size):
+            batch = texts[start : start + self.batch_size]
+            out.append(self._run([enc.ids for enc in self._tokenizer.encode_batch(list(batch))]))
+        return np.concatenate(out, axis=0)
+
+    def embed_one(self, text: str) -> EmbeddedQuery:
+        """One text's embedding with its token count, truncation flag and timings."""
+        _check_texts([text])
+        t0 = time.perf_counter()
+        encoding = self._tokenizer.encode(text)
+        t1 = time.perf_counter()
+        vector = self._run([encoding.ids])[0]
+        t2 = time.perf_counter()
+        return EmbeddedQuery(
+            vector=vector,
+            n_tokens=len(encoding.ids),
+            truncated=bool(encoding.overflowing),
+            tokenize_ms=(t1 - t0) * 1e3,
+            embed_ms=(t2 - t1) * 1e3,
+        )
+
+
+def _check_texts(texts: Sequence[str]) -> None:
+    for i, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise InvalidInputError(f"text {i} is a {type(text).__name__}, not a string.")
+
+
+def load_tokenizer(path: Path, max_tokens: int):
+    """A ``tokenizers.Tokenizer`` from ``path`` that truncates at ``max_tokens`` and never pads."""
+    tokenizers = require("tokenizers", "tokenizers")
+    try:
+        tokenizer = tokenizers.Tokenizer.from_file(str(path))
+    except Exception as exc:  # tokenizers raises a bare Exception for bad files
+        raise CorruptModelError(f"{path} is not a valid tokenizer.json ({exc}); pull it again.") from exc
+    tokenizer.no_padding()
+    tokenizer.enable_truncation(max_length=max_tokens)
+    return tokenizer

@@ -1,0 +1,234 @@
+"""The on-device model: llama.cpp through llama-cpp-python."""
+
+from __future__ import annotations
+
+import codecs
+import os
+import random
+from typing import Any, Iterator
+
+import numpy as np
+
+from .. import defaults
+from ..errors import CorruptModelError, InvalidInputError, LocalModelError, PromptTooLongError, require
+from ..files import model_store
+from .completions import Completion, Sample, Usage
+from .fifo_lock import FifoLock
+from .messages import Messages, normalize
+
+
+class LocalLLM:
+    """A GGUF chat model run by llama.cpp on this machine.
+
+    One call runs at a time (llama.cpp is not re-entrant); calls from other
+    threads wait their turn, served in arrival order. A stream holds the model until it is exhausted or
+    closed. ``model`` is a registry name, a GGUF path or None (the registry's default).
+    ``n_gpu_layers`` offloads layers to a GPU when llama.cpp was built with one;
+    ``threads=None`` uses every CPU (llama-cpp-python's own default is half of
+    them, which halves decoding speed on a 2-core machine).
+    """
+
+    def __init__(
+        self,
+        model: str | os.PathLike | None = None,
+        *,
+        model_id: str | None = None,
+        n_ctx: int = defaults.N_CTX,
+        threads: int | None = None,
+        n_gpu_layers: int = 0,
+        seed: int | None = None,
+        verbose: bool = False,
+    ):
+        self.model_path, default_id = model_store.locate("local-llm", model)
+        self.id = model_id or default_id
+        llama_cpp = require("llama_cpp", "llama-cpp-python")
+        try:
+            self._llama = llama_cpp.Llama(
+                model_path=str(self.model_path),
+                n_ctx=n_ctx,
+                n_threads=threads or os.cpu_count() or 1,
+                n_gpu_layers=n_gpu_layers,
+                verbose=verbose,
+            )
+        except (ValueError, RuntimeError) as exc:
+            raise CorruptModelError(
+                f"llama.cpp cannot load {self.model_path} ({exc}). The file is corrupted or not a GGUF model; "
+                "delete it and pull it again (`edge-router models pull`)."
+            ) from exc
+        self.n_ctx = self._llama.n_ctx()
+        self._n_vocab = self._llama.n_vocab()
+        self._vocab = self._llama._model.vocab
+        self._is_eog = llama_cpp.llama_vocab_is_eog
+        self._formatter = _chat_formatter(self._llama)
+        self._rng = random.Random(seed)
+        self._lock = FifoLock()
+
+    def __repr__(self) -> str:
+        return f"LocalLLM(id={self.id!r}, n_ctx={self.n_ctx})"
+
+    def close(self) -> None:
+        """Free the native model and context."""
+        with self._lock:
+            self._llama.close()
+
+    def clear_cache(self) -> None:
+        """Forget the cached prompt prefix, so the next call pays the full prefill (for benchmarks)."""
+        with self._lock:
+            self._llama.reset()
+
+    def prompt_tokens(self, messages: Messages | str) -> list[int]:
+        """The chat-formatted prompt of ``messages`` as model tokens."""
+        prompt = self._formatter(messages=normalize(messages)).prompt
+        return self._llama.tokenize(prompt.encode("utf-8"), add_bos=False, special=True)
+
+    def fits(self, messages: Messages | str, max_tokens: int) -> bool:
+        """True when the prompt plus ``max_tokens`` fit the context window.
+
+        Cheap for prompts well inside the window: every token covers at least one
+        byte, so a prompt of fewer bytes than the free space fits without tokenizing.
+        """
+        prompt = self._formatter(messages=normalize(messages)).prompt.encode("utf-8")
+        if len(prompt) + max_tokens <= self.n_ctx:
+            return True
+        return len(self._llama.tokenize(prompt, add_bos=False, special=True)) + max_tokens <= self.n_ctx
+
+    def _checked_tokens(self, messages: Messages | str, max_tokens: int) -> list[int]:
+        if not isinstance(max_tokens, int) or max_tokens < 1:
+            raise InvalidInputError(f"max_tokens must be a positive integer, not {max_tokens!r}.")
+        tokens = self.prompt_tokens(messages)
+        if len(tokens) + max_tokens > self.n_ctx:
+            raise PromptTooLongError(
+                f"The prompt has {len(tokens)} tokens; with max_tokens={max_tokens} it needs "
+                f"{len(tokens) + max_tokens}, more than the local context window of {self.n_ctx}. "
+                "Shorten the prompt, lower max_tokens, or create LocalLLM with a larger n_ctx."
+            )
+        return tokens
+
+    def _generate(
+        self, tokens: list[int], *, max_tokens: int, temperature: float, logprobs: bool
+    ) -> Iterator[tuple[str, float | None]]:
+        """Yield (text piece, token log-probability or None) until EOG or ``max_tokens``.
+
+        The caller holds the lock. Returns the finish reason ("stop" or "length").
+        """
+        self._llama.set_seed(self._rng.randrange(2**31))
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        generator = self._llama.generate(
+            tokens, temp=temperature, top_k=0, top_p=1.0, min_p=0.0, repeat_penalty=1.0
+        )
+        n = 0
+        try:
+            for token in generator:
+                if self._is_eog(self._vocab, token):
+                    return "stop"
+                logprob = self._token_logprob(token) if logprobs else None
+                piece = decoder.decode(self._llama.detokenize([token]))
+                yield piece, logprob
+                n += 1
+                if n >= max_tokens:
+                    return "length"
+            return "stop"
+        except (RuntimeError, OSError) as exc:
+            raise LocalModelError(f"llama.cpp failed while generating: {exc}") from exc
+        finally:
+            generator.close()
+
+    def _token_logprob(self, token: int) -> float:
+        ptr = self._llama._ctx.get_logits_ith(-1)
+        logits = np.ctypeslib.as_array(ptr, shape=(self._n_vocab,)).astype(np.float64)
+        top = logits.max()
+        return float(logits[token] - top - np.log(np.exp(logits - top).sum()))
+
+    def chat(
+        self, messages: Messages | str, *, max_tokens: int = 256, temperature: float = 0.0
+    ) -> Completion:
+        """Answer ``messages`` (greedy by default)."""
+        stream = self.stream(messages, max_tokens=max_tokens, temperature=temperature)
+        for _ in stream:
+            pass
+        assert stream.completion is not None
+        return stream.completion
+
+    def stream(
+        self, messages: Messages | str, *, max_tokens: int = 256, temperature: float = 0.0
+    ) -> LocalStream:
+        """A streamed answer. The prompt is checked here, before the first piece."""
+        tokens = self._checked_tokens(messages, max_tokens)
+        return LocalStream(self, tokens, max_tokens=max_tokens, temperature=temperature)
+
+    def sample(
+        self, messages: Messages | str, k: int, *, temperature: float = 1.0, max_tokens: int = 64
+    ) -> list[Sample]:
+        """``k`` answers sampled at ``temperature`` with per-token log-probabilities.
+
+        Sampling is unrestricted (no top-k/top-p), so log-probabilities are those of
+        the model's full distribution. The k samples share the prompt's prefill.
+        """
+        if not isinstance(k, int) or k < 1:
+            raise InvalidInputError(f"k must be a positive integer, not {k!r}.")
+        if temperature <= 0:
+            raise InvalidInputError(f"temperature must be positive for sampling, not {temperature}.")
+        tokens = self._checked_tokens(messages, max_tokens)
+        samples = []
+        with self._lock:
+            for _ in range(k):
+                text, logprobs = [], []
+                for piece, logprob in self._generate(
+                    tokens, max_tokens=max_tokens, temperature=temperature, logprobs=True
+                ):
+                    text.append(piece)
+                    logprobs.append(logprob)
+                samples.append(Sample(text="".join(text).strip(), token_logprobs=tuple(logprobs)))
+        return samples
+
+
+class LocalStream:
+    """Iterate for text pieces; afterwards ``completion`` holds the whole answer.
+
+    The model is held from the first piece until the stream ends or is closed.
+    """
+
+    def __init__(self, llm: LocalLLM, tokens: list[int], *, max_tokens: int, temperature: float):
+        self._llm = llm
+        self._tokens = tokens
+        self._max_tokens = max_tokens
+        self._temperature = temperature
+        self.completion: Completion | None = None
+
+    def __iter__(self) -> Iterator[str]:
+        llm = self._llm
+        pieces: list[str] = []
+        with llm._lock:
+            gen = llm._generate(
+                self._tokens, max_tokens=self._max_tokens, temperature=self._temperature, logprobs=False
+            )
+            while True:
+                try:
+                    piece, _ = next(gen)
+                except StopIteration as stop:
+                    finish = stop.value or "stop"
+                    break
+                pieces.append(piece)
+                yield piece
+        usage = Usage(prompt_tokens=len(self._tokens), completion_tokens=len(pieces))
+        self.completion = Completion(
+            text="".join(pieces).strip(), finish_reason=finish, model=llm.id, usage=usage, cost_usd=0.0
+        )
+
+
+def _chat_formatter(llama: Any) -> Any:
+    from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+    template = llama.metadata.get("tokenizer.chat_template")
+    if not template:
+        raise CorruptModelError(
+            f"{llama.model_path} has no chat template in its metadata; use a chat (instruct) GGUF model."
+        )
+    model = llama._model
+
+    def token_text(token_id: int) -> str:
+        return model.token_get_text(token_id) if token_id != -1 else ""
+
+    return Jinja2ChatFormatter(
+        template=template, eos_token=token_text(llama.token_eos()), bos_token=token_text(llama.token_bos())
+    )

@@ -1,0 +1,55 @@
+"""Validate chat messages and pick the text a router looks at."""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from ..errors import InvalidInputError
+
+ROLES = frozenset({"system", "developer", "user", "assistant", "tool"})
+
+Messages = list[dict[str, Any]]
+
+
+def normalize(messages: str | Sequence[Any]) -> Messages:
+    """Checked copies of ``messages``; a plain string becomes one user message.
+
+    Every message needs a known ``role`` and string ``content``; the last user
+    message must contain more than whitespace.
+    """
+    if isinstance(messages, str):
+        messages = [{"role": "user", "content": messages}]
+    if not isinstance(messages, Sequence) or isinstance(messages, (bytes, bytearray)):
+        raise InvalidInputError(
+            f"messages must be a string or a list of {{'role': ..., 'content': ...}} dicts, "
+            f"not {type(messages).__name__}."
+        )
+    if not messages:
+        raise InvalidInputError("messages is empty; pass at least one user message.")
+    out: Messages = []
+    for i, message in enumerate(messages):
+        if not isinstance(message, dict):
+            raise InvalidInputError(f"message {i} is a {type(message).__name__}; each message must be a dict.")
+        role = message.get("role")
+        if role not in ROLES:
+            raise InvalidInputError(
+                f"message {i} has role {role!r}; use one of {', '.join(sorted(ROLES))}."
+            )
+        content = message.get("content")
+        if not isinstance(content, str):
+            raise InvalidInputError(
+                f"message {i} ({role}) has content of type {type(content).__name__}; content must be a string."
+            )
+        out.append(dict(message))
+    last_user = routing_text(out)
+    if not last_user.strip():
+        raise InvalidInputError("the last user message is empty or whitespace; write a question to answer.")
+    return out
+
+
+def routing_text(messages: Messages) -> str:
+    """The text the router scores: the last user message (as RouteLLM routes on the last user turn)."""
+    for message in reversed(messages):
+        if message["role"] == "user":
+            return message["content"]
+    raise InvalidInputError("messages contain no user message; add one with role 'user'.")

@@ -1,0 +1,111 @@
+"""A cloud stand-in: llama-cpp-python's OpenAI-compatible server on loopback.
+
+Used by the offline demo, the benchmarks and the tests where no real cloud API
+can be reached. It is a *stand-in*: it serves a local GGUF model (by default
+the registry's ``cloud-standin``, Qwen2.5-Coder-1.5B-Instruct, stronger than
+the on-device default) behind the same HTTP API a real provider speaks. Needs the
+``standin`` extra (``pip install 'edge-router[standin]'``).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+from .. import defaults
+from ..errors import EdgeRouterError, MissingDependencyError
+from ..files import model_store, registry
+
+MODEL_ALIAS = "standin"
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class StandinServer:
+    """Start the server on ``start()`` (or ``with``); ``stop()`` always ends it.
+
+    ``base_url`` is the ``/v1`` URL to give ``CloudLLM``; the model name is ``standin``.
+    """
+
+    def __init__(
+        self,
+        model: str | os.PathLike | None = None,
+        *,
+        port: int | None = None,
+        n_ctx: int = defaults.N_CTX,
+        threads: int | None = None,
+        startup_timeout: float = 120.0,
+    ):
+        model = model if model is not None else registry.default_spec("cloud-standin").name
+        self.model_path, self.model_id = model_store.locate("local-llm", model)
+        self.port = port or free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}/v1"
+        self.n_ctx = n_ctx
+        self.threads = threads
+        self.startup_timeout = startup_timeout
+        self._proc: subprocess.Popen | None = None
+        self._log = None
+
+    def start(self) -> StandinServer:
+        try:
+            import llama_cpp.server  # noqa: F401  (checks the extra is installed)
+        except ImportError as exc:
+            raise MissingDependencyError(
+                "The cloud stand-in needs llama-cpp-python's server extra: pip install 'edge-router[standin]'."
+            ) from exc
+        import requests
+
+        cmd = [
+            sys.executable, "-m", "llama_cpp.server", "--model", str(self.model_path),
+            "--model_alias", MODEL_ALIAS, "--host", "127.0.0.1", "--port", str(self.port),
+            "--n_ctx", str(self.n_ctx),
+        ]
+        if self.threads:
+            cmd += ["--n_threads", str(self.threads)]
+        self._log = tempfile.TemporaryFile()
+        self._proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + self.startup_timeout
+        while time.monotonic() < deadline:
+            if self._proc.poll() is not None:
+                self._log.seek(0)
+                err = self._log.read().decode("utf-8", "replace")[-800:]
+                self.stop()
+                raise EdgeRouterError(f"The cloud stand-in exited at start-up:\n{err}")
+            try:
+                if requests.get(f"{self.base_url}/models", timeout=1).ok:
+                    return self
+            except requests.RequestException:
+                pass
+            time.sleep(0.2)
+        self.stop()
+        raise EdgeRouterError(
+            f"The cloud stand-in did not answer on {self.base_url} within {self.startup_timeout:g} s."
+        )
+
+    def stop(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is not None and proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    def __enter__(self) -> StandinServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -1,1 +1,0 @@
-"""The benchmark harness behind `edge-router bench` and benchmarks/overhead.py."""

@@ -1,0 +1,28 @@
+"""Appending one JSONL row per finished item, so that a long job that stops resumes where it left off."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Callable, Sequence, TypeVar
+
+from ..progress import ProgressBar
+
+T = TypeVar("T")
+
+
+def append_rows(path: Path, items: Sequence[T], make_row: Callable[[T], dict], *, label: str, unit: str,
+                progress: bool) -> float:
+    """Make and append a row per item (flushed each time) with an optional progress bar; returns seconds."""
+    bar = ProgressBar(len(items), label=label, unit=unit, min_interval=1.0) if progress and items else None
+    started = time.perf_counter()
+    with open(path, "a", encoding="utf-8") as out:
+        for item in items:
+            out.write(json.dumps(make_row(item), ensure_ascii=False) + "\n")
+            out.flush()
+            if bar is not None:
+                bar.update(1)
+    if bar is not None:
+        bar.close()
+    return time.perf_counter() - started

@@ -1,0 +1,46 @@
+"""Every default and choice list, written once: the CLI, ``EdgeRouter.from_defaults`` and the server read
+them from here."""
+
+from __future__ import annotations
+
+from typing import Literal, get_args
+
+from .errors import InvalidInputError
+
+Route = Literal["local", "cloud"]
+Mode = Literal["router", "gate", "router+gate"]
+ROUTES: tuple[str, ...] = get_args(Route)
+MODES: tuple[str, ...] = get_args(Mode)
+
+THRESHOLD = 0.5
+"""Router score at which a query goes to the cloud, when no threshold or cloud share is given."""
+MAX_TOKENS = 256
+"""Answer length limit."""
+N_CTX = 2048
+"""The local model's context window."""
+CLUSTERERS = ("exact", "embedding", "nli", "nli-embedding")
+CLUSTERER = "exact"
+"""How samples are clustered, for the gate and for labels (chosen in benchmarks/results/se_backends.md)."""
+TRAINING_SETS = ("nq-open", "triviaqa", "mawps", "mmlu-aux", "arc-challenge", "winogrande")
+"""The built-in sets routers are trained on; none holds an evaluation (GSM8K, MMLU test, MT-Bench) prompt."""
+EVAL_PAIRS = ("gpt4-mixtral", "local-gpt4", "on-device")
+"""Model pairs the evaluation knows (edge_router.data.eval_data)."""
+
+
+def check_cloud_share(value: object) -> float:
+    """``value`` as a share of queries for the cloud, strictly between 0 and 1, or a clear error."""
+    try:
+        share = float("nan") if isinstance(value, bool) else float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        share = float("nan")
+    if not 0.0 < share < 1.0:
+        raise InvalidInputError(f"cloud_share is a share of queries strictly between 0 and 1 (for example 0.3), "
+                                f"not {value!r}.")
+    return share
+
+
+def check_route(value: object, what: str = "force") -> str | None:
+    """``value`` as a route ('local' or 'cloud') or None, or a clear error."""
+    if value is not None and value not in ROUTES:
+        raise InvalidInputError(f"{what} must be 'local' or 'cloud', not {value!r}.")
+    return value  # type: ignore[return-value]

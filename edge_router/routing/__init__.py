@@ -1,0 +1,2 @@
+"""``EdgeRouter``: the decision (router score, uncertainty gate), the answer, fallbacks, the cloud
+budget and the decision trace."""

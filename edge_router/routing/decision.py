@@ -1,0 +1,97 @@
+"""What the caller gets back: the routing ``Decision`` and the ``Answer``."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, replace
+from enum import Enum
+from typing import Any
+
+from ..backends.completions import Usage
+from ..defaults import Mode, Route
+
+LOCAL: Route = "local"
+CLOUD: Route = "cloud"
+
+
+class FallbackKind(str, Enum):
+    """Why an answer did not come from the decided route (the human message is ``Decision.fallback``)."""
+
+    CLOUD_FAILED = "cloud_failed"
+    LOCAL_FAILED = "local_failed"
+    NO_CLOUD = "no_cloud"
+    NO_LOCAL = "no_local"
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Which way a query goes, and why.
+
+    ``route`` is where the query was sent. ``mode`` says what decided it:
+    ``router`` (trained scorer), ``gate`` (semantic entropy of local samples),
+    ``router+gate`` or ``forced``. ``score``/``threshold`` are the router's,
+    ``semantic_entropy``/``gate_threshold`` the gate's (None where unused).
+    ``fallback`` names what went wrong when the answer did not come from the
+    decided route (``fallback_kind`` says the same as a ``FallbackKind``), and
+    ``degraded`` is True when the local model answered in place of the cloud.
+    ``timings_ms`` has ``tokenize``, ``embed``, ``score``, ``gate`` and ``total``.
+    ``cloud_share_realised`` is the share of recent queries sent to the cloud
+    when an online budget is on.
+    """
+
+    route: Route
+    mode: Mode | str
+    reason: str
+    score: float | None = None
+    threshold: float | None = None
+    semantic_entropy: float | None = None
+    gate_threshold: float | None = None
+    n_clusters: int | None = None
+    routing_tokens: int | None = None
+    routing_truncated: bool = False
+    cloud_share_realised: float | None = None
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    models: dict[str, str | None] = field(default_factory=dict)
+    fallback: str | None = None
+    fallback_kind: FallbackKind | None = None
+    degraded: bool = False
+
+    def with_fallback(self, route: Route, kind: FallbackKind, reason: str, *, degraded: bool) -> Decision:
+        """This decision after a fallback to ``route``."""
+        return replace(self, route=route, fallback=reason, fallback_kind=kind, degraded=degraded)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["fallback_kind"] = self.fallback_kind.value if self.fallback_kind else None
+        return out
+
+
+@dataclass(frozen=True)
+class Answer:
+    """An answer with the decision that produced it, its usage, cost and time."""
+
+    text: str
+    decision: Decision
+    model: str
+    usage: Usage | None
+    cost_usd: float | None
+    answer_ms: float
+    finish_reason: str = "stop"
+
+    @property
+    def route(self) -> str:
+        return self.decision.route
+
+    @property
+    def degraded(self) -> bool:
+        return self.decision.degraded
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "answer": self.text,
+            **self.decision.to_dict(),
+            "answered_by": self.model,
+            "usage": self.usage.to_dict() if self.usage else None,
+            "cost_usd": self.cost_usd,
+            "answer_ms": self.answer_ms,
+            "finish_reason": self.finish_reason,
+        }

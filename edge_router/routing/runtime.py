@@ -1,0 +1,393 @@
+"""``EdgeRouter``: decide local or cloud for each query, answer, and fall back without losing anything.
+
+Two ways to decide, usable alone or together:
+
+- the trained router (before generation): embed the last user message, score it
+  with a router file, send it to the cloud when the score reaches ``threshold``;
+- the uncertainty gate: sample the local model k times and send the query to the
+  cloud when the semantic entropy of the samples is above the gate's threshold.
+  After a router that chose local, the gate can still offload.
+
+Fallbacks: a cloud failure (unreachable, timeout, error after retries, malformed
+answer) gives the local answer marked ``degraded``; a local failure goes to the
+cloud; when both fail, ``AllRoutesFailedError`` names both causes. Each fallback
+is logged and recorded in the returned decision, and every decision can be
+appended to a JSONL trace.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from pathlib import Path
+from typing import Iterator
+
+from .. import defaults, settings
+from ..backends.chat_model import ChatModel
+from ..backends.cloud_llm import CloudLLM
+from ..backends.completions import Completion
+from ..backends.embedder import Embedder
+from ..backends.local_llm import LocalLLM
+from ..backends.messages import Messages, normalize, routing_text
+from ..backends.router_model import RouterModel
+from ..defaults import Mode, Route
+from ..errors import (
+    AllRoutesFailedError,
+    CloudError,
+    ConfigurationError,
+    LocalModelError,
+    PromptTooLongError,
+)
+from ..uncertainty.entailment import clusterer_named
+from ..uncertainty.semantic_entropy import UncertaintyGate
+from .budget import CloudBudget
+from .decision import CLOUD, LOCAL, Answer, Decision, FallbackKind
+from .trace import TraceWriter
+
+log = logging.getLogger(__name__)
+
+SHIPPED_ROUTER = "routers/default.onnx"
+
+
+def shipped_router() -> Path | None:
+    """The router file this package ships (``models/routers/default.onnx``), if there is one."""
+    from importlib import resources
+
+    try:
+        path = Path(str(resources.files("edge_router_models").joinpath(SHIPPED_ROUTER)))
+    except ModuleNotFoundError:
+        return None
+    return path if path.is_file() else None
+
+
+_FAILURES = {LOCAL: (LocalModelError, PromptTooLongError), CLOUD: (CloudError,)}
+
+
+class EdgeRouter:
+    """Routes chat queries between a ``LocalLLM`` and a ``CloudLLM``.
+
+    The router offloads when its score reaches ``threshold`` (default 0.5), or the
+    threshold its card calibrated for ``cloud_share``; with ``budget_window`` the
+    threshold keeps following that share over the last N decisions.
+    """
+
+    def __init__(
+        self,
+        *,
+        local: LocalLLM | None = None,
+        cloud: CloudLLM | None = None,
+        embedder: Embedder | None = None,
+        router: RouterModel | None = None,
+        threshold: float | None = None,
+        cloud_share: float | None = None,
+        budget_window: int | None = None,
+        gate: UncertaintyGate | None = None,
+        max_tokens: int = defaults.MAX_TOKENS,
+        trace_path: str | os.PathLike | None = None,
+    ):
+        if local is None and cloud is None:
+            raise ConfigurationError("EdgeRouter needs a local model, a cloud model or both.")
+        if router is None and gate is None:
+            raise ConfigurationError("EdgeRouter needs a router file (router=), an uncertainty gate (gate=) or both.")
+        if router is not None and embedder is None:
+            raise ConfigurationError("A router needs the embedder it was trained with: pass embedder=.")
+        if gate is not None and local is None:
+            raise ConfigurationError("The uncertainty gate samples the local model: pass local=.")
+        if threshold is not None and cloud_share is not None:
+            raise ConfigurationError("give either a threshold or a target cloud_share, not both.")
+        if cloud_share is not None:
+            if router is None:
+                raise ConfigurationError("a target cloud_share needs a calibrated router (router=).")
+            threshold = router.threshold_for_share(cloud_share)
+        threshold = defaults.THRESHOLD if threshold is None else threshold
+        if not 0.0 <= threshold <= 1.0:
+            raise ConfigurationError(f"threshold is a probability in [0, 1], not {threshold}.")
+        if budget_window is not None and cloud_share is None:
+            raise ConfigurationError("budget_window keeps a target cloud_share: pass cloud_share= too.")
+        self.budget = (CloudBudget(cloud_share, initial_threshold=threshold, window=budget_window)
+                       if budget_window is not None else None)
+        self.local = local
+        self.cloud = cloud
+        self.embedder = embedder
+        self.router = router
+        self.threshold = threshold
+        self.gate = gate
+        self.max_tokens = max_tokens
+        trace = trace_path if trace_path is not None else settings.trace_path()
+        self._trace = TraceWriter(trace) if trace else None
+
+    @classmethod
+    def from_defaults(
+        cls,
+        *,
+        mode: Mode | None = None,
+        router_path: str | os.PathLike | None = None,
+        threshold: float | None = None,
+        cloud_share: float | None = None,
+        cloud: CloudLLM | None = None,
+        local_model: str | os.PathLike | None = None,
+        threads: int | None = None,
+        n_ctx: int = defaults.N_CTX,
+        embedder_name: str | None = None,
+        gate_clusterer: str = defaults.CLUSTERER,
+        **kwargs,
+    ) -> EdgeRouter:
+        """The default local model and embedder; the cloud from ``EDGE_ROUTER_CLOUD_*`` if set.
+
+        ``mode`` is ``router`` (a trained router: ``router_path`` or the one this
+        package ships), ``gate`` (semantic entropy of local samples) or
+        ``router+gate``; by default ``router`` when a router is available, else
+        ``gate``. ``local_model`` is a registry name or a GGUF path (default: the registry's local model).
+        ``embedder_name`` picks a registered embedder (the router must be
+        trained on it). ``gate_clusterer`` is the gate's clustering backend: ``exact`` (the default,
+        chosen by measurement in benchmarks/results/se_backends.md), ``embedding``, ``nli`` (the shipped
+        cross-encoder) or ``nli-embedding``.
+        """
+        router_file = Path(router_path) if router_path else shipped_router()
+        mode = mode or ("router" if router_file else "gate")
+        if mode not in defaults.MODES:
+            raise ConfigurationError(f"mode must be one of {', '.join(defaults.MODES)}, not {mode!r}.")
+        if "router" in mode and router_file is None:
+            raise ConfigurationError("No router file: pass a router file (router_path=, or --router PATH) or use the "
+                                     "gate mode (mode='gate', or --mode gate).")
+        embedder = Embedder(name=embedder_name)
+        clusterer = clusterer_named(gate_clusterer, embedder) if "gate" in mode else None
+        local = LocalLLM(local_model, threads=threads, n_ctx=n_ctx)
+        if cloud is None and settings.cloud_setting(settings.CLOUD_BASE_URL_ENV):
+            cloud = CloudLLM()
+        if cloud is None:
+            log.info("no cloud endpoint configured (%s); every query stays local", settings.CLOUD_BASE_URL_ENV)
+        router = RouterModel(router_file, embedder_id=embedder.id, dim=embedder.dim) if "router" in mode else None
+        gate = UncertaintyGate(clusterer) if clusterer is not None else None
+        return cls(
+            local=local, cloud=cloud, embedder=embedder, router=router, threshold=threshold,
+            cloud_share=cloud_share, gate=gate, **kwargs,
+        )
+
+    @property
+    def mode(self) -> str:
+        return "+".join(name for name, part in (("router", self.router), ("gate", self.gate)) if part)
+
+    def model_ids(self) -> dict[str, str | None]:
+        """The id of each model this router uses (None where absent)."""
+        return {
+            "embedder": self.embedder.id if self.embedder else None,
+            "router": self.router.id if self.router else None,
+            "local": self.local.id if self.local else None,
+            "cloud": self.cloud.id if self.cloud else None,
+        }
+
+    def _threshold_for(self, cloud_share: float | None) -> float | None:
+        """The per-call threshold for a target ``cloud_share`` (None: the router's own)."""
+        if cloud_share is None:
+            return None
+        if self.router is None:
+            raise ConfigurationError("a per-call cloud_share needs a calibrated router; this one has none.")
+        return self.router.threshold_for_share(cloud_share)
+
+    def _decide(self, messages: Messages, force: str | None, max_tokens: int,
+                cloud_share: float | None = None) -> Decision:
+        start = time.perf_counter()
+        timings = {"tokenize": 0.0, "embed": 0.0, "score": 0.0, "gate": 0.0}
+        fields: dict = {}
+        reasons: list[str] = []
+        if force is not None:
+            route, mode = defaults.check_route(force), "forced"
+            reasons.append(f"forced to {force} by the caller")
+        else:
+            route, mode = LOCAL, self.mode
+            if self.router is not None:
+                query = self.embedder.embed_one(routing_text(messages))
+                t = time.perf_counter()
+                score = float(self.router.score(query.vector)[0])
+                timings.update(
+                    tokenize=query.tokenize_ms, embed=query.embed_ms, score=(time.perf_counter() - t) * 1e3
+                )
+                threshold = self._threshold_for(cloud_share)
+                if threshold is None:
+                    threshold = self.budget.threshold() if self.budget else self.threshold
+                route = CLOUD if score >= threshold else LOCAL
+                op = ">=" if route == CLOUD else "<"
+                reasons.append(f"router score {score:.3f} {op} threshold {threshold:.3f}")
+                fields.update(score=score, threshold=threshold, routing_tokens=query.n_tokens,
+                              routing_truncated=query.truncated)
+                if self.budget:
+                    self.budget.record(score, route == CLOUD)
+                    fields["cloud_share_realised"] = self.budget.realised_share()
+                if query.truncated:
+                    reasons.append(f"query truncated to {query.n_tokens} tokens for routing")
+            if self.gate is not None and route == LOCAL:
+                route = self._gate(messages, timings, fields, reasons)
+        if route == LOCAL and self.local is not None and not self.local.fits(messages, max_tokens):
+            route = CLOUD
+            reasons.append(f"prompt plus {max_tokens} answer tokens exceed the local context of {self.local.n_ctx}")
+        timings["total"] = (time.perf_counter() - start) * 1e3
+        decision = Decision(route=route, mode=mode, reason="; ".join(reasons), timings_ms=timings,
+                            models=self.model_ids(), **fields)
+        return self._available_route(decision)
+
+    def _gate(self, messages: Messages, timings: dict, fields: dict, reasons: list[str]) -> str:
+        gate = self.gate
+        if not self.local.fits(messages, gate.max_tokens):
+            reasons.append("prompt too long to sample locally")
+            return CLOUD
+        t = time.perf_counter()
+        try:
+            entropy, se = gate.measure_entropy(self.local, messages)
+        except LocalModelError as exc:
+            log.warning("uncertainty gate failed (%s); routing to the cloud", exc)
+            reasons.append(f"local sampling failed ({exc})")
+            return CLOUD
+        finally:
+            timings["gate"] = (time.perf_counter() - t) * 1e3
+        route = CLOUD if entropy > gate.threshold else LOCAL
+        op = ">" if route == CLOUD else "<="
+        reasons.append(
+            f"semantic entropy {entropy:.2f} nats ({se.n_clusters} meanings in {gate.k} samples, "
+            f"{se.clusterer} clustering) {op} gate threshold {gate.threshold:.2f}"
+        )
+        fields.update(semantic_entropy=entropy, gate_threshold=gate.threshold, n_clusters=se.n_clusters)
+        return route
+
+    def _available_route(self, decision: Decision) -> Decision:
+        """Move a decision to the other side when its side is not configured (a logged fallback)."""
+        if decision.route == CLOUD and self.cloud is None:
+            reason = f"no cloud endpoint configured (set {settings.CLOUD_BASE_URL_ENV})"
+            log.warning("query meant for the cloud answered locally: %s", reason)
+            return decision.with_fallback(LOCAL, FallbackKind.NO_CLOUD, reason, degraded=True)
+        if decision.route == LOCAL and self.local is None:
+            return decision.with_fallback(CLOUD, FallbackKind.NO_LOCAL, "no local model configured", degraded=False)
+        return decision
+
+    def route(self, messages: Messages | str, *, force: str | None = None, max_tokens: int | None = None,
+              cloud_share: float | None = None) -> Decision:
+        """The routing decision for ``messages`` without answering them."""
+        messages = normalize(messages)
+        decision = self._decide(messages, force, max_tokens or self.max_tokens, cloud_share)
+        self._write_trace("route", messages, decision)
+        return decision
+
+    def model(self, route: Route) -> ChatModel | None:
+        """The model that answers on ``route`` (None when that side is not configured)."""
+        return self.local if route == LOCAL else self.cloud
+
+    def close(self) -> None:
+        """Free both models (the local model's native memory, the cloud's connections)."""
+        for model in (self.local, self.cloud):
+            if model is not None:
+                model.close()
+
+    def __enter__(self) -> EdgeRouter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _fall_back(self, decision: Decision, error: Exception) -> Decision:
+        """The decision for the other route after ``error``, or raise when there is none."""
+        failed = decision.route
+        other = CLOUD if failed == LOCAL else LOCAL
+        if self.model(other) is None:
+            raise error
+        reason = f"{failed} failed: {error}"
+        log.warning("falling back to %s: %s", other, reason)
+        kind = FallbackKind.CLOUD_FAILED if failed == CLOUD else FallbackKind.LOCAL_FAILED
+        return decision.with_fallback(other, kind, reason, degraded=other == LOCAL)
+
+    def chat(self, messages: Messages | str, *, max_tokens: int | None = None, force: str | None = None,
+             cloud_share: float | None = None) -> Answer:
+        """Route and answer ``messages``; the ``Answer`` carries its ``Decision``.
+
+        ``force`` skips the decision; ``cloud_share`` uses the router's calibrated
+        threshold for that share on this call only.
+        """
+        messages = normalize(messages)
+        max_tokens = max_tokens or self.max_tokens
+        decision = self._decide(messages, force, max_tokens, cloud_share)
+        start = time.perf_counter()
+        try:
+            completion = self.model(decision.route).chat(messages, max_tokens=max_tokens)
+        except _FAILURES[decision.route] as first:
+            decision = self._fall_back(decision, first)
+            try:
+                completion = self.model(decision.route).chat(messages, max_tokens=max_tokens)
+            except _FAILURES[decision.route] as second:
+                raise _both_failed(first, second) from second
+        answer = _answer(completion, decision, start)
+        self._write_trace("answer", messages, answer)
+        return answer
+
+    def stream(self, messages: Messages | str, *, max_tokens: int | None = None, force: str | None = None,
+               cloud_share: float | None = None) -> AnswerStream:
+        """Route now; iterate the result for the answer's text pieces."""
+        messages = normalize(messages)
+        max_tokens = max_tokens or self.max_tokens
+        return AnswerStream(self, messages, self._decide(messages, force, max_tokens, cloud_share), max_tokens)
+
+    def _write_trace(self, event: str, messages: Messages, result: Decision | Answer) -> None:
+        """Append ``result`` to the trace, if one is configured (answers without their text)."""
+        if self._trace is not None:
+            record = result.to_dict()
+            if isinstance(result, Answer):
+                record["answer"] = None
+            self._trace.write(event, routing_text(messages), record)
+
+
+class AnswerStream:
+    """A routed, streamed answer.
+
+    ``decision`` is known before the first piece. A failure before the first
+    piece falls back to the other route as in ``EdgeRouter.chat``; a cloud
+    stream cut after pieces were delivered raises ``CloudResponseError`` with
+    the ``partial_text`` received. After iteration, ``answer`` is the whole
+    ``Answer``.
+    """
+
+    def __init__(self, router: EdgeRouter, messages: Messages, decision: Decision, max_tokens: int):
+        self._router = router
+        self._messages = messages
+        self._max_tokens = max_tokens
+        self.decision = decision
+        self.answer: Answer | None = None
+
+    def __iter__(self) -> Iterator[str]:
+        start = time.perf_counter()
+        first_error: Exception | None = None
+        for _ in range(2):
+            route = self.decision.route
+            delivered = False
+            try:
+                stream = self._router.model(route).stream(self._messages, max_tokens=self._max_tokens)
+                for piece in stream:
+                    delivered = True
+                    yield piece
+                break
+            except _FAILURES[route] as exc:
+                if delivered:
+                    raise
+                if first_error is not None:
+                    raise _both_failed(first_error, exc) from exc
+                first_error = exc
+                self.decision = self._router._fall_back(self.decision, exc)
+        self.answer = _answer(stream.completion, self.decision, start)
+        self._router._write_trace("answer", self._messages, self.answer)
+
+
+def _answer(completion: Completion, decision: Decision, start: float) -> Answer:
+    return Answer(
+        text=completion.text,
+        decision=decision,
+        model=completion.model,
+        usage=completion.usage,
+        cost_usd=completion.cost_usd,
+        answer_ms=(time.perf_counter() - start) * 1e3,
+        finish_reason=completion.finish_reason,
+    )
+
+
+def _both_failed(first: Exception, second: Exception) -> AllRoutesFailedError:
+    cloud, local = (first, second) if isinstance(first, CloudError) else (second, first)
+    return AllRoutesFailedError(
+        f"Both routes failed. Local: {local}. Cloud: {cloud}.", local_error=local, cloud_error=cloud
+    )

@@ -1,0 +1,273 @@
+"""``edge-router serve``: an OpenAI-compatible chat endpoint that routes each request.
+
+Endpoints: ``POST /v1/chat/completions`` (non-streaming and server-sent events),
+``GET /v1/models``, ``GET /health``, ``GET /metrics`` (Prometheus text). The
+decision travels with every answer: ``x-edge-router-route``, ``-score`` and
+``-reason`` headers and an ``edge_router`` object in the body (for a stream, in
+its last chunk, which also reflects a fallback taken before the first piece).
+Per-request options come as an ``edge_router`` object in the request body
+(``force``: "local" or "cloud"; ``cloud_share``: a number in (0, 1)) or as the
+headers ``x-edge-router-force`` and ``x-edge-router-cloud-share``.
+
+Invalid requests get 400 with an OpenAI-style error object; a missing or wrong
+bearer token (when one is set) gets 401; both routes failing gets 502. The local
+model answers one request at a time (its lock); cloud-bound requests run
+concurrently in worker threads. Needs the ``server`` extra (FastAPI, uvicorn).
+
+(No ``from __future__ import annotations`` here: FastAPI reads the handlers'
+annotations at run time, and ``Request`` is imported inside ``create_app``.)
+"""
+
+
+import json
+import logging
+import time
+import uuid
+from typing import Any, Optional
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from ..backends.messages import normalize
+from ..defaults import check_cloud_share, check_route
+from ..errors import (
+    AllRoutesFailedError,
+    ConfigurationError,
+    EdgeRouterError,
+    InvalidInputError,
+    MissingDependencyError,
+    RouterModelError,
+)
+from ..routing.decision import Answer, Decision
+from ..routing.runtime import EdgeRouter
+from .metrics import ServerMetrics
+
+log = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 1_000_000
+_END = object()
+
+
+def _error(status: int, message: str, kind: str = "invalid_request_error") -> Any:
+    from fastapi.responses import JSONResponse
+
+    return JSONResponse({"error": {"message": message, "type": kind, "param": None, "code": None}}, status_code=status)
+
+
+class RouterOptions(BaseModel):
+    """The request's ``edge_router`` object: per-request routing options."""
+
+    model_config = ConfigDict(extra="forbid")
+    force: Optional[str] = None
+    cloud_share: Optional[float] = None
+
+    @field_validator("force")
+    @classmethod
+    def _force(cls, value: Optional[str]) -> Optional[str]:
+        return check_route(value, "'force'")
+
+    @field_validator("cloud_share", mode="before")
+    @classmethod
+    def _share(cls, value: Any) -> Optional[float]:
+        return None if value is None else check_cloud_share(value)
+
+
+class ChatRequest(BaseModel):
+    """The fields of an OpenAI chat request this server reads (others are accepted and left alone)."""
+
+    model_config = ConfigDict(extra="allow", strict=True)
+    messages: list
+    stream: bool = False
+    max_tokens: Optional[int] = Field(None, ge=1)
+    max_completion_tokens: Optional[int] = Field(None, ge=1)
+    model: Optional[str] = None
+    edge_router: Optional[RouterOptions] = None
+
+    @field_validator("messages", mode="before")
+    @classmethod
+    def _messages(cls, value: Any) -> list:
+        if not isinstance(value, list):
+            raise InvalidInputError("'messages' must be a list of {'role': ..., 'content': ...} objects.")
+        return normalize(value)
+
+
+def _message(error: dict) -> str:
+    """One pydantic error as the sentence a caller reads."""
+    cause = (error.get("ctx") or {}).get("error")
+    if isinstance(cause, InvalidInputError):
+        return str(cause)
+    where = ".".join(str(part) for part in error["loc"])
+    if error["type"] == "missing":
+        return f"'{where}' is required: a list of {{'role': ..., 'content': ...}} objects."
+    if error["type"] == "extra_forbidden":
+        return f"'edge_router' must be an object with only {sorted(RouterOptions.model_fields)}; got '{where}'."
+    return f"'{where}': {error['msg'].lower()}."
+
+
+def parse_request(body: Any, headers: Any) -> dict:
+    """The checked request: messages, stream, max_tokens, force, cloud_share. Raises InvalidInputError."""
+    if not isinstance(body, dict):
+        raise InvalidInputError("the request body must be a JSON object.")
+    try:
+        req = ChatRequest.model_validate(body)
+        options = req.edge_router or RouterOptions.model_validate(
+            {"force": headers.get("x-edge-router-force"), "cloud_share": headers.get("x-edge-router-cloud-share")},
+            strict=False)
+    except ValidationError as exc:
+        raise InvalidInputError(_message(exc.errors()[0])) from None
+    return {"messages": req.messages, "stream": req.stream, "max_tokens": req.max_completion_tokens or req.max_tokens,
+            "force": options.force, "cloud_share": options.cloud_share, "model": req.model}
+
+
+def decision_headers(decision: Decision) -> dict[str, str]:
+    """Route, router score (absent when no router scored) and reason, as response headers."""
+    headers = {"x-edge-router-route": decision.route,
+               "x-edge-router-reason": decision.reason.encode("ascii", "replace").decode("ascii")[:500]}
+    if decision.score is not None:
+        headers["x-edge-router-score"] = f"{decision.score:.6f}"
+    return headers
+
+
+def _router_object(answer: Answer) -> dict:
+    return {**answer.decision.to_dict(), "answered_by": answer.model, "cost_usd": answer.cost_usd,
+            "answer_ms": answer.answer_ms}
+
+
+def create_app(router: EdgeRouter, *, token: str | None = None, max_body_bytes: int = MAX_BODY_BYTES,
+               model_name: str = "edge-router") -> Any:
+    """The ASGI app serving ``router``; ``token`` requires ``Authorization: Bearer <token>``."""
+    try:
+        import anyio
+        from fastapi import FastAPI, Request
+        from fastapi.responses import JSONResponse, Response, StreamingResponse
+    except ImportError as exc:
+        raise MissingDependencyError("`edge-router serve` needs FastAPI: pip install 'edge-router[server]'.") from exc
+
+    class ClosingStreamingResponse(StreamingResponse):
+        """Closes its body iterator however the response ends, so a client that disconnects mid-stream
+        frees the local model at once instead of when the garbage collector gets to it."""
+
+        async def __call__(self, scope, receive, send):
+            try:
+                await super().__call__(scope, receive, send)
+            finally:
+                await self.body_iterator.aclose()
+
+    app = FastAPI(title="edge-router", docs_url=None, redoc_url=None, openapi_url=None)
+    metrics = ServerMetrics()
+    record = metrics.record
+
+    def fail(status: int, message: str, kind: str = "invalid_request_error") -> Any:
+        metrics.errors.labels(status=str(status)).inc()
+        return _error(status, message, kind)
+
+    @app.middleware("http")
+    async def guard(request: Request, call_next):
+        if token is not None and request.headers.get("authorization") != f"Bearer {token}":
+            return fail(401, "Missing or wrong bearer token: send 'Authorization: Bearer <EDGE_ROUTER_SERVER_TOKEN>'.",
+                        "authentication_error")
+        length = request.headers.get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > max_body_bytes):
+            return fail(400, f"The request body is larger than {max_body_bytes} bytes.")
+        try:
+            return await call_next(request)
+        except Exception:  # the last line of defence: log it, never send a stack trace
+            log.exception("unexpected error serving %s", request.url.path)
+            return fail(500, "Internal error; the server log has the details.", "server_error")
+
+    @app.get("/health")
+    async def health():
+        return {"status": "ok", "mode": router.mode, "models": router.model_ids()}
+
+    @app.get("/v1/models")
+    async def models():
+        return {"object": "list", "data": [{"id": model_name, "object": "model", "created": 0,
+                                            "owned_by": "edge-router"}]}
+
+    @app.get("/metrics")
+    async def prometheus():
+        body, content_type = metrics.render()
+        return Response(body, media_type=content_type)
+
+    @app.post("/v1/chat/completions")
+    async def chat(request: Request):
+        raw = await request.body()
+        if len(raw) > max_body_bytes:
+            return fail(400, f"The request body is larger than {max_body_bytes} bytes.")
+        try:
+            req = parse_request(json.loads(raw), request.headers)
+        except json.JSONDecodeError as exc:
+            return fail(400, f"The request body is not valid JSON ({exc.msg} at position {exc.pos}).")
+        except InvalidInputError as exc:
+            return fail(400, str(exc))
+        call = {"max_tokens": req["max_tokens"], "force": req["force"], "cloud_share": req["cloud_share"]}
+        model = req["model"] or model_name
+        try:
+            if req["stream"]:
+                stream = await anyio.to_thread.run_sync(lambda: router.stream(req["messages"], **call))
+                return ClosingStreamingResponse(_events(stream, model), media_type="text/event-stream",
+                                         headers=decision_headers(stream.decision))
+            answer = await anyio.to_thread.run_sync(lambda: router.chat(req["messages"], **call))
+        except (InvalidInputError, ConfigurationError, RouterModelError) as exc:
+            return fail(400, str(exc))
+        except AllRoutesFailedError as exc:
+            metrics.fallbacks.labels(reason="all_routes_failed").inc()
+            return fail(502, str(exc), "upstream_error")
+        record(answer)
+        return JSONResponse(_completion_body(answer, model), headers=decision_headers(answer.decision))
+
+    async def _events(stream, model: str):
+        created, ident = int(time.time()), f"chatcmpl-{uuid.uuid4().hex[:24]}"
+
+        def chunk(delta: dict, finish: str | None = None, **extra) -> str:
+            body = {"id": ident, "object": "chat.completion.chunk", "created": created, "model": model,
+                    "choices": [{"index": 0, "delta": delta, "finish_reason": finish}], **extra}
+            return f"data: {json.dumps(body)}\n\n"
+
+        pieces = iter(stream)
+        try:
+            yield chunk({"role": "assistant"})
+            while (piece := await anyio.to_thread.run_sync(next, pieces, _END)) is not _END:
+                yield chunk({"content": piece})
+            answer = stream.answer
+            record(answer)
+            usage = answer.usage.to_dict() if answer.usage else None
+            yield chunk({}, answer.finish_reason, usage=usage, edge_router=_router_object(answer))
+        except EdgeRouterError as exc:
+            metrics.errors.labels(status="stream").inc()
+            yield f"data: {json.dumps({'error': {'message': str(exc), 'type': 'upstream_error'}})}\n\n"
+        finally:
+            # Synchronous on purpose: after a client disconnect this scope is cancelled and an await here would
+            # never run. No piece is being produced now, so closing frees the local model at once.
+            pieces.close()
+        yield "data: [DONE]\n\n"
+
+    app.state.metrics = metrics
+    return app
+
+
+def _completion_body(answer: Answer, model: str) -> dict:
+    return {
+        "id": f"chatcmpl-{uuid.uuid4().hex[:24]}",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": answer.text},
+                     "finish_reason": answer.finish_reason}],
+        "usage": answer.usage.to_dict() if answer.usage else None,
+        "edge_router": _router_object(answer),
+    }
+
+
+def check_binding(host: str, *, allow_remote: bool, token: str | None) -> None:
+    """Loopback by default; any other address needs ``allow_remote`` and a token."""
+    if host in ("127.0.0.1", "localhost", "::1"):
+        return
+    if not allow_remote:
+        raise ConfigurationError(
+            f"Refusing to bind {host}: the server binds 127.0.0.1 unless --allow-remote is given."
+        )
+    if not token:
+        raise ConfigurationError(
+            f"Binding {host} exposes the endpoint to the network: set EDGE_ROUTER_SERVER_TOKEN to a secret "
+            "bearer token first."
+        )

@@ -1,0 +1,178 @@
+"""Preference labels from semantic entropy (Zhang et al., arXiv 2502.11021).
+
+For each prompt: k samples from the weak (local) model and, when a strong
+endpoint is given, from the strong (cloud) model; the semantic entropy of each;
+then δ = |SE_strong − SE_weak| / max(SE_strong, SE_weak, ε). If δ > τ the model
+with the lower entropy wins, otherwise it is a tie. Without a strong model the
+strong SE is a fixed number (``strong_se``), and the row says so.
+
+δ is the relative difference of the two entropies, not the absolute one: it lies
+in [0, 1] whatever the entropy scale (k, count or likelihood entropy), so one τ
+means "within τ of each other" everywhere, and two models that both always say
+the same thing (SE 0 and 0) tie, which keeps the query on the device.
+
+Both models get the same chat (a short-answer instruction for the prompt's kind,
+then the question) and the same clusterer; each side's greedy answer is scored
+against the gold answers, and every sample's token log-probabilities are kept.
+
+Rows are appended to a JSONL file one by one, so a run that stops resumes where
+it left off; a prompt's split (train / calibration / test) comes from a hash of
+its text and never changes.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Iterable, Sequence
+
+from ..backends.chat_model import ChatModel
+from ..data.datasets import Prompt, is_correct
+from ..data.resumable import append_rows
+from ..errors import InvalidInputError, ModelNotFoundError
+from ..uncertainty.clustering import Clusterer
+from ..uncertainty.semantic_entropy import semantic_entropy
+
+STRONG, TIE, WEAK = "strong", "tie", "weak"
+LABEL_VALUE = {STRONG: 1.0, TIE: 0.5, WEAK: 0.0}
+SPLITS = (("train", 70), ("calibration", 85), ("test", 100))
+
+
+def preference(se_strong: float, se_weak: float, *, tau: float = 0.1, eps: float = 1e-9) -> tuple[str, float]:
+    """The label and δ for one pair of semantic entropies."""
+    if se_strong < 0 or se_weak < 0:
+        raise InvalidInputError(f"semantic entropies are never negative (got {se_strong}, {se_weak}).")
+    delta = abs(se_strong - se_weak) / max(se_strong, se_weak, eps)
+    if delta <= tau:
+        return TIE, delta
+    return (STRONG if se_strong < se_weak else WEAK), delta
+
+
+def relabel(rows: Sequence[dict], *, strong_se: float, tau: float, entropy: str = "se") -> list[dict]:
+    """Rows labelled again against a fixed strong SE, from the weak side's ``se`` or ``se_likelihood``.
+
+    Used when no strong model was sampled: a reference SE (for example the weak model's median) turns
+    the weak model's own uncertainty into strong / tie / weak preferences.
+    """
+    if entropy not in ("se", "se_likelihood"):
+        raise InvalidInputError(f"entropy must be 'se' or 'se_likelihood', not {entropy!r}.")
+    out = []
+    for row in rows:
+        label, delta = preference(strong_se, row["weak"][entropy], tau=tau)
+        out.append(dict(row, label=label, delta=delta, tau=tau,
+                        strong={"model": None, "sampled": False, "se": strong_se, "entropy": entropy}))
+    return out
+
+
+def prompt_id(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def split_of(text: str) -> str:
+    """train (70 %), calibration (15 %) or test (15 %), from the prompt's hash."""
+    bucket = int(hashlib.sha256(text.encode("utf-8")).hexdigest()[:8], 16) % 100
+    return next(name for name, upper in SPLITS if bucket < upper)
+
+
+@dataclass(frozen=True)
+class LabelConfig:
+    k: int = 5
+    temperature: float = 1.0
+    max_tokens: int = 32
+    tau: float = 0.1
+    strong_se: float = 0.0
+
+
+# Label prompts ask for short answers, so that k samples of 32 tokens say everything they mean and the
+# exact-match clusterer compares them. The same instructions go to both models.
+SHORT_ANSWER = {
+    "qa": "Answer with a short phrase only: a name, a date, a number or a few words.",
+    "math": "Solve the problem. Reply with the final number only.",
+    "choice": "Reply with the letter of the correct option only.",
+}
+
+
+def label_messages(prompt: Prompt) -> list[dict]:
+    """The chat both models are asked: the kind's short-answer instruction, then the question."""
+    system = SHORT_ANSWER.get(prompt.kind)
+    user = {"role": "user", "content": prompt.question}
+    return [{"role": "system", "content": system}, user] if system else [user]
+
+
+def _side(model: ChatModel, messages: list[dict], prompt: Prompt, clusterer: Clusterer, config: LabelConfig) -> dict:
+    """One model's greedy answer (and whether it is right) and the semantic entropy of its k samples."""
+    t0 = time.perf_counter()
+    greedy = model.chat(messages, max_tokens=config.max_tokens, temperature=0.0).text
+    t1 = time.perf_counter()
+    se = semantic_entropy(model, messages, clusterer, k=config.k, temperature=config.temperature,
+                          max_tokens=config.max_tokens)
+    return {
+        "model": model.id, "sampled": True, "greedy": greedy,
+        "correct": is_correct(greedy, prompt) if prompt.answers else None,
+        "samples": [s.text for s in se.samples], "mean_logprobs": [s.mean_logprob for s in se.samples],
+        "token_logprobs": [[round(x, 4) for x in s.token_logprobs] for s in se.samples],
+        "cluster_ids": list(se.cluster_ids), "se": se.entropy, "se_likelihood": se.likelihood_entropy,
+        "greedy_ms": (t1 - t0) * 1e3, "sample_ms": se.sample_ms, "cluster_ms": se.cluster_ms,
+    }
+
+
+def label_prompt(prompt: Prompt, weak: ChatModel, strong: ChatModel | None, clusterer: Clusterer,
+                 config: LabelConfig) -> dict:
+    """One JSONL row: both sides' greedy answers, samples (with the weak side's token log-probabilities),
+    clusters and SEs; δ, the label, model ids and timings."""
+    messages = label_messages(prompt)
+    weak_row = _side(weak, messages, prompt, clusterer, config)
+    if strong is not None:
+        strong_row = _side(strong, messages, prompt, clusterer, config)
+    else:
+        strong_row = {"model": None, "sampled": False, "se": config.strong_se}
+    label, delta = preference(strong_row["se"], weak_row["se"], tau=config.tau)
+    return {
+        "id": prompt_id(prompt.question), "dataset": prompt.dataset, "index": prompt.index,
+        "prompt": prompt.question, "kind": prompt.kind, "split": split_of(prompt.question),
+        "answers": list(prompt.answers), "weak": weak_row, "strong": strong_row, "delta": delta, "label": label,
+        "tau": config.tau, "clusterer": clusterer.name, "k": config.k,
+    }
+
+
+def read_rows(path: str | Path) -> list[dict]:
+    """The rows of a label file, plain or .gz (a half-written last line from an interrupted run is skipped)."""
+    if not Path(path).is_file():
+        raise ModelNotFoundError(f"Label file {path} does not exist; create it with `edge-router label --out {path}`.")
+    rows = []
+    opener = gzip.open if str(path).endswith(".gz") else open
+    with opener(path, "rt", encoding="utf-8") as fh:
+        for line in fh:
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+    return rows
+
+
+def label_prompts(prompts: Sequence[Prompt], out_path: str | Path, *, weak: ChatModel, strong: ChatModel | None,
+                  clusterer: Clusterer, config: LabelConfig, progress: bool = True) -> dict:
+    """Label ``prompts`` into ``out_path``, skipping those already there. Returns a summary."""
+    out_path = Path(out_path)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    done = {row["id"] for row in read_rows(out_path)} if out_path.exists() else set()
+    todo = [p for p in _unique(prompts) if prompt_id(p.question) not in done]
+    elapsed = append_rows(out_path, todo, lambda prompt: label_prompt(prompt, weak, strong, clusterer, config),
+                          label="labelling", unit="prompts", progress=progress)
+    return {"labelled": len(todo), "already_done": len(done), "seconds": elapsed,
+            "prompts_per_minute": len(todo) / elapsed * 60 if todo and elapsed > 0 else 0.0,
+            "strong_sampled": strong is not None, "config": asdict(config)}
+
+
+def _unique(prompts: Iterable[Prompt]) -> list[Prompt]:
+    seen, out = set(), []
+    for p in prompts:
+        key = prompt_id(p.question)
+        if key not in seen:
+            seen.add(key)
+            out.append(p)
+    return out
