@@ -149,6 +149,10 @@ def _cmd_label(args: argparse.Namespace) -> int:
     prompts = [p for name in args.dataset or () for p in datasets.load(name, limit=args.limit, seed=args.seed)]
     if args.prompts:
         prompts += datasets.load_jsonl(args.prompts, limit=args.limit, seed=args.seed)
+    prompts, dropped = datasets.without_evaluation_prompts(prompts)
+    if dropped:
+        print(f"left out {dropped} prompts that are evaluation questions (GSM8K, MMLU test, MT-Bench)",
+              file=sys.stderr)
     strong = (CloudLLM(base_url=args.strong_base_url, model=args.strong_model, extra_body=args.strong_extra_body)
               if args.strong_base_url else None)
     clusterer = clusterer_named(args.clusterer, Embedder(name=args.embedder) if "embedding" in args.clusterer else None)
@@ -156,9 +160,8 @@ def _cmd_label(args: argparse.Namespace) -> int:
     if strong is None:
         print(f"no strong model sampled: labels compare the local SE with a fixed strong SE of {args.strong_se}",
               file=sys.stderr)
-    summary = label_prompts(prompts, args.out, weak=LocalLLM(args.local_model, threads=args.threads, seed=args.seed),
-                            strong=strong,
-                            clusterer=clusterer, config=config)
+    weak = LocalLLM(args.local_model, threads=args.threads, seed=args.seed)
+    summary = label_prompts(prompts, args.out, weak=weak, strong=strong, clusterer=clusterer, config=config)
     print(json.dumps(summary) if args.json else
           f"labelled {summary['labelled']} prompts ({summary['already_done']} already in {args.out}) at "
           f"{summary['prompts_per_minute']:.1f} prompts/minute")

@@ -71,3 +71,20 @@ def test_gsm8k_and_mmlu_sets_load_with_gold_answers():
     assert len(mmlu) == 14042 and {p.answers[0] for p in mmlu} == set("ABCD")
     aux = datasets.load("mmlu-aux")
     assert 1700 < len(aux) < 1816 and all(p.question.endswith("Answer:") for p in aux)
+
+
+@pytest.mark.skipif(not (datasets.data_dir() / "routerbench").is_dir(), reason="shared data folder is absent")
+def test_training_sets_hold_no_evaluation_question_and_an_evaluation_prompt_is_left_out():
+    from edge_router.defaults import TRAINING_SETS
+
+    for name in TRAINING_SETS:
+        prompts = datasets.load(name)
+        kept, dropped = datasets.without_evaluation_prompts(prompts)
+        assert len(kept) + dropped == len(prompts) and len(kept) > 800, name
+        if name != "mmlu-aux":  # only MMLU dev/val share generic first lines with MMLU test
+            assert dropped == 0, name
+    gsm8k = datasets.load("gsm8k", limit=1)[0]
+    planted = Prompt("mine", 0, gsm8k.question.upper(), ("1",), "math")
+    assert datasets.without_evaluation_prompts([planted]) == ([], 1)
+    arc = datasets.load("arc-challenge")
+    assert {p.answers[0] for p in arc} == set("ABCD") and all(p.question.endswith("Answer:") for p in arc)

@@ -163,6 +163,28 @@ def load(name: str, *, limit: int | None = None, seed: int = 0) -> list[Prompt]:
     return _shuffled(prompts, limit=limit, seed=seed)
 
 
+def _stem(text: str) -> str:
+    """A question's first line, folded (case, punctuation, articles), for comparing prompts across sets."""
+    return fold_text(text.strip().split("\n", 1)[0])
+
+
+def evaluation_stems() -> set[str]:
+    """The stems of every evaluation question: GSM8K test, MMLU test, MT-Bench first turns."""
+    stems = {_stem(p.question) for name in ("gsm8k", "mmlu") for p in load(name)}
+    with open(data_dir() / "mt_bench" / "question.jsonl", encoding="utf-8") as fh:
+        stems |= {_stem(json.loads(line)["turns"][0]) for line in fh if line.strip()}
+    stems.discard("")
+    return stems
+
+
+def without_evaluation_prompts(prompts: list[Prompt]) -> tuple[list[Prompt], int]:
+    """``prompts`` without any whose first line is an evaluation question's (training never sees one);
+    also the number dropped."""
+    stems = evaluation_stems()
+    kept = [p for p in prompts if _stem(p.question) not in stems]
+    return kept, len(prompts) - len(kept)
+
+
 def load_jsonl(path: str | Path, *, limit: int | None = None, seed: int = 0) -> list[Prompt]:
     """Prompts from a JSONL file: each row has ``prompt`` (or ``question``) and optionally ``answers``.
 

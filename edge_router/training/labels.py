@@ -160,7 +160,9 @@ def label_prompts(prompts: Sequence[Prompt], out_path: str | Path, *, weak: Chat
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     done = {row["id"] for row in read_rows(out_path)} if out_path.exists() else set()
-    todo = [p for p in _unique(prompts) if prompt_id(p.question) not in done]
+    # In the order of their hash: a run stopped early has covered every source in proportion.
+    todo = sorted((p for p in _unique(prompts) if prompt_id(p.question) not in done),
+                  key=lambda p: prompt_id(p.question))
     elapsed = append_rows(out_path, todo, lambda prompt: label_prompt(prompt, weak, strong, clusterer, config),
                           label="labelling", unit="prompts", progress=progress)
     return {"labelled": len(todo), "already_done": len(done), "seconds": elapsed,
