@@ -30,6 +30,7 @@ no front end; no module imports another subpackage's private (``_``) module.
 from __future__ import annotations
 
 import importlib
+import logging
 from typing import Any
 
 from . import _moved
@@ -57,6 +58,8 @@ from .errors import (
 __version__ = "0.1.0"
 
 _moved.install()
+# The library logs through `logging` and prints nothing unless the application configures logging.
+logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 _LAZY = {
     "EdgeRouter": "routing.runtime",

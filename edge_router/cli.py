@@ -28,12 +28,18 @@ def _router_options(parser: argparse.ArgumentParser, *, prompt: bool = True) -> 
         parser.add_argument("prompt", help="the question (a single user message)")
         parser.add_argument("--json", action="store_true", help="print one JSON object")
         parser.add_argument("--force", choices=defaults.ROUTES, help="skip the decision and send the query this way")
-    parser.add_argument("--router", metavar="PATH", help="a trained router file (default: the one edge-router ships)")
+    parser.add_argument("--router", metavar="PATH",
+                        help="a trained router file (default: models/routers/default.onnx when the package ships one)")
     parser.add_argument("--mode", choices=defaults.MODES,
-                        help="decide by the trained router, the uncertainty gate, or both "
-                        "(default: the router if one ships)")
+                        help="decide by the trained router, the uncertainty gate, or both (default: the router "
+                        "when one is given or ships, else the gate)")
     parser.add_argument("--threshold", type=float,
-                        help=f"router score at which to offload (default {defaults.THRESHOLD:g})")
+                        help=f"router score at which to offload (default {defaults.THRESHOLD:g}; router modes only)")
+    parser.add_argument("--gate-threshold", type=float, default=defaults.GATE_THRESHOLD,
+                        help="semantic entropy (nats) above which the gate offloads "
+                        f"(default {defaults.GATE_THRESHOLD:g})")
+    parser.add_argument("--gate-k", type=int, default=defaults.GATE_K,
+                        help=f"samples the gate draws (default {defaults.GATE_K})")
     parser.add_argument("--cloud-share", type=float, help="offload this share of queries (calibrated router)")
     parser.add_argument("--max-tokens", type=int, default=defaults.MAX_TOKENS,
                         help=f"answer length limit (default {defaults.MAX_TOKENS})")
@@ -50,7 +56,7 @@ def _build_router(args: argparse.Namespace):
     return EdgeRouter.from_defaults(
         mode=args.mode, router_path=args.router, threshold=args.threshold, cloud_share=args.cloud_share,
         local_model=args.local_model, threads=args.threads, max_tokens=args.max_tokens, embedder_name=args.embedder,
-        gate_clusterer=args.gate_clusterer,
+        gate_clusterer=args.gate_clusterer, gate_threshold=args.gate_threshold, gate_k=args.gate_k,
     )
 
 
@@ -265,35 +271,58 @@ def _json_object(text: str) -> dict:
     return value
 
 
+def _port(text: str) -> int:
+    port = int(text) if text.isdigit() else -1
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a TCP port (1 to 65535)")
+    return port
+
+
+def _verbosity_options() -> argparse.ArgumentParser:
+    """-v / -q, accepted before or after the subcommand."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                        help="log at INFO level")
+    common.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
+                        help="print errors only (no warnings)")
+    return common
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="edge-router", description=__doc__)
-    parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
+    from . import __version__
+
+    common = _verbosity_options()
+    parser = argparse.ArgumentParser(prog="edge-router", description=__doc__, parents=[common])
+    parser.add_argument("--version", action="version", version=f"edge-router {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    ask = sub.add_parser("ask", help="route and answer a prompt")
+    def command(group, name: str, **kwargs) -> argparse.ArgumentParser:
+        return group.add_parser(name, parents=[common], **kwargs)  # -v/-q after the subcommand too
+
+    ask = command(sub, "ask", help="route and answer a prompt")
     _router_options(ask)
     ask.set_defaults(func=_cmd_ask)
 
-    route = sub.add_parser("route", help="decide local or cloud for a prompt without answering it")
+    route = command(sub, "route", help="decide local or cloud for a prompt without answering it")
     _router_options(route)
     route.set_defaults(func=_cmd_route)
 
-    serve = sub.add_parser("serve", help="an OpenAI-compatible endpoint on this machine that routes each request")
+    serve = command(sub, "serve", help="an OpenAI-compatible endpoint on this machine that routes each request")
     _router_options(serve, prompt=False)
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--port", type=_port, default=8000, help="TCP port (default 8000)")
     serve.add_argument("--allow-remote", action="store_true",
                        help="allow a non-loopback address (needs EDGE_ROUTER_SERVER_TOKEN)")
     serve.set_defaults(func=_cmd_serve)
 
-    bench = sub.add_parser("bench", help="measure what routing costs on this machine")
+    bench = command(sub, "bench", help="measure what routing costs on this machine")
     bench.add_argument("--quick", action="store_true", help="fewer repetitions, 32-token prompts only (< 60 s)")
     bench.add_argument("--json", metavar="PATH", help="write every figure as JSON")
     bench.add_argument("--report", metavar="PATH", help="write a Markdown report (and a PNG plot beside it)")
     bench.add_argument("--router", metavar="PATH", help="a router file to time (default: a logistic one)")
     bench.set_defaults(func=_cmd_bench)
 
-    label = sub.add_parser("label", help="label prompts with semantic-entropy preferences (resumable)")
+    label = command(sub, "label", help="label prompts with semantic-entropy preferences (resumable)")
     label.add_argument("--dataset", nargs="+", choices=defaults.TRAINING_SETS,
                        help="built-in training sets (evaluation sets are never labelled)")
     label.add_argument("--prompts", metavar="FILE", help="a JSONL file with 'prompt' (and optional 'answers')")
@@ -317,7 +346,7 @@ def build_parser() -> argparse.ArgumentParser:
     label.add_argument("--json", action="store_true", help="print the summary as JSON")
     label.set_defaults(func=_cmd_label)
 
-    train = sub.add_parser("train", help="train routers from a label file and export them to ONNX")
+    train = command(sub, "train", help="train routers from a label file and export them to ONNX")
     train.add_argument("--labels", required=True, metavar="PATH", help="a label file from `edge-router label`")
     train.add_argument("--out", required=True, metavar="DIR", help="where the router files and cards go")
     train.add_argument("--kind", nargs="+", choices=("knn", "sw", "mf", "mlp"), help="kinds to train (default: all)")
@@ -327,15 +356,17 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--json", action="store_true", help="print the cards as JSON")
     train.set_defaults(func=_cmd_train)
 
-    cal = sub.add_parser("calibrate", help="thresholds for 10 %%..90 %% cloud shares, into the router's card")
+    cal = command(sub, "calibrate", help="thresholds for 10 %%..90 %% cloud shares, into the router's card")
     cal.add_argument("router", metavar="ROUTER", help="a router file")
     cal.add_argument("--labels", required=True, metavar="PATH", help="a label file (its calibration split is used)")
-    cal.add_argument("--split", default="calibration", choices=("train", "calibration", "test"))
+    cal.add_argument("--split", default="calibration", choices=("train", "calibration", "test"),
+                     help="which hash split of the labels to calibrate on (default calibration)")
     _embedder_option(cal, " (the one the router was trained on)")
     cal.set_defaults(func=_cmd_calibrate)
 
-    ev = sub.add_parser("eval", help="routing quality (PGR, CPT, APGR, cost, judge) on GSM8K, MMLU, MT-Bench")
-    ev.add_argument("--benchmark", choices=("gsm8k", "mmlu", "mt-bench", "all"), default="all")
+    ev = command(sub, "eval", help="routing quality (PGR, CPT, APGR, cost, judge) on GSM8K, MMLU, MT-Bench")
+    ev.add_argument("--benchmark", choices=("gsm8k", "mmlu", "mt-bench", "all"), default="all",
+                    help="which benchmark (default all: the three, or GSM8K and MMLU for the measured pairs)")
     ev.add_argument("--router", nargs="+", required=True, metavar="PATH", help="router files to evaluate")
     ev.add_argument("--pair", choices=defaults.EVAL_PAIRS, default="gpt4-mixtral",
                     help="GPT-4 vs Mixtral as recorded by RouteLLM (default), GPT-4 vs the local model measured here, "
@@ -349,26 +380,34 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--judge-limit", type=int, help="judge only the first N queries of each benchmark")
     ev.set_defaults(func=_cmd_eval)
 
-    models = sub.add_parser("models", help="list and fetch model files")
+    models = command(sub, "models", help="list and fetch model files")
     models_sub = models.add_subparsers(dest="models_command", required=True)
-    listing = models_sub.add_parser("list", help="name, role, size, cached or not, path")
+    listing = command(models_sub, "list", help="name, role, size, cached or not, path")
     listing.add_argument("--json", action="store_true")
     listing.set_defaults(func=_cmd_models_list)
-    pull = models_sub.add_parser("pull", help="fetch and verify model files (all the runtime uses by default)")
+    pull = command(models_sub, "pull", help="fetch and verify model files (all the runtime uses by default)")
     pull.add_argument("name", nargs="?", help="one model name from `edge-router models list`")
     pull.set_defaults(func=_cmd_models_pull)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command: every failure ends in one line on stderr and exit status 2 (130 on Ctrl-C)."""
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
+    verbose, quiet = getattr(args, "verbose", False), getattr(args, "quiet", False)
+    level = logging.INFO if verbose else logging.ERROR if quiet else logging.WARNING
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     try:
         return args.func(args)
+    except KeyboardInterrupt:
+        print("edge-router: interrupted", file=sys.stderr)
+        return 130
     except EdgeRouterError as exc:
         print(f"edge-router: error: {exc}", file=sys.stderr)
-        return 2
+    except OSError as exc:  # an unwritable cache or trace file, a port in use ...
+        where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
+        print(f"edge-router: error: {exc.strerror or exc}{where}", file=sys.stderr)
+    return 2
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -18,6 +18,10 @@ MAX_TOKENS = 256
 """Answer length limit."""
 N_CTX = 2048
 """The local model's context window."""
+GATE_THRESHOLD = 0.9
+"""Semantic entropy (nats) above which the uncertainty gate offloads: with k = 5, splits 5, 4-1 and 3-2 stay."""
+GATE_K = 5
+"""Samples the uncertainty gate draws."""
 CLUSTERERS = ("exact", "embedding", "nli", "nli-embedding")
 CLUSTERER = "exact"
 """How samples are clustered, for the gate and for labels (chosen in benchmarks/results/se_backends.md)."""

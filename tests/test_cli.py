@@ -32,8 +32,8 @@ def test_route_json_has_the_decision(router_file):
     decision = json.loads(out.stdout)
     for key in ("route", "score", "threshold", "reason", "timings_ms"):
         assert key in decision
-    assert decision["route"] == "local"  # score 0.88 wants the cloud, but none is configured
-    assert decision["degraded"] and "no cloud endpoint" in decision["fallback"]
+    assert decision["route"] == "local" and decision["mode"] == "local-only"  # no cloud: nothing to decide
+    assert not decision["degraded"] and "no cloud endpoint" in decision["reason"]
     assert decision["models"]["router"].endswith(":constant")
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import math
 
 import numpy as np
@@ -158,10 +159,22 @@ def test_both_failing_names_both_causes():
     assert isinstance(info.value.cloud_error, CloudError)
 
 
-def test_no_cloud_configured_answers_locally_and_says_so():
-    answer = make(FakeLocal(), None).chat(LONG)
-    assert answer.text == "local answer" and answer.degraded
-    assert "no cloud endpoint configured" in answer.decision.fallback
+def test_no_cloud_configured_is_local_only_without_scoring_or_degrading(caplog):
+    with caplog.at_level(logging.WARNING):
+        answer = make(FakeLocal(), None).chat(LONG)
+    assert answer.text == "local answer" and not answer.degraded and answer.decision.fallback is None
+    assert answer.decision.mode == "local-only" and answer.decision.score is None
+    assert "no cloud endpoint configured" in answer.decision.reason and not caplog.records
+    with pytest.raises(ConfigurationError, match="Forced to the cloud, but no cloud model is configured"):
+        make(FakeLocal(), None).chat(LONG, force="cloud")
+
+
+def test_the_decision_keeps_the_decided_route_after_a_fallback():
+    answer = make(FakeLocal(), FakeCloud(fail=True)).chat(LONG)  # the router says cloud; the cloud fails
+    assert (answer.decision.decided, answer.route) == ("cloud", "local") and answer.degraded
+    assert answer.decision.to_dict()["fallback_kind"] == "cloud_failed"
+    plain = make(FakeLocal(), FakeCloud()).route(SHORT)
+    assert plain.decided == plain.route
 
 
 def test_prompt_too_long_for_local_goes_to_the_cloud():
@@ -225,7 +238,8 @@ def test_trace_file_gets_one_json_line_per_decision(tmp_path, monkeypatch):
 
 def test_configuration_errors():
     with pytest.raises(ConfigurationError, match="router file"):
-        EdgeRouter(local=FakeLocal())
+        EdgeRouter(local=FakeLocal(), cloud=FakeCloud())
+    assert EdgeRouter(local=FakeLocal()).route(SHORT).mode == "local-only"
     with pytest.raises(ConfigurationError, match="embedder"):
         EdgeRouter(local=FakeLocal(), router=FakeRouter())
     with pytest.raises(ConfigurationError, match="threshold"):
@@ -277,7 +291,8 @@ def test_real_stream_matches_chat(local_llm, embedder, real_router_file):
 
 def test_real_gate_measures_semantic_entropy(local_llm, embedder):
     gate = UncertaintyGate(EmbeddingClusterer(embedder), k=5, max_tokens=24)
-    decision = EdgeRouter(local=local_llm, gate=gate, max_tokens=24).route("Tell me a random word.")
+    unused_cloud = CloudLLM(base_url="http://127.0.0.1:9/v1", model="never-called")  # route() answers nothing
+    decision = EdgeRouter(local=local_llm, cloud=unused_cloud, gate=gate, max_tokens=24).route("Say a random word.")
     assert 0.0 <= decision.semantic_entropy <= math.log(5) + 1e-9
     assert 1 <= decision.n_clusters <= 5
     assert decision.timings_ms["gate"] > 0

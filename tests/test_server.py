@@ -76,6 +76,7 @@ def test_openai_client_non_streaming_local(served):
     assert "router score" in raw.headers["x-edge-router-reason"]
     info = completion.model_extra["edge_router"]
     assert info["route"] == "local" and info["answered_by"].startswith("smollm2")
+    assert completion.model == info["answered_by"], "the response names the model that answered"
     assert completion.usage.completion_tokens <= 8
 
 
@@ -102,11 +103,19 @@ def test_force_by_header_and_local_stream(served):
 
 def test_cloud_failure_is_visible_as_degraded(served, cloud):
     cloud.behaviours.extend(["500", "500"])
-    completion = client(served).chat.completions.create(
-        model="edge-router", messages=[{"role": "user", "content": "Hi"}],
+    raw = client(served).chat.completions.with_raw_response.create(
+        model="gpt-4o", messages=[{"role": "user", "content": "Hi"}],
         extra_body={"edge_router": {"force": "cloud"}})
+    completion = raw.parse()
     info = completion.model_extra["edge_router"]
     assert info["degraded"] and info["route"] == "local" and "HTTP 500" in info["fallback"]
+    assert (info["decided"], info["fallback_kind"]) == ("cloud", "cloud_failed")
+    assert raw.headers["x-edge-router-route"] == "local" and raw.headers["x-edge-router-decided"] == "cloud"
+    assert raw.headers["x-edge-router-degraded"] == "true"
+    assert raw.headers["x-edge-router-fallback"].startswith("cloud_failed: cloud failed")
+    assert completion.model == info["answered_by"] != "gpt-4o"
+    metrics = requests.get(f"{served.base_url}/metrics", timeout=10).text
+    assert 'edge_router_fallbacks_total{reason="cloud_failed"}' in metrics
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from edge_router import EdgeRouter, ExactMatchClusterer, RouterModel
+from edge_router import CloudLLM, EdgeRouter, ExactMatchClusterer, RouterModel
 from edge_router.data.datasets import load_jsonl
 from edge_router.training.labels import LabelConfig, label_prompts, read_rows
 from edge_router.training.trainer import calibrate, train
@@ -48,6 +48,9 @@ def test_label_rows_hold_what_training_needs(label_file):
     assert any(r["weak"]["correct"] is not None for r in rows)
 
 
+UNUSED_CLOUD = CloudLLM(base_url="http://127.0.0.1:9/v1", model="never-called")  # route() answers nothing
+
+
 def test_train_export_and_route(label_file, tmp_path, embedder, local_llm):
     cards = train(label_file, tmp_path, embedder=embedder)
     assert set(cards) == {"knn", "sw", "mf", "mlp"}
@@ -55,7 +58,8 @@ def test_train_export_and_route(label_file, tmp_path, embedder, local_llm):
         assert card["embedder_id"] == embedder.id and card["onnx_parity_max_abs_diff"] <= 1e-5
         assert (tmp_path / f"{kind}.json").is_file()
         router = RouterModel(tmp_path / f"{kind}.onnx", embedder_id=embedder.id, dim=embedder.dim)
-        decision = EdgeRouter(local=local_llm, embedder=embedder, router=router).route("What is 4 + 4?")
+        decision = EdgeRouter(local=local_llm, cloud=UNUSED_CLOUD, embedder=embedder,
+                              router=router).route("What is 4 + 4?")
         assert decision.models["router"].endswith(f":{kind}") and 0.0 <= decision.score <= 1.0
     table = calibrate(tmp_path / "mlp.onnx", label_file, embedder=embedder, split="train")
     assert len(table) == 9

@@ -82,6 +82,11 @@ class CloudLLM:
             )
         if max_retries < 0:
             raise ConfigurationError(f"max_retries must be 0 or more, not {max_retries}.")
+        if not base_url.startswith(("http://", "https://")):
+            raise ConfigurationError(
+                f"The cloud base URL {base_url!r} has no scheme; write it as http://{base_url} or https://{base_url} "
+                f"(base_url= or {settings.CLOUD_BASE_URL_ENV})."
+            )
         self.base_url = base_url.rstrip("/")
         self.model = model
         self.id = f"cloud:{model}"

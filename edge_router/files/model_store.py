@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, Callable
 
 from .. import settings
-from ..errors import ChecksumMismatchError, ModelDownloadError, ModelNotFoundError, OfflineModeError
+from ..errors import ChecksumMismatchError, ConfigurationError, ModelDownloadError, ModelNotFoundError, OfflineModeError
 from ..progress import ProgressBar
 from .registry import (
     ModelSpec,
@@ -156,7 +156,13 @@ def locate(role: str, model: str | os.PathLike | None = None, *, progress: bool 
 def download(spec: ModelSpec, *, progress: bool = False) -> Path:
     """Fetch ``spec``'s file from its first working source into the cache and verify it."""
     target = cached_path(spec)
-    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigurationError(
+            f"Cannot create the model cache folder {target.parent} ({exc.strerror or exc}); set "
+            f"{settings.CACHE_ENV} to a writable folder."
+        ) from exc
     failures = []
     for source in spec.sources:
         tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.incomplete")

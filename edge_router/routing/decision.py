@@ -18,7 +18,6 @@ class FallbackKind(str, Enum):
 
     CLOUD_FAILED = "cloud_failed"
     LOCAL_FAILED = "local_failed"
-    NO_CLOUD = "no_cloud"
     NO_LOCAL = "no_local"
 
 
@@ -26,9 +25,11 @@ class FallbackKind(str, Enum):
 class Decision:
     """Which way a query goes, and why.
 
-    ``route`` is where the query was sent. ``mode`` says what decided it:
-    ``router`` (trained scorer), ``gate`` (semantic entropy of local samples),
-    ``router+gate`` or ``forced``. ``score``/``threshold`` are the router's,
+    ``route`` is where the query was sent (the delivered route) and ``decided``
+    where the decision meant it to go; they differ after a fallback. ``mode`` says
+    what decided it: ``router`` (trained scorer), ``gate`` (semantic entropy of
+    local samples), ``router+gate``, ``forced``, or ``local-only`` (no cloud is
+    configured, so nothing was scored). ``score``/``threshold`` are the router's,
     ``semantic_entropy``/``gate_threshold`` the gate's (None where unused).
     ``fallback`` names what went wrong when the answer did not come from the
     decided route (``fallback_kind`` says the same as a ``FallbackKind``), and
@@ -41,6 +42,7 @@ class Decision:
     route: Route
     mode: Mode | str
     reason: str
+    decided: Route | None = None
     score: float | None = None
     threshold: float | None = None
     semantic_entropy: float | None = None
@@ -54,6 +56,10 @@ class Decision:
     fallback: str | None = None
     fallback_kind: FallbackKind | None = None
     degraded: bool = False
+
+    def __post_init__(self) -> None:
+        if self.decided is None:
+            object.__setattr__(self, "decided", self.route)
 
     def with_fallback(self, route: Route, kind: FallbackKind, reason: str, *, degraded: bool) -> Decision:
         """This decision after a fallback to ``route``."""

@@ -36,6 +36,7 @@ from ..errors import (
     AllRoutesFailedError,
     CloudError,
     ConfigurationError,
+    InvalidInputError,
     LocalModelError,
     PromptTooLongError,
 )
@@ -88,8 +89,9 @@ class EdgeRouter:
     ):
         if local is None and cloud is None:
             raise ConfigurationError("EdgeRouter needs a local model, a cloud model or both.")
-        if router is None and gate is None:
-            raise ConfigurationError("EdgeRouter needs a router file (router=), an uncertainty gate (gate=) or both.")
+        if router is None and gate is None and cloud is not None:
+            raise ConfigurationError("With a cloud, EdgeRouter needs a router file (router=), an uncertainty gate "
+                                     "(gate=) or both to decide.")
         if router is not None and embedder is None:
             raise ConfigurationError("A router needs the embedder it was trained with: pass embedder=.")
         if gate is not None and local is None:
@@ -131,6 +133,8 @@ class EdgeRouter:
         n_ctx: int = defaults.N_CTX,
         embedder_name: str | None = None,
         gate_clusterer: str = defaults.CLUSTERER,
+        gate_threshold: float = defaults.GATE_THRESHOLD,
+        gate_k: int = defaults.GATE_K,
         **kwargs,
     ) -> EdgeRouter:
         """The default local model and embedder; the cloud from ``EDGE_ROUTER_CLOUD_*`` if set.
@@ -142,24 +146,27 @@ class EdgeRouter:
         ``embedder_name`` picks a registered embedder (the router must be
         trained on it). ``gate_clusterer`` is the gate's clustering backend: ``exact`` (the default,
         chosen by measurement in benchmarks/results/se_backends.md), ``embedding``, ``nli`` (the shipped
-        cross-encoder) or ``nli-embedding``.
+        cross-encoder) or ``nli-embedding``; ``gate_threshold`` (nats) and ``gate_k`` (samples) set the gate.
         """
         router_file = Path(router_path) if router_path else shipped_router()
         mode = mode or ("router" if router_file else "gate")
         if mode not in defaults.MODES:
             raise ConfigurationError(f"mode must be one of {', '.join(defaults.MODES)}, not {mode!r}.")
+        if mode == "gate" and (threshold is not None or cloud_share is not None):
+            raise ConfigurationError("threshold and cloud_share (--threshold, --cloud-share) set the router; the "
+                                     "gate's threshold is gate_threshold (--gate-threshold).")
         if "router" in mode and router_file is None:
             raise ConfigurationError("No router file: pass a router file (router_path=, or --router PATH) or use the "
                                      "gate mode (mode='gate', or --mode gate).")
-        embedder = Embedder(name=embedder_name)
-        clusterer = clusterer_named(gate_clusterer, embedder) if "gate" in mode else None
-        local = LocalLLM(local_model, threads=threads, n_ctx=n_ctx)
         if cloud is None and settings.cloud_setting(settings.CLOUD_BASE_URL_ENV):
             cloud = CloudLLM()
         if cloud is None:
             log.info("no cloud endpoint configured (%s); every query stays local", settings.CLOUD_BASE_URL_ENV)
+        local = LocalLLM(local_model, threads=threads, n_ctx=n_ctx)
+        embedder = Embedder(name=embedder_name)
+        clusterer = clusterer_named(gate_clusterer, embedder) if "gate" in mode else None
         router = RouterModel(router_file, embedder_id=embedder.id, dim=embedder.dim) if "router" in mode else None
-        gate = UncertaintyGate(clusterer) if clusterer is not None else None
+        gate = UncertaintyGate(clusterer, k=gate_k, threshold=gate_threshold) if clusterer is not None else None
         return cls(
             local=local, cloud=cloud, embedder=embedder, router=router, threshold=threshold,
             cloud_share=cloud_share, gate=gate, **kwargs,
@@ -194,7 +201,13 @@ class EdgeRouter:
         reasons: list[str] = []
         if force is not None:
             route, mode = defaults.check_route(force), "forced"
+            if self.model(route) is None:
+                raise ConfigurationError(f"Forced to the {route}, but no {route} model is configured"
+                                         + (f" (set {settings.CLOUD_BASE_URL_ENV})." if route == CLOUD else "."))
             reasons.append(f"forced to {force} by the caller")
+        elif self.cloud is None:
+            route, mode = LOCAL, "local-only"
+            reasons.append("no cloud endpoint configured: every query stays on the device")
         else:
             route, mode = LOCAL, self.mode
             if self.router is not None:
@@ -251,11 +264,7 @@ class EdgeRouter:
         return route
 
     def _available_route(self, decision: Decision) -> Decision:
-        """Move a decision to the other side when its side is not configured (a logged fallback)."""
-        if decision.route == CLOUD and self.cloud is None:
-            reason = f"no cloud endpoint configured (set {settings.CLOUD_BASE_URL_ENV})"
-            log.warning("query meant for the cloud answered locally: %s", reason)
-            return decision.with_fallback(LOCAL, FallbackKind.NO_CLOUD, reason, degraded=True)
+        """Move a decision to the cloud when no local model is configured (recorded as a fallback)."""
         if decision.route == LOCAL and self.local is None:
             return decision.with_fallback(CLOUD, FallbackKind.NO_LOCAL, "no local model configured", degraded=False)
         return decision
@@ -264,9 +273,17 @@ class EdgeRouter:
               cloud_share: float | None = None) -> Decision:
         """The routing decision for ``messages`` without answering them."""
         messages = normalize(messages)
-        decision = self._decide(messages, force, max_tokens or self.max_tokens, cloud_share)
+        decision = self._decide(messages, force, self._max_tokens(max_tokens), cloud_share)
         self._write_trace("route", messages, decision)
         return decision
+
+    def _max_tokens(self, max_tokens: int | None) -> int:
+        """The call's answer length limit: this router's when None, else a positive integer or a clear error."""
+        if max_tokens is None:
+            return self.max_tokens
+        if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1:
+            raise InvalidInputError(f"max_tokens must be a positive integer, not {max_tokens!r}.")
+        return max_tokens
 
     def model(self, route: Route) -> ChatModel | None:
         """The model that answers on ``route`` (None when that side is not configured)."""
@@ -303,7 +320,7 @@ class EdgeRouter:
         threshold for that share on this call only.
         """
         messages = normalize(messages)
-        max_tokens = max_tokens or self.max_tokens
+        max_tokens = self._max_tokens(max_tokens)
         decision = self._decide(messages, force, max_tokens, cloud_share)
         start = time.perf_counter()
         try:
@@ -322,7 +339,7 @@ class EdgeRouter:
                cloud_share: float | None = None) -> AnswerStream:
         """Route now; iterate the result for the answer's text pieces."""
         messages = normalize(messages)
-        max_tokens = max_tokens or self.max_tokens
+        max_tokens = self._max_tokens(max_tokens)
         return AnswerStream(self, messages, self._decide(messages, force, max_tokens, cloud_share), max_tokens)
 
     def _write_trace(self, event: str, messages: Messages, result: Decision | Answer) -> None:

@@ -118,12 +118,20 @@ def parse_request(body: Any, headers: Any) -> dict:
             "force": options.force, "cloud_share": options.cloud_share, "model": req.model}
 
 
+def _ascii(text: str) -> str:
+    return text.encode("ascii", "replace").decode("ascii")[:500]
+
+
 def decision_headers(decision: Decision) -> dict[str, str]:
-    """Route, router score (absent when no router scored) and reason, as response headers."""
-    headers = {"x-edge-router-route": decision.route,
-               "x-edge-router-reason": decision.reason.encode("ascii", "replace").decode("ascii")[:500]}
+    """The decision as response headers: the route delivered and the one decided, the router score (absent
+    when no router scored), the reason, whether the answer is degraded, and the fallback's kind and message."""
+    headers = {"x-edge-router-route": decision.route, "x-edge-router-decided": decision.decided,
+               "x-edge-router-reason": _ascii(decision.reason),
+               "x-edge-router-degraded": "true" if decision.degraded else "false"}
     if decision.score is not None:
         headers["x-edge-router-score"] = f"{decision.score:.6f}"
+    if decision.fallback_kind is not None:
+        headers["x-edge-router-fallback"] = f"{decision.fallback_kind.value}: {_ascii(decision.fallback or '')}"
     return headers
 
 
@@ -200,12 +208,12 @@ def create_app(router: EdgeRouter, *, token: str | None = None, max_body_bytes: 
         except InvalidInputError as exc:
             return fail(400, str(exc))
         call = {"max_tokens": req["max_tokens"], "force": req["force"], "cloud_share": req["cloud_share"]}
-        model = req["model"] or model_name
         try:
             if req["stream"]:
                 stream = await anyio.to_thread.run_sync(lambda: router.stream(req["messages"], **call))
+                model = router.model(stream.decision.route).id  # the model that starts answering
                 return ClosingStreamingResponse(_events(stream, model), media_type="text/event-stream",
-                                         headers=decision_headers(stream.decision))
+                                                headers=decision_headers(stream.decision))
             answer = await anyio.to_thread.run_sync(lambda: router.chat(req["messages"], **call))
         except (InvalidInputError, ConfigurationError, RouterModelError) as exc:
             return fail(400, str(exc))
@@ -213,7 +221,7 @@ def create_app(router: EdgeRouter, *, token: str | None = None, max_body_bytes: 
             metrics.fallbacks.labels(reason="all_routes_failed").inc()
             return fail(502, str(exc), "upstream_error")
         record(answer)
-        return JSONResponse(_completion_body(answer, model), headers=decision_headers(answer.decision))
+        return JSONResponse(_completion_body(answer, answer.model), headers=decision_headers(answer.decision))
 
     async def _events(stream, model: str):
         created, ident = int(time.time()), f"chatcmpl-{uuid.uuid4().hex[:24]}"

@@ -19,6 +19,7 @@ from typing import Sequence
 
 import numpy as np
 
+from .. import defaults
 from ..backends.chat_model import ChatModel
 from ..backends.completions import Sample
 from ..backends.messages import Messages, normalize, routing_text
@@ -100,8 +101,8 @@ class UncertaintyGate:
     """
 
     clusterer: Clusterer
-    k: int = 5
-    threshold: float = 0.9
+    k: int = defaults.GATE_K
+    threshold: float = defaults.GATE_THRESHOLD
     measure: str = "counts"
     max_tokens: int = 48
     temperature: float = 1.0
