@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--snapshot", action="store_true", help="only write the compressed files")
     args = parser.parse_args(argv)
     if args.snapshot:
-        return write_snapshots([Path(m).stem for m in args.models])
+        return write_snapshots([Path(m).stem if m.endswith(".gguf") else m for m in args.models])
     prompts = questions()[:args.limit]
     models = [LocalLLM(m, threads=args.threads) for m in args.models]
     print(f"{len(prompts)} questions, models {[m.id for m in models]}, {environment.describe()}", file=sys.stderr)

@@ -34,7 +34,7 @@ def test_k_samples_from_an_endpoint_that_ignores_n(standin):
     cloud = CloudLLM(base_url=standin.base_url, model=MODEL_ALIAS, extra_body={"top_k": 0, "min_p": 0})
     samples = cloud.sample("Name a colour. One word.", 3, max_tokens=6)
     assert len(samples) == 3 and all(s.text for s in samples)
-    assert all(len(s.token_logprobs) <= 6 and all(lp <= 0 for lp in s.token_logprobs) for s in samples)
+    assert all(1 <= len(s.token_logprobs) <= 6 and all(lp <= 0 for lp in s.token_logprobs) for s in samples)
 
 
 def test_stop_ends_the_server():

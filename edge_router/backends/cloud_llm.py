@@ -227,7 +227,7 @@ class CloudLLM:
         n = k
         while len(samples) < k:
             payload = self._payload(messages, {"max_tokens": max_tokens, "temperature": temperature,
-                                               "n": n if n > 1 else None, "logprobs": True})
+                                               "n": n if n > 1 else None, "logprobs": True, "top_logprobs": 1})
             choices = self._json(self._post(payload, stream=False))["choices"]
             try:
                 samples += [_sample(choice) for choice in choices[: k - len(samples)]]
