@@ -32,7 +32,7 @@ def cluster_entropy(cluster_ids: Sequence[int]) -> float:
     if not cluster_ids:
         raise InvalidInputError("semantic entropy needs at least one sample.")
     n = len(cluster_ids)
-    return float(-sum((c / n) * math.log(c / n) for c in Counter(cluster_ids).values()))
+    return float(-sum((c / n) * math.log(c / n) for c in Counter(cluster_ids).values())) + 0.0  # never -0.0
 
 
 def likelihood_entropy(cluster_ids: Sequence[int], log_likelihoods: Sequence[float]) -> float:
