@@ -43,6 +43,11 @@ def _router_options(parser: argparse.ArgumentParser, *, prompt: bool = True) -> 
     parser.add_argument("--cloud-share", type=float, help="offload this share of queries (calibrated router)")
     parser.add_argument("--max-tokens", type=int, default=defaults.MAX_TOKENS,
                         help=f"answer length limit (default {defaults.MAX_TOKENS})")
+    parser.add_argument("--breaker-failures", type=int, default=defaults.BREAKER_FAILURES,
+                        help=f"consecutive cloud failures that open the circuit breaker "
+                        f"(default {defaults.BREAKER_FAILURES})")
+    parser.add_argument("--breaker-cool-down", type=float, default=defaults.BREAKER_COOL_DOWN_S,
+                        help=f"seconds the cloud is then skipped (default {defaults.BREAKER_COOL_DOWN_S:g})")
     _local_model_option(parser)
     _embedder_option(parser)
     parser.add_argument("--gate-clusterer", choices=defaults.CLUSTERERS, default=defaults.CLUSTERER,
@@ -51,12 +56,14 @@ def _router_options(parser: argparse.ArgumentParser, *, prompt: bool = True) -> 
 
 
 def _build_router(args: argparse.Namespace):
+    from .routing.breaker import CircuitBreaker
     from .routing.runtime import EdgeRouter
 
     return EdgeRouter.from_defaults(
         mode=args.mode, router_path=args.router, threshold=args.threshold, cloud_share=args.cloud_share,
         local_model=args.local_model, threads=args.threads, max_tokens=args.max_tokens, embedder_name=args.embedder,
         gate_clusterer=args.gate_clusterer, gate_threshold=args.gate_threshold, gate_k=args.gate_k,
+        breaker=CircuitBreaker(args.breaker_failures, args.breaker_cool_down),
     )
 
 

@@ -22,6 +22,10 @@ GATE_THRESHOLD = 0.9
 """Semantic entropy (nats) above which the uncertainty gate offloads: with k = 5, splits 5, 4-1 and 3-2 stay."""
 GATE_K = 5
 """Samples the uncertainty gate draws."""
+BREAKER_FAILURES = 3
+"""Consecutive cloud failures after which the cloud is skipped for a cool-down (the circuit breaker)."""
+BREAKER_COOL_DOWN_S = 30.0
+"""Seconds the cloud is skipped after the breaker opens; then one call tries it again."""
 CLUSTERERS = ("exact", "embedding", "nli", "nli-embedding")
 CLUSTERER = "exact"
 """How samples are clustered, for the gate and for labels (chosen in benchmarks/results/se_backends.md)."""

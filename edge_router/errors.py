@@ -20,7 +20,8 @@ message says what went wrong and how to fix it.
     ├── CloudError (ConnectionError)            the cloud API failed
     │   ├── CloudTimeoutError (TimeoutError)
     │   ├── CloudHTTPError                      non-2xx status (after retries)
-    │   └── CloudResponseError                  malformed body or a stream cut short
+    │   ├── CloudResponseError                  malformed body or a stream cut short
+    │   └── CloudCircuitOpenError               skipped: the cloud failed too often just now
     └── AllRoutesFailedError (RuntimeError)     local and cloud both failed
 """
 
@@ -96,6 +97,10 @@ class CloudHTTPError(CloudError):
     def __init__(self, message: str, *, status: int):
         super().__init__(message)
         self.status = status
+
+
+class CloudCircuitOpenError(CloudError):
+    """The cloud was not called: it failed several times in a row and is resting (circuit breaker)."""
 
 
 class CloudResponseError(CloudError):

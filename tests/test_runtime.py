@@ -15,12 +15,15 @@ from edge_router.backends.completions import Completion, Sample, Usage
 from edge_router.backends.embedder import EmbeddedQuery
 from edge_router.errors import (
     AllRoutesFailedError,
+    CloudCircuitOpenError,
     CloudError,
     CloudResponseError,
     ConfigurationError,
     InvalidInputError,
     LocalModelError,
 )
+from edge_router.routing.breaker import CircuitBreaker
+from edge_router.routing.decision import FallbackKind
 
 # ---------------------------------------------------------------- fakes for the logic
 
@@ -310,3 +313,50 @@ def test_online_budget_reports_the_realised_share():
     assert decision.cloud_share_realised is not None and 0.3 <= decision.cloud_share_realised <= 0.7
     with pytest.raises(ConfigurationError, match="cloud_share"):
         make(FakeLocal(), FakeCloud(), budget_window=10)
+
+
+# ---------------------------------------------------------------- the circuit breaker
+
+
+class Clock:
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+
+def test_the_breaker_skips_a_failing_cloud_then_tries_it_again_after_the_cool_down():
+    clock = Clock()
+    cloud = FakeCloud(fail=True)
+    router = make(FakeLocal(), cloud, breaker=CircuitBreaker(failures=2, cool_down_s=30, clock=clock))
+    for _ in range(2):
+        assert router.chat(LONG).decision.fallback_kind == FallbackKind.CLOUD_FAILED
+    assert router.breaker.state()["state"] == "open"
+    skipped = router.chat(LONG)
+    assert cloud.calls == 2, "an open circuit does not call the cloud"
+    assert skipped.degraded and skipped.decision.fallback_kind == FallbackKind.CLOUD_SKIPPED
+    assert "circuit breaker" in skipped.decision.fallback and skipped.decision.decided == "cloud"
+    stream = router.stream(LONG)
+    assert "".join(stream) and stream.decision.fallback_kind == FallbackKind.CLOUD_SKIPPED
+    clock.now = 31.0  # cool-down over: one trial call; the cloud is back
+    cloud.fail = False
+    assert router.breaker.state()["state"] == "half-open"
+    assert router.chat(LONG).route == "cloud" and cloud.calls == 3
+    assert router.breaker.state() == {"state": "closed", "consecutive_failures": 0, "seconds_left": 0.0}
+
+
+def test_a_failed_trial_opens_the_circuit_again_and_bad_settings_are_refused():
+    clock = Clock()
+    breaker = CircuitBreaker(failures=1, cool_down_s=10, clock=clock)
+    breaker.failure()
+    with pytest.raises(CloudCircuitOpenError):
+        breaker.check()
+    clock.now = 10.0
+    breaker.check()  # the trial call
+    with pytest.raises(CloudCircuitOpenError):
+        breaker.check()  # only one trial at a time
+    breaker.failure()
+    assert breaker.state()["state"] == "open" and breaker.state()["seconds_left"] == 10.0
+    with pytest.raises(ConfigurationError):
+        CircuitBreaker(failures=0)

@@ -151,12 +151,14 @@ def test_invalid_requests_get_400_with_an_openai_error(served, body, fragment):
 def test_models_health_and_metrics(served):
     models = requests.get(f"{served.base_url}/v1/models", timeout=10).json()
     assert models["data"][0]["id"] == "edge-router"
-    assert requests.get(f"{served.base_url}/health", timeout=10).json()["status"] == "ok"
+    health = requests.get(f"{served.base_url}/health", timeout=10).json()
+    assert health["status"] == "ok" and health["cloud_circuit"]["state"] == "closed"
     client(served).chat.completions.create(model="edge-router", messages=[{"role": "user", "content": "Hi"}],
                                            max_tokens=4)
     text = requests.get(f"{served.base_url}/metrics", timeout=10).text
     assert 'edge_router_requests_total{route="local",status="200"}' in text
     assert "edge_router_decision_ms_bucket" in text and 'edge_router_errors_total{status="400"}' in text
+    assert "edge_router_cloud_circuit_open 0.0" in text
     assert 'edge_router_tokens_total{kind="completion",route="local"}' in text
 
 

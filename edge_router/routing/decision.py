@@ -17,6 +17,7 @@ class FallbackKind(str, Enum):
     """Why an answer did not come from the decided route (the human message is ``Decision.fallback``)."""
 
     CLOUD_FAILED = "cloud_failed"
+    CLOUD_SKIPPED = "cloud_skipped"  # the circuit breaker is open
     LOCAL_FAILED = "local_failed"
     NO_LOCAL = "no_local"
 

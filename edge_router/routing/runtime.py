@@ -34,6 +34,7 @@ from ..backends.router_model import RouterModel
 from ..defaults import Mode, Route
 from ..errors import (
     AllRoutesFailedError,
+    CloudCircuitOpenError,
     CloudError,
     ConfigurationError,
     InvalidInputError,
@@ -42,6 +43,7 @@ from ..errors import (
 )
 from ..uncertainty.entailment import clusterer_named
 from ..uncertainty.semantic_entropy import UncertaintyGate
+from .breaker import CircuitBreaker, GuardedCloud
 from .budget import CloudBudget
 from .decision import CLOUD, LOCAL, Answer, Decision, FallbackKind
 from .trace import TraceWriter
@@ -70,7 +72,9 @@ class EdgeRouter:
 
     The router offloads when its score reaches ``threshold`` (default 0.5), or the
     threshold its card calibrated for ``cloud_share``; with ``budget_window`` the
-    threshold keeps following that share over the last N decisions.
+    threshold keeps following that share over the last N decisions. ``breaker``
+    skips the cloud for a cool-down after consecutive failures (default: 3
+    failures, 30 s); ``close()`` or a ``with`` block frees both models.
     """
 
     def __init__(
@@ -86,6 +90,7 @@ class EdgeRouter:
         gate: UncertaintyGate | None = None,
         max_tokens: int = defaults.MAX_TOKENS,
         trace_path: str | os.PathLike | None = None,
+        breaker: CircuitBreaker | None = None,
     ):
         if local is None and cloud is None:
             raise ConfigurationError("EdgeRouter needs a local model, a cloud model or both.")
@@ -111,6 +116,8 @@ class EdgeRouter:
                        if budget_window is not None else None)
         self.local = local
         self.cloud = cloud
+        self.breaker = breaker or CircuitBreaker()
+        self._guarded_cloud = GuardedCloud(cloud, self.breaker) if cloud is not None else None
         self.embedder = embedder
         self.router = router
         self.threshold = threshold
@@ -286,8 +293,9 @@ class EdgeRouter:
         return max_tokens
 
     def model(self, route: Route) -> ChatModel | None:
-        """The model that answers on ``route`` (None when that side is not configured)."""
-        return self.local if route == LOCAL else self.cloud
+        """The model that answers on ``route`` (None when that side is not configured); the cloud behind its
+        circuit breaker."""
+        return self.local if route == LOCAL else self._guarded_cloud
 
     def close(self) -> None:
         """Free both models (the local model's native memory, the cloud's connections)."""
@@ -309,7 +317,10 @@ class EdgeRouter:
             raise error
         reason = f"{failed} failed: {error}"
         log.warning("falling back to %s: %s", other, reason)
-        kind = FallbackKind.CLOUD_FAILED if failed == CLOUD else FallbackKind.LOCAL_FAILED
+        if isinstance(error, CloudCircuitOpenError):
+            kind = FallbackKind.CLOUD_SKIPPED
+        else:
+            kind = FallbackKind.CLOUD_FAILED if failed == CLOUD else FallbackKind.LOCAL_FAILED
         return decision.with_fallback(other, kind, reason, degraded=other == LOCAL)
 
     def chat(self, messages: Messages | str, *, max_tokens: int | None = None, force: str | None = None,

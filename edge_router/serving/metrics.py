@@ -11,7 +11,7 @@ class ServerMetrics:
     """Requests by route and status, fallbacks by kind, decision and answer latency, tokens, cost, errors."""
 
     def __init__(self) -> None:
-        from prometheus_client import CollectorRegistry, Counter, Histogram
+        from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
         self.registry = CollectorRegistry()
         r = self.registry
@@ -24,6 +24,8 @@ class ServerMetrics:
                                    buckets=LATENCY_BUCKETS_MS, registry=r)
         self.tokens = Counter("edge_router_tokens", "Tokens by route and kind.", ["kind", "route"], registry=r)
         self.cost = Counter("edge_router_cost_usd", "Cloud cost in USD.", registry=r)
+        self.circuit_open = Gauge("edge_router_cloud_circuit_open", "1 while the cloud circuit breaker is open.",
+                                  registry=r)
         self.errors = Counter("edge_router_errors", "Rejected or failed requests by HTTP status.", ["status"],
                               registry=r)
 

@@ -184,7 +184,8 @@ def create_app(router: EdgeRouter, *, token: str | None = None, max_body_bytes: 
 
     @app.get("/health")
     async def health():
-        return {"status": "ok", "mode": router.mode, "models": router.model_ids()}
+        return {"status": "ok", "mode": router.mode, "models": router.model_ids(),
+                "cloud_circuit": router.breaker.state()}
 
     @app.get("/v1/models")
     async def models():
@@ -193,6 +194,7 @@ def create_app(router: EdgeRouter, *, token: str | None = None, max_body_bytes: 
 
     @app.get("/metrics")
     async def prometheus():
+        metrics.circuit_open.set(1.0 if router.breaker.state()["state"] == "open" else 0.0)
         body, content_type = metrics.render()
         return Response(body, media_type=content_type)
 
