@@ -1,7 +1,7 @@
 """Load on `edge-router serve` over loopback: 200 requests, 8 at a time, half forced to each route.
 
-The cloud side is the loopback stand-in (llama-cpp-python's server with the same
-small model). Prints and writes benchmarks/results/serve_load.{md,json}:
+Local and stand-in model: the tiny SmolLM2-135M both (this measures the server, not the models).
+Prints and writes benchmarks/results/serve_load.{md,json}:
 errors, p50/p95 latency per route and throughput, with the machine named.
 
     python benchmarks/serve_load.py [--requests 200] [--concurrency 8] [--max-tokens 8]
@@ -27,14 +27,18 @@ from edge_router.serving.server import create_app
 RESULTS = Path(__file__).parent / "results"
 
 
+TINY = "smollm2-135m-instruct-q4_1"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--max-tokens", type=int, default=8)
     args = parser.parse_args()
-    with StandinServer(threads=1, n_ctx=512) as standin:
-        router = EdgeRouter.from_defaults(mode="gate", cloud=CloudLLM(base_url=standin.base_url, model=MODEL_ALIAS))
+    with StandinServer(TINY, threads=1, n_ctx=512) as standin:
+        router = EdgeRouter.from_defaults(mode="gate", local_model=TINY,
+                                          cloud=CloudLLM(base_url=standin.base_url, model=MODEL_ALIAS))
         port = free_port()
         server = uvicorn.Server(uvicorn.Config(create_app(router), host="127.0.0.1", port=port, log_level="warning"))
         thread = threading.Thread(target=server.run, daemon=True)
@@ -53,8 +57,8 @@ def main() -> int:
         "# Load on `edge-router serve` (loopback)",
         "",
         f"Machine: {env['cpu']}, {env['cores']} cores; commit `{env['commit']}`. {args.requests} requests, "
-        f"{args.concurrency} at a time, half forced local (SmolLM2-135M, llama.cpp) and half forced to the cloud "
-        f"stand-in (llama-cpp-python's server with the same model), answers of at most {args.max_tokens} tokens.",
+        f"{args.concurrency} at a time, half forced local ({TINY}, llama.cpp) and half forced to the loopback cloud "
+        f"stand-in (the same model), answers of at most {args.max_tokens} tokens.",
         "",
         f"- errors: {summary['errors']}",
         f"- throughput: {summary['throughput_rps']:.2f} requests/s over {summary['seconds']:.1f} s",

@@ -29,12 +29,24 @@ def test_chat_and_stream_against_the_standin(standin):
     assert pieces and "".join(pieces).strip() == stream.completion.text
 
 
-def test_k_samples_from_an_endpoint_that_ignores_n(standin):
-    """llama-cpp-python's server answers one choice whatever ``n`` says: the client asks again until it has k."""
-    cloud = CloudLLM(base_url=standin.base_url, model=MODEL_ALIAS, extra_body={"top_k": 0, "min_p": 0})
+def test_k_samples_in_one_request_share_the_prefill(standin):
+    cloud = CloudLLM(base_url=standin.base_url, model=MODEL_ALIAS)
     samples = cloud.sample("Name a colour. One word.", 3, max_tokens=6)
     assert len(samples) == 3 and all(s.text for s in samples)
     assert all(1 <= len(s.token_logprobs) <= 6 and all(lp <= 0 for lp in s.token_logprobs) for s in samples)
+
+
+def test_an_endpoint_that_ignores_n_is_asked_again(cloud_server):
+    """The loopback test server answers one choice whatever ``n`` says: the client asks until it has k."""
+    cloud = CloudLLM(base_url=cloud_server.base_url, model="m")
+    assert len(cloud.sample("Hi", 3, max_tokens=4)) == 3
+
+
+def test_bad_requests_get_400(standin):
+    import requests
+
+    bad = requests.post(f"{standin.base_url}/chat/completions", json={"messages": [{"role": "wizard"}]}, timeout=30)
+    assert bad.status_code == 400 and "role" in bad.json()["error"]["message"]
 
 
 def test_stop_ends_the_server():

@@ -1,10 +1,11 @@
-"""A cloud stand-in: llama-cpp-python's OpenAI-compatible server on loopback.
+"""A cloud stand-in: an OpenAI-compatible server on loopback, in its own process.
 
-Used by the offline demo, the benchmarks and the tests where no real cloud API
-can be reached. It is a *stand-in*: it serves a local GGUF model (by default
-the registry's ``cloud-standin``, Qwen2.5-Coder-1.5B-Instruct, stronger than
-the on-device default) behind the same HTTP API a real provider speaks. Needs the
-``standin`` extra (``pip install 'edge-router[standin]'``).
+Used by the offline demo, the benchmarks, labelling and the tests where no real
+cloud API can be reached. It is a *stand-in*: it serves a local GGUF model (by
+default the registry's ``cloud-standin``, Qwen2.5-Coder-1.5B-Instruct, stronger
+than the on-device default) behind the same HTTP API a real provider speaks
+(``edge_router.bench.standin_app``; ``n`` samples share one prefill). Needs the
+``server`` extra (FastAPI, uvicorn).
 """
 
 from __future__ import annotations
@@ -17,10 +18,11 @@ import tempfile
 import time
 
 from .. import defaults
-from ..errors import EdgeRouterError, MissingDependencyError
+from ..errors import EdgeRouterError, require
 from ..files import model_store, registry
+from .standin_app import MODEL_ALIAS
 
-MODEL_ALIAS = "standin"
+__all__ = ["MODEL_ALIAS", "StandinServer", "free_port"]
 
 
 def free_port() -> int:
@@ -56,21 +58,14 @@ class StandinServer:
         self._log = None
 
     def start(self) -> StandinServer:
-        try:
-            import llama_cpp.server  # noqa: F401  (checks the extra is installed)
-        except ImportError as exc:
-            raise MissingDependencyError(
-                "The cloud stand-in needs llama-cpp-python's server extra: pip install 'edge-router[standin]'."
-            ) from exc
+        for module in ("fastapi", "uvicorn"):
+            require(module, "'edge-router[server]'")
         import requests
 
-        cmd = [
-            sys.executable, "-m", "llama_cpp.server", "--model", str(self.model_path),
-            "--model_alias", MODEL_ALIAS, "--host", "127.0.0.1", "--port", str(self.port),
-            "--n_ctx", str(self.n_ctx),
-        ]
+        cmd = [sys.executable, "-m", "edge_router.bench.standin_app", "--model", str(self.model_path),
+               "--port", str(self.port), "--n-ctx", str(self.n_ctx)]
         if self.threads:
-            cmd += ["--n_threads", str(self.threads)]
+            cmd += ["--threads", str(self.threads)]
         self._log = tempfile.TemporaryFile()
         self._proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + self.startup_timeout
