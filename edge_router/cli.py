@@ -43,6 +43,11 @@ def _router_options(parser: argparse.ArgumentParser, *, prompt: bool = True) -> 
     parser.add_argument("--cloud-share", type=float, help="offload this share of queries (calibrated router)")
     parser.add_argument("--max-tokens", type=int, default=defaults.MAX_TOKENS,
                         help=f"answer length limit (default {defaults.MAX_TOKENS})")
+    parser.add_argument("--cloud-deadline", type=float, default=defaults.CLOUD_DEADLINE_S, metavar="SECONDS",
+                        help=f"a whole cloud answer, retries included, before the local model answers instead "
+                        f"(default {defaults.CLOUD_DEADLINE_S:g})")
+    parser.add_argument("--cloud-first-byte", type=float, default=defaults.CLOUD_FIRST_BYTE_S, metavar="SECONDS",
+                        help=f"until a cloud stream's first byte (default {defaults.CLOUD_FIRST_BYTE_S:g})")
     parser.add_argument("--breaker-failures", type=int, default=defaults.BREAKER_FAILURES,
                         help=f"consecutive cloud failures that open the circuit breaker "
                         f"(default {defaults.BREAKER_FAILURES})")
@@ -64,6 +69,7 @@ def _build_router(args: argparse.Namespace):
         local_model=args.local_model, threads=args.threads, max_tokens=args.max_tokens, embedder_name=args.embedder,
         gate_clusterer=args.gate_clusterer, gate_threshold=args.gate_threshold, gate_k=args.gate_k,
         breaker=CircuitBreaker(args.breaker_failures, args.breaker_cool_down),
+        cloud_deadline_s=args.cloud_deadline, cloud_first_byte_s=args.cloud_first_byte,
     )
 
 

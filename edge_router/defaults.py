@@ -22,6 +22,10 @@ GATE_THRESHOLD = 0.9
 """Semantic entropy (nats) above which the uncertainty gate offloads: with k = 5, splits 5, 4-1 and 3-2 stay."""
 GATE_K = 5
 """Samples the uncertainty gate draws."""
+CLOUD_DEADLINE_S = 20.0
+"""Seconds a whole cloud answer may take, all retries included, before the local model answers instead."""
+CLOUD_FIRST_BYTE_S = 5.0
+"""Seconds until a cloud stream's first byte, all retries included."""
 BREAKER_FAILURES = 3
 """Consecutive cloud failures after which the cloud is skipped for a cool-down (the circuit breaker)."""
 BREAKER_COOL_DOWN_S = 30.0

@@ -135,3 +135,37 @@ def test_missing_settings_say_how_to_set_them():
         CloudLLM(model="m")
     with pytest.raises(ConfigurationError, match="EDGE_ROUTER_CLOUD_MODEL"):
         CloudLLM(base_url="http://127.0.0.1:1/v1")
+
+
+def test_a_hung_cloud_costs_at_most_the_deadline_across_all_retries(cloud_server):
+    cloud_server.behaviours.extend(["hang"] * 6)
+    cloud_server.hang_seconds = 3.0
+    cloud = make(cloud_server, read_timeout=60, max_retries=5, deadline_s=1.0)
+    started = time.monotonic()
+    with pytest.raises(CloudTimeoutError, match="deadline of 1 s for a whole answer"):
+        cloud.chat("hi")
+    assert time.monotonic() - started < 1.6
+
+
+def test_a_stream_whose_first_byte_is_late_fails_within_its_own_deadline(cloud_server):
+    cloud_server.behaviours.extend(["hang"] * 3)
+    cloud_server.hang_seconds = 3.0
+    cloud = make(cloud_server, max_retries=3, first_byte_s=0.5)
+    started = time.monotonic()
+    with pytest.raises(CloudTimeoutError, match="first streamed byte"):
+        cloud.stream("hi")
+    assert time.monotonic() - started < 1.1
+
+
+def test_a_hung_cloud_is_answered_on_the_device_within_the_deadline(cloud_server, local_llm):
+    from edge_router import EdgeRouter, ExactMatchClusterer, UncertaintyGate
+
+    cloud_server.behaviours.extend(["hang"] * 4)
+    cloud_server.hang_seconds = 4.0
+    router = EdgeRouter(local=local_llm, cloud=make(cloud_server, deadline_s=1.0),
+                        gate=UncertaintyGate(ExactMatchClusterer()), max_tokens=4)
+    started = time.monotonic()
+    answer = router.chat("Say hi.", force="cloud")
+    waited = time.monotonic() - started
+    assert answer.route == "local" and answer.degraded and "deadline of 1 s" in answer.decision.fallback
+    assert waited < 1.0 + 0.5 + answer.answer_ms / 1e3, "the deadline plus the local answer, no more"

@@ -46,3 +46,20 @@ def test_extra_keys_are_kept_for_the_cloud_api():
     normalized = normalize(original)
     assert normalized == original
     assert normalized[0] is not original[0]
+
+
+def test_content_as_text_parts_is_joined_and_other_parts_are_refused_clearly():
+    parts = [{"role": "user", "content": [{"type": "text", "text": "What is"}, {"type": "text", "text": "2 + 2?"}]}]
+    assert normalize(parts)[0]["content"] == "What is\n2 + 2?"
+    image = [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "http://x/y.png"}}]}]
+    with pytest.raises(InvalidInputError, match="'image_url'; edge-router routes text only"):
+        normalize(image)
+
+
+def test_tool_messages_are_recognised():
+    from edge_router.backends.messages import has_tool_messages
+
+    chat = normalize([{"role": "user", "content": "Weather in Oslo?"},
+                      {"role": "assistant", "content": None, "tool_calls": [{"id": "1", "type": "function"}]},
+                      {"role": "tool", "tool_call_id": "1", "content": "4 degrees"}])
+    assert has_tool_messages(chat) and not has_tool_messages(normalize("hi"))

@@ -234,3 +234,27 @@ def test_shutdown_finishes_in_flight_requests(edge):
         caller.join(timeout=60)
     assert result["status"] == 200 and result["body"]["choices"][0]["message"]["content"]
     assert not s.thread.is_alive()
+
+
+def test_text_parts_from_the_official_client_and_n_above_one(served):
+    completion = client(served).chat.completions.create(
+        model="edge-router", max_tokens=4,
+        messages=[{"role": "developer", "content": "Be brief."},
+                  {"role": "user", "content": [{"type": "text", "text": "Name a colour."}]}])
+    assert completion.choices[0].message.content
+    with pytest.raises(openai.BadRequestError, match="'n' must be 1"):
+        client(served).chat.completions.create(model="edge-router", n=2, max_tokens=4,
+                                               messages=[{"role": "user", "content": "Hi"}])
+
+
+def test_tool_results_go_to_the_cloud(served):
+    completion = client(served).chat.completions.create(
+        model="edge-router", max_tokens=4,
+        messages=[{"role": "user", "content": "Weather in Oslo?"},
+                  {"role": "assistant", "content": None,
+                   "tool_calls": [{"id": "c1", "type": "function",
+                                   "function": {"name": "weather", "arguments": "{\"city\": \"Oslo\"}"}}]},
+                  {"role": "tool", "tool_call_id": "c1", "content": "4 degrees"},
+                  {"role": "user", "content": "So, coat or not?"}])
+    info = completion.model_extra["edge_router"]
+    assert info["route"] == "cloud" and "tool" in info["reason"]

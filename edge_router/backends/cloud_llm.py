@@ -24,7 +24,7 @@ import random
 import time
 from typing import Any, Iterator
 
-from .. import settings
+from .. import defaults, settings
 from ..errors import (
     CloudError,
     CloudHTTPError,
@@ -60,6 +60,8 @@ class CloudLLM:
         *,
         connect_timeout: float = 5.0,
         read_timeout: float = 60.0,
+        deadline_s: float | None = defaults.CLOUD_DEADLINE_S,
+        first_byte_s: float | None = defaults.CLOUD_FIRST_BYTE_S,
         max_retries: int = 3,
         backoff_base: float = 0.5,
         backoff_cap: float = 8.0,
@@ -92,6 +94,8 @@ class CloudLLM:
         self.id = f"cloud:{model}"
         self._api_key = api_key or settings.cloud_setting(settings.CLOUD_API_KEY_ENV)
         self.timeout = (connect_timeout, read_timeout)
+        self.deadline_s = deadline_s
+        self.first_byte_s = first_byte_s
         self.max_retries = max_retries
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
@@ -125,20 +129,27 @@ class CloudLLM:
         return delay * random.uniform(0.5, 1.0)
 
     def _post(self, payload: dict[str, Any], *, stream: bool) -> Any:
-        """POST with retries; returns a 2xx response or raises a ``CloudError``."""
+        """POST with retries, all within the deadline (``first_byte_s`` for a stream's first byte,
+        ``deadline_s`` for a whole answer); returns a 2xx response or raises a ``CloudError``."""
         url = f"{self.base_url}/chat/completions"
         requests = self._requests
+        budget = self.first_byte_s if stream else self.deadline_s
+        end = None if budget is None else time.monotonic() + budget
         last: CloudError | None = None
         for attempt in range(self.max_retries + 1):
             retry_after = None
+            timeout = self.timeout
+            if end is not None:
+                left = end - time.monotonic()
+                if left <= 0:
+                    break
+                timeout = (min(self.timeout[0], left), min(self.timeout[1], left))
             try:
-                resp = self._session.post(
-                    url, json=payload, headers=self._headers(), timeout=self.timeout, stream=stream
-                )
+                resp = self._session.post(url, json=payload, headers=self._headers(), timeout=timeout, stream=stream)
             except requests.Timeout:
                 last = CloudTimeoutError(
-                    f"{url} did not answer within {self.timeout[1]:g} s (connect timeout "
-                    f"{self.timeout[0]:g} s) after {attempt + 1} attempt(s); raise read_timeout or check the server."
+                    f"{url} did not answer within {timeout[1]:.3g} s (connect timeout "
+                    f"{timeout[0]:.3g} s) after {attempt + 1} attempt(s); raise read_timeout or check the server."
                 )
             except requests.ConnectionError as exc:
                 last = CloudError(
@@ -162,9 +173,17 @@ class CloudLLM:
                 retry_after = resp.headers.get("Retry-After")
             if attempt < self.max_retries:
                 delay = self._backoff(attempt, retry_after)
+                if end is not None and time.monotonic() + delay >= end:
+                    break
                 log.warning("cloud call failed (%s); retry %d/%d in %.2f s", last, attempt + 1, self.max_retries, delay)
                 time.sleep(delay)
-        assert last is not None
+        if last is None or (end is not None and time.monotonic() + 0.05 >= end):
+            what = "the first streamed byte" if stream else "a whole answer"
+            raise CloudTimeoutError(
+                f"{url} gave no answer within the deadline of {budget:g} s for {what} "
+                f"({attempt + 1} attempt(s){f'; last: {last}' if last else ''}); raise deadline_s / first_byte_s "
+                "(--cloud-deadline / --cloud-first-byte) or check the server."
+            ) from last
         raise last
 
     def _payload(self, messages: Messages | str, params: dict[str, Any]) -> dict[str, Any]:

@@ -14,8 +14,9 @@ Messages = list[dict[str, Any]]
 def normalize(messages: str | Sequence[Any]) -> Messages:
     """Checked copies of ``messages``; a plain string becomes one user message.
 
-    Every message needs a known ``role`` and string ``content``; the last user
-    message must contain more than whitespace.
+    Every message needs a known ``role`` and string ``content`` (a list of text
+    parts is joined by newlines); the last user message must contain more than
+    whitespace.
     """
     if isinstance(messages, str):
         messages = [{"role": "user", "content": messages}]
@@ -36,15 +37,39 @@ def normalize(messages: str | Sequence[Any]) -> Messages:
                 f"message {i} has role {role!r}; use one of {', '.join(sorted(ROLES))}."
             )
         content = message.get("content")
+        if isinstance(content, list):
+            content = _text_of_parts(i, role, content)
+        elif content is None and (role == "tool" or message.get("tool_calls")):
+            content = ""
         if not isinstance(content, str):
             raise InvalidInputError(
-                f"message {i} ({role}) has content of type {type(content).__name__}; content must be a string."
+                f"message {i} ({role}) has content of type {type(content).__name__}; content must be a string "
+                "or a list of text parts."
             )
-        out.append(dict(message))
+        out.append({**message, "content": content})
     last_user = routing_text(out)
     if not last_user.strip():
         raise InvalidInputError("the last user message is empty or whitespace; write a question to answer.")
     return out
+
+
+def _text_of_parts(i: int, role: str, parts: list) -> str:
+    """OpenAI content parts: the text parts joined by newlines; any other kind is refused clearly."""
+    texts = []
+    for part in parts:
+        kind = part.get("type") if isinstance(part, dict) else None
+        if kind != "text" or not isinstance(part.get("text"), str):
+            raise InvalidInputError(
+                f"message {i} ({role}) has a content part of type {kind!r}; edge-router routes text only: send "
+                "text parts ({'type': 'text', 'text': ...}) or call the cloud API directly for images and audio."
+            )
+        texts.append(part["text"])
+    return "\n".join(texts)
+
+
+def has_tool_messages(messages: Messages) -> bool:
+    """True when the conversation holds tool results or tool calls, which only the cloud model handles."""
+    return any(m["role"] == "tool" or m.get("tool_calls") for m in messages)
 
 
 def routing_text(messages: Messages) -> str:

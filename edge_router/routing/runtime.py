@@ -29,7 +29,7 @@ from ..backends.cloud_llm import CloudLLM
 from ..backends.completions import Completion
 from ..backends.embedder import Embedder
 from ..backends.local_llm import LocalLLM
-from ..backends.messages import Messages, normalize, routing_text
+from ..backends.messages import Messages, has_tool_messages, normalize, routing_text
 from ..backends.router_model import RouterModel
 from ..defaults import Mode, Route
 from ..errors import (
@@ -142,6 +142,8 @@ class EdgeRouter:
         gate_clusterer: str = defaults.CLUSTERER,
         gate_threshold: float = defaults.GATE_THRESHOLD,
         gate_k: int = defaults.GATE_K,
+        cloud_deadline_s: float | None = defaults.CLOUD_DEADLINE_S,
+        cloud_first_byte_s: float | None = defaults.CLOUD_FIRST_BYTE_S,
         **kwargs,
     ) -> EdgeRouter:
         """The default local model and embedder; the cloud from ``EDGE_ROUTER_CLOUD_*`` if set.
@@ -154,6 +156,7 @@ class EdgeRouter:
         trained on it). ``gate_clusterer`` is the gate's clustering backend: ``exact`` (the default,
         chosen by measurement in benchmarks/results/se_backends.md), ``embedding``, ``nli`` (the shipped
         cross-encoder) or ``nli-embedding``; ``gate_threshold`` (nats) and ``gate_k`` (samples) set the gate.
+        ``cloud_deadline_s`` and ``cloud_first_byte_s`` bound the cloud built from the environment.
         """
         router_file = Path(router_path) if router_path else shipped_router()
         mode = mode or ("router" if router_file else "gate")
@@ -166,7 +169,7 @@ class EdgeRouter:
             raise ConfigurationError("No router file: pass a router file (router_path=, or --router PATH) or use the "
                                      "gate mode (mode='gate', or --mode gate).")
         if cloud is None and settings.cloud_setting(settings.CLOUD_BASE_URL_ENV):
-            cloud = CloudLLM()
+            cloud = CloudLLM(deadline_s=cloud_deadline_s, first_byte_s=cloud_first_byte_s)
         if cloud is None:
             log.info("no cloud endpoint configured (%s); every query stays local", settings.CLOUD_BASE_URL_ENV)
         local = LocalLLM(local_model, threads=threads, n_ctx=n_ctx)
@@ -215,6 +218,9 @@ class EdgeRouter:
         elif self.cloud is None:
             route, mode = LOCAL, "local-only"
             reasons.append("no cloud endpoint configured: every query stays on the device")
+        elif has_tool_messages(messages):
+            route, mode = CLOUD, self.mode
+            reasons.append("the conversation has tool calls or results, which only the cloud model handles")
         else:
             route, mode = LOCAL, self.mode
             if self.router is not None:

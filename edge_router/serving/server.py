@@ -80,7 +80,15 @@ class ChatRequest(BaseModel):
     max_tokens: Optional[int] = Field(None, ge=1)
     max_completion_tokens: Optional[int] = Field(None, ge=1)
     model: Optional[str] = None
+    n: Optional[int] = None
     edge_router: Optional[RouterOptions] = None
+
+    @field_validator("n")
+    @classmethod
+    def _one_choice(cls, value: Optional[int]) -> Optional[int]:
+        if value is not None and value != 1:
+            raise InvalidInputError("'n' must be 1: edge-router answers with one choice (one route per request).")
+        return value
 
     @field_validator("messages", mode="before")
     @classmethod
