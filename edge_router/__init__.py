@@ -37,6 +37,7 @@ from . import _moved
 from .errors import (
     AllRoutesFailedError,
     ChecksumMismatchError,
+    CloudCircuitOpenError,
     CloudError,
     CloudHTTPError,
     CloudResponseError,
@@ -83,6 +84,7 @@ __all__ = [
     "AllRoutesFailedError",
     "Answer",
     "ChecksumMismatchError",
+    "CloudCircuitOpenError",
     "CloudError",
     "CloudHTTPError",
     "CloudLLM",

@@ -121,7 +121,9 @@ def measure_decisions(plan: Plan, prompts: dict[int, list[str]], variant: Embedd
     for threads in threads_list:
         embedder = Embedder(variant.model_path, model_id=variant.id, threads=threads)
         router = RouterModel(variant.router_path, embedder_id=embedder.id, dim=embedder.dim, threads=threads)
-        edge = EdgeRouter(local=local, embedder=embedder, router=router, threshold=1.0, max_tokens=plan.answer_tokens)
+        unused_cloud = CloudLLM(base_url="http://127.0.0.1:9/v1", model="unused")  # without one, nothing is scored
+        edge = EdgeRouter(local=local, cloud=unused_cloud, embedder=embedder, router=router, threshold=1.0,
+                          max_tokens=plan.answer_tokens)
         tokenizer = load_tokenizer(embedder.tokenizer_path, embedder.max_tokens)
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
