@@ -120,3 +120,13 @@ def test_entailment_loader_rejects_mismatched_label_map_or_tokenizer(tmp_path, e
                                     negation_id=1, declared_vocab=50000)
     with pytest.raises(CorruptModelError, match="tokenizer"):
         EntailmentClusterer(other_vocab, embedder.tokenizer_path)
+
+
+def test_the_gate_asks_its_samples_for_short_answers_without_touching_the_callers_messages():
+    from edge_router.uncertainty.semantic_entropy import SHORT_ANSWER, with_instruction
+
+    plain = [{"role": "user", "content": "Who wrote Hamlet?"}]
+    assert with_instruction(plain, SHORT_ANSWER) == [{"role": "system", "content": SHORT_ANSWER}, *plain]
+    system = [{"role": "system", "content": "Be kind."}, *plain]
+    assert with_instruction(system, SHORT_ANSWER)[0]["content"] == f"Be kind.\n\n{SHORT_ANSWER}"
+    assert system[0]["content"] == "Be kind." and with_instruction(plain, None) is plain

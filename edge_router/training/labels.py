@@ -35,7 +35,7 @@ from ..data.datasets import Prompt, is_correct
 from ..data.resumable import append_rows
 from ..errors import InvalidInputError, ModelNotFoundError
 from ..uncertainty.clustering import Clusterer
-from ..uncertainty.semantic_entropy import semantic_entropy
+from ..uncertainty.semantic_entropy import SHORT_ANSWER, semantic_entropy
 
 STRONG, TIE, WEAK = "strong", "tie", "weak"
 LABEL_VALUE = {STRONG: 1.0, TIE: 0.5, WEAK: 0.0}
@@ -90,7 +90,7 @@ class LabelConfig:
 # Label prompts ask for short answers, so that k samples of 32 tokens say everything they mean and the
 # exact-match clusterer compares them. The same instructions go to both models.
 SHORT_ANSWER = {
-    "qa": "Answer with a short phrase only: a name, a date, a number or a few words.",
+    "qa": SHORT_ANSWER,
     "math": "Solve the problem. Reply with the final number only.",
     "choice": "Reply with the letter of the correct option only.",
 }

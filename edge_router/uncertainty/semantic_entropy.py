@@ -26,6 +26,21 @@ from ..backends.messages import Messages, normalize, routing_text
 from ..errors import InvalidInputError
 from .clustering import Clusterer
 
+SHORT_ANSWER = "Answer with a short phrase only: a name, a date, a number or a few words."
+"""The instruction semantic-entropy samples are drawn under (the gate's, and the labels' for questions)."""
+
+
+def with_instruction(messages: Messages, instruction: str | None) -> Messages:
+    """``messages`` with ``instruction`` added to the first system (or developer) message, or as a new first
+    system message when there is none."""
+    if not instruction:
+        return messages
+    for i, message in enumerate(messages):
+        if message["role"] in ("system", "developer"):
+            return [*messages[:i], {**message, "content": f"{message['content']}\n\n{instruction}"},
+                    *messages[i + 1:]]
+    return [{"role": "system", "content": instruction}, *messages]
+
 
 def cluster_entropy(cluster_ids: Sequence[int]) -> float:
     """Entropy (nats) of the empirical cluster distribution."""
@@ -97,7 +112,8 @@ class UncertaintyGate:
     ``measure`` is ``"counts"`` or ``"likelihood"``. With k = 5 the count entropy
     runs from 0 (all samples agree) to ln 5 = 1.61 (all differ); the default 0.9
     keeps splits 5, 4-1 and 3-2 local (0, 0.50, 0.67) and offloads 3-1-1 (0.95)
-    and anything more scattered.
+    and anything more scattered. The samples are drawn under ``instruction`` (a
+    short-answer request; None samples the conversation as it is).
     """
 
     clusterer: Clusterer
@@ -106,6 +122,7 @@ class UncertaintyGate:
     measure: str = "counts"
     max_tokens: int = 48
     temperature: float = 1.0
+    instruction: str | None = SHORT_ANSWER
 
     def __post_init__(self) -> None:
         if self.measure not in ("counts", "likelihood"):
@@ -114,8 +131,11 @@ class UncertaintyGate:
             raise InvalidInputError(f"the gate needs k >= 2 samples to measure disagreement, not {self.k}.")
 
     def measure_entropy(self, llm: ChatModel, messages: Messages) -> tuple[float, SemanticEntropy]:
-        """The gate's entropy for ``messages`` and the full measurement."""
+        """The gate's entropy for ``messages`` and the full measurement. The samples are asked for short
+        answers (``instruction``), as the label rows the gate is calibrated on were: only their agreement
+        matters, and short answers are cheaper and comparable by exact match."""
         se = semantic_entropy(
-            llm, messages, self.clusterer, k=self.k, temperature=self.temperature, max_tokens=self.max_tokens
+            llm, with_instruction(messages, self.instruction), self.clusterer, k=self.k,
+            temperature=self.temperature, max_tokens=self.max_tokens,
         )
         return (se.entropy if self.measure == "counts" else se.likelihood_entropy), se
