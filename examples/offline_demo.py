@@ -1,8 +1,8 @@
 """Offline demo: answer ten varied prompts on the device, offloading the uncertain ones.
 
 The on-device model is Qwen2.5-Coder-0.5B-Instruct (llama.cpp, CPU). The "cloud" is a
-stand-in unless you configure a real one: llama-cpp-python's OpenAI-compatible server,
-started on 127.0.0.1 by this script and serving the stronger Qwen2.5-Coder-1.5B-Instruct,
+stand-in unless you configure a real one: an OpenAI-compatible server started on 127.0.0.1
+by this script (edge_router/bench/standin_app.py), serving the stronger Qwen2.5-Coder-1.5B-Instruct,
 so the cloud is the better model, as it is in real use. To use a real provider, set
 
     EDGE_ROUTER_CLOUD_BASE_URL=https://api.openai.com/v1
@@ -119,8 +119,8 @@ def run(cloud: CloudLLM, cloud_label: str, mode: str | None) -> None:
     print(f"  answer time:   median {statistics.median(answer_ms):.0f} ms; whole run {total_s:.1f} s")
     print(f"  (machine: {os.cpu_count()} CPU threads; local model on the CPU)")
     if router.gate is not None:
-        print("  The gate keeps a prompt on the device when the local model's samples agree, and sends it out\n"
-              "  when they scatter (benchmarks/results/gate_calibration.md).")
+        print("  The gate keeps a prompt on the device when the local model's short-answer samples agree, and\n"
+              "  sends it out when they scatter (benchmarks/results/pair_labels.md).")
 
 
 def main() -> int:
@@ -134,8 +134,8 @@ def main() -> int:
         run(cloud, f"{cloud.model} at {cloud.base_url} (configured by the environment)", mode)
         return 0
     print(
-        "NOTE: the cloud in this demo is a LOCAL STAND-IN: llama-cpp-python's OpenAI-compatible server on\n"
-        "127.0.0.1, serving a stronger model than the on-device one. Point it at a real provider with\n"
+        "NOTE: the cloud in this demo is a LOCAL STAND-IN: an OpenAI-compatible server on 127.0.0.1 in its\n"
+        "own process, serving a stronger model than the on-device one. Point it at a real provider with\n"
         "EDGE_ROUTER_CLOUD_BASE_URL, EDGE_ROUTER_CLOUD_API_KEY and EDGE_ROUTER_CLOUD_MODEL.\n",
         flush=True,
     )
