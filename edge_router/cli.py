@@ -8,7 +8,7 @@ import logging
 import sys
 from typing import Sequence
 
-from . import defaults
+from . import defaults, settings
 from .errors import EdgeRouterError, InvalidInputError, require
 
 
@@ -21,13 +21,19 @@ def _local_model_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--local-model", metavar="NAME_OR_PATH",
                         help="the local model: a registry name or a GGUF file (default: the registry's local model)")
     parser.add_argument("--threads", type=int, default=None, help="threads for the local model (default: all CPUs)")
+    parser.add_argument("--n-ctx", type=int, default=defaults.N_CTX,
+                        help=f"the local model's context window in tokens (default {defaults.N_CTX})")
 
 
 def _router_options(parser: argparse.ArgumentParser, *, prompt: bool = True) -> None:
     if prompt:
         parser.add_argument("prompt", help="the question (a single user message)")
+        parser.add_argument("--system", metavar="TEXT", help="a system message before the question")
         parser.add_argument("--json", action="store_true", help="print one JSON object")
         parser.add_argument("--force", choices=defaults.ROUTES, help="skip the decision and send the query this way")
+    parser.add_argument("--prices", type=_prices, metavar="IN,OUT",
+                        help=f"the cloud's USD per million input and output tokens, for cost reports "
+                        f"(default: {settings.CLOUD_PRICES_ENV}, else unknown)")
     parser.add_argument("--router", metavar="PATH",
                         help="a trained router file (default: models/routers/default.onnx when the package ships one)")
     parser.add_argument("--mode", choices=defaults.MODES,
@@ -69,7 +75,8 @@ def _build_router(args: argparse.Namespace):
         local_model=args.local_model, threads=args.threads, max_tokens=args.max_tokens, embedder_name=args.embedder,
         gate_clusterer=args.gate_clusterer, gate_threshold=args.gate_threshold, gate_k=args.gate_k,
         breaker=CircuitBreaker(args.breaker_failures, args.breaker_cool_down),
-        cloud_deadline_s=args.cloud_deadline, cloud_first_byte_s=args.cloud_first_byte,
+        cloud_deadline_s=args.cloud_deadline, cloud_first_byte_s=args.cloud_first_byte, n_ctx=args.n_ctx,
+        cloud_prices=args.prices,
     )
 
 
@@ -83,14 +90,31 @@ def _describe(decision) -> str:
     return line
 
 
+def _messages(args: argparse.Namespace) -> list[dict]:
+    system = [{"role": "system", "content": args.system}] if args.system else []
+    return [*system, {"role": "user", "content": args.prompt}]
+
+
+def _prices(text: str):
+    from .backends.completions import Prices
+
+    try:
+        return Prices(*settings.parse_prices(text, "--prices"))
+    except EdgeRouterError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _cmd_route(args: argparse.Namespace) -> int:
-    decision = _build_router(args).route(args.prompt, force=args.force)
+    decision = _build_router(args).route(_messages(args), force=args.force)
     print(json.dumps(decision.to_dict()) if args.json else _describe(decision))
     return 0
 
 
 def _cmd_ask(args: argparse.Namespace) -> int:
-    answer = _build_router(args).chat(args.prompt, force=args.force)
+    from .backends.completions import Sampling
+
+    sampling = Sampling(temperature=args.temperature, seed=args.seed) if args.temperature or args.seed else None
+    answer = _build_router(args).chat(_messages(args), force=args.force, sampling=sampling)
     if args.json:
         print(json.dumps(answer.to_dict()))
     else:
@@ -258,7 +282,6 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
-    from . import settings
 
     for module in ("fastapi", "uvicorn", "prometheus_client"):
         require(module, "'edge-router[server]'")
@@ -314,6 +337,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     ask = command(sub, "ask", help="route and answer a prompt")
     _router_options(ask)
+    ask.add_argument("--temperature", type=float, help="sample the answer at this temperature (default: greedy)")
+    ask.add_argument("--seed", type=int, help="make a sampled answer repeatable")
     ask.set_defaults(func=_cmd_ask)
 
     route = command(sub, "route", help="decide local or cloud for a prompt without answering it")

@@ -17,6 +17,7 @@ TRACE_ENV = "EDGE_ROUTER_TRACE"
 CLOUD_BASE_URL_ENV = "EDGE_ROUTER_CLOUD_BASE_URL"
 CLOUD_API_KEY_ENV = "EDGE_ROUTER_CLOUD_API_KEY"
 CLOUD_MODEL_ENV = "EDGE_ROUTER_CLOUD_MODEL"
+CLOUD_PRICES_ENV = "EDGE_ROUTER_CLOUD_PRICES"
 SERVER_TOKEN_ENV = "EDGE_ROUTER_SERVER_TOKEN"
 DATA_ENV = "EDGE_ROUTER_DATA"
 
@@ -65,3 +66,21 @@ def cloud_setting(name: str) -> str | None:
     """One of the ``EDGE_ROUTER_CLOUD_*`` settings, or None when unset or blank."""
     value = os.environ.get(name, "").strip()
     return value or None
+
+
+def cloud_prices() -> tuple[float, float] | None:
+    """USD per million input and output tokens from ``EDGE_ROUTER_CLOUD_PRICES`` ("0.15,0.60"), if set."""
+    value = cloud_setting(CLOUD_PRICES_ENV)
+    return None if value is None else parse_prices(value, CLOUD_PRICES_ENV)
+
+
+def parse_prices(text: str, where: str) -> tuple[float, float]:
+    """"IN,OUT" as two non-negative numbers, or a ``ConfigurationError`` that shows the form."""
+    try:
+        prices = tuple(float(part) for part in text.split(","))
+    except ValueError:
+        prices = ()
+    if len(prices) != 2 or min(prices) < 0:
+        raise ConfigurationError(f"{where}={text!r}: give two prices in USD per million tokens, input and "
+                                 "output, for example 0.15,0.60.")
+    return prices  # type: ignore[return-value]

@@ -67,3 +67,22 @@ def test_bad_input_exits_2_with_a_fix(router_file, tmp_path, embedder):
     assert out.returncode == 2 and "trained on embeddings of 'some-other-embedder'" in out.stderr
     out = cli("models", "pull", "no-such-model")
     assert out.returncode == 2 and "Known models" in out.stderr
+
+
+def test_ask_options_system_sampling_and_prices(cloud_server, router_file):
+    env = {"EDGE_ROUTER_CLOUD_BASE_URL": cloud_server.base_url, "EDGE_ROUTER_CLOUD_MODEL": "m",
+           "EDGE_ROUTER_CLOUD_PRICES": "1,2"}
+    out = cli("ask", "Hi", "--json", "--force", "cloud", "--router", str(router_file), "--system", "Be brief.",
+              "--temperature", "0.4", "--seed", "9", env_extra=env)
+    assert out.returncode == 0, out.stderr
+    answer = json.loads(out.stdout)
+    body = cloud_server.requests[-1]["body"]
+    assert body["messages"][0] == {"role": "system", "content": "Be brief."}
+    assert (body["temperature"], body["seed"]) == (0.4, 9)
+    usage = answer["usage"]  # as the loopback server reported it, priced at $1 / $2 per million tokens
+    assert answer["cost_usd"] == pytest.approx((usage["prompt_tokens"] * 1 + usage["completion_tokens"] * 2) / 1e6)
+    flag = json.loads(cli("ask", "Hi", "--json", "--force", "cloud", "--router", str(router_file),
+                          "--prices", "10,20", env_extra=env).stdout)
+    assert flag["cost_usd"] == pytest.approx(10 * answer["cost_usd"])
+    bad = cli("ask", "Hi", "--prices", "cheap", "--router", str(router_file), env_extra=env)
+    assert bad.returncode == 2 and "0.15,0.60" in bad.stderr

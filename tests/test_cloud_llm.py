@@ -169,3 +169,15 @@ def test_a_hung_cloud_is_answered_on_the_device_within_the_deadline(cloud_server
     waited = time.monotonic() - started
     assert answer.route == "local" and answer.degraded and "deadline of 1 s" in answer.decision.fallback
     assert waited < 1.0 + 0.5 + answer.answer_ms / 1e3, "the deadline plus the local answer, no more"
+
+
+def test_sampling_settings_reach_the_cloud(cloud_server):
+    from edge_router.backends.completions import Sampling
+
+    sampling = Sampling(temperature=0.3, top_p=0.9, seed=5, stop="\n", presence_penalty=0.5, frequency_penalty=0.1)
+    make(cloud_server).chat("hi", max_tokens=5, sampling=sampling)
+    list(make(cloud_server).stream("hi", max_tokens=5, sampling=sampling))
+    for request in cloud_server.requests[-2:]:
+        body = request["body"]
+        assert (body["temperature"], body["top_p"], body["seed"], body["stop"]) == (0.3, 0.9, 5, ["\n"])
+        assert (body["presence_penalty"], body["frequency_penalty"]) == (0.5, 0.1)

@@ -118,3 +118,17 @@ def test_fifo_lock_serves_waiters_in_arrival_order():
     for t in threads:
         t.join(timeout=5)
     assert order == [0, 1, 2, 3, 4]
+
+
+def test_sampling_settings_apply_on_the_device(local_llm):
+    from edge_router.backends.completions import Sampling
+
+    seeded = Sampling(temperature=1.0, seed=7)
+    first = local_llm.chat("Tell me a short story.", max_tokens=12, sampling=seeded)
+    assert first.text == local_llm.chat("Tell me a short story.", max_tokens=12, sampling=seeded).text
+    stopped = local_llm.stream("Count: one, two, three, four, five.", max_tokens=40,
+                               sampling=Sampling(stop=(",",)))
+    text = "".join(stopped)
+    assert "," not in text and stopped.completion.finish_reason == "stop" and text.strip() == stopped.completion.text
+    with pytest.raises(InvalidInputError, match="top_p"):
+        Sampling(top_p=0)

@@ -56,13 +56,13 @@ class FakeLocal:
     def fits(self, messages, max_tokens):
         return len(messages[-1]["content"].split()) + max_tokens <= self.n_ctx
 
-    def chat(self, messages, *, max_tokens, temperature=0.0):
+    def chat(self, messages, *, max_tokens, temperature=0.0, sampling=None):
         self.calls += 1
         if self.fail:
             raise LocalModelError("local exploded")
         return Completion("local answer", "stop", self.id, Usage(3, 2), 0.0)
 
-    def stream(self, messages, *, max_tokens, temperature=0.0):
+    def stream(self, messages, *, max_tokens, temperature=0.0, sampling=None):
         return _Stream("local answer here", self.id, LocalModelError("local exploded") if self.fail else None)
 
     def sample(self, messages, k, *, temperature, max_tokens):
@@ -77,13 +77,13 @@ class FakeCloud:
         self.cut_after = cut_after
         self.calls = 0
 
-    def chat(self, messages, *, max_tokens):
+    def chat(self, messages, *, max_tokens, sampling=None):
         self.calls += 1
         if self.fail:
             raise CloudError("cloud unreachable")
         return Completion("cloud answer", "stop", self.id, Usage(3, 2), 0.002)
 
-    def stream(self, messages, *, max_tokens):
+    def stream(self, messages, *, max_tokens, sampling=None):
         if self.fail:
             raise CloudError("cloud unreachable")
         return _Stream("cloud answer here", self.id, cut_after=self.cut_after)

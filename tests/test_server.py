@@ -258,3 +258,19 @@ def test_tool_results_go_to_the_cloud(served):
                   {"role": "user", "content": "So, coat or not?"}])
     info = completion.model_extra["edge_router"]
     assert info["route"] == "cloud" and "tool" in info["reason"]
+
+
+def test_sampling_parameters_are_honoured_on_both_routes(served, cloud):
+    forced = {"x-edge-router-force": "cloud"}
+    client(served).chat.completions.create(model="edge-router", messages=[{"role": "user", "content": "Hi"}],
+                                           temperature=0.2, top_p=0.5, seed=3, stop=["x"], extra_headers=forced)
+    body = cloud.requests[-1]["body"]
+    assert (body["temperature"], body["top_p"], body["seed"], body["stop"]) == (0.2, 0.5, 3, ["x"])
+    local = {"x-edge-router-force": "local"}
+    texts = {client(served).chat.completions.create(
+        model="edge-router", messages=[{"role": "user", "content": "Tell me a story."}], temperature=1.0, seed=11,
+        max_tokens=10, extra_headers=local).choices[0].message.content for _ in range(2)}
+    assert len(texts) == 1, "the same seed gives the same local answer"
+    with pytest.raises(openai.BadRequestError, match="temperature"):
+        client(served).chat.completions.create(model="edge-router", temperature=5,
+                                               messages=[{"role": "user", "content": "Hi"}])

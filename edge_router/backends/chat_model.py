@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Iterator, Protocol
 
-from .completions import Completion, Sample
+from .completions import Completion, Sample, Sampling
 from .messages import Messages
 
 
@@ -22,11 +22,13 @@ class ChatModel(Protocol):
 
     id: str
 
-    def chat(self, messages: Messages | str, *, max_tokens: int, temperature: float = 0.0) -> Completion:
+    def chat(self, messages: Messages | str, *, max_tokens: int, temperature: float = 0.0,
+             sampling: Sampling | None = None) -> Completion:
         """One answer (greedy by default)."""
         ...
 
-    def stream(self, messages: Messages | str, *, max_tokens: int, temperature: float = 0.0) -> ChatStream:
+    def stream(self, messages: Messages | str, *, max_tokens: int, temperature: float = 0.0,
+               sampling: Sampling | None = None) -> ChatStream:
         """A streamed answer."""
         ...
 

@@ -33,7 +33,7 @@ from ..errors import (
     ConfigurationError,
     InvalidInputError,
 )
-from .completions import Completion, Prices, Sample, Usage
+from .completions import Completion, Prices, Sample, Sampling, Usage
 from .messages import Messages, normalize
 
 log = logging.getLogger(__name__)
@@ -208,10 +208,12 @@ class CloudLLM:
         return self.prices.cost(usage) if (self.prices and usage) else None
 
     def chat(
-        self, messages: Messages | str, *, max_tokens: int | None = None, temperature: float | None = None
+        self, messages: Messages | str, *, max_tokens: int | None = None, temperature: float | None = None,
+        sampling: Sampling | None = None,
     ) -> Completion:
-        """One answer, not streamed."""
-        payload = self._payload(messages, {"max_tokens": max_tokens, "temperature": temperature})
+        """One answer, not streamed; ``sampling`` adds temperature, top_p, seed, stop and penalties."""
+        payload = self._payload(messages, {"max_tokens": max_tokens, "temperature": temperature,
+                                           **(sampling.request_fields() if sampling else {})})
         body = self._json(self._post(payload, stream=False))
         try:
             choice = body["choices"][0]
@@ -256,13 +258,14 @@ class CloudLLM:
         return samples
 
     def stream(
-        self, messages: Messages | str, *, max_tokens: int | None = None, temperature: float | None = None
+        self, messages: Messages | str, *, max_tokens: int | None = None, temperature: float | None = None,
+        sampling: Sampling | None = None,
     ) -> CloudStream:
         """A streamed answer. The request is sent (and retried) before this returns."""
         payload = self._payload(
             messages,
             {"max_tokens": max_tokens, "temperature": temperature, "stream": True,
-             "stream_options": {"include_usage": True}},
+             "stream_options": {"include_usage": True}, **(sampling.request_fields() if sampling else {})},
         )
         return CloudStream(self, self._post(payload, stream=True))
 

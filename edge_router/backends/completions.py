@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
+
+from ..errors import InvalidInputError
 
 
 @dataclass(frozen=True)
@@ -60,3 +63,43 @@ class Sample:
     def mean_logprob(self) -> float:
         """Length-normalised log-likelihood (0.0 for an empty answer)."""
         return sum(self.token_logprobs) / len(self.token_logprobs) if self.token_logprobs else 0.0
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """How an answer is sampled, on either route (None: the model's default, greedy on the device).
+
+    ``stop`` ends the answer before the first of its strings; ``seed`` makes a sampled answer repeatable.
+    """
+
+    temperature: float | None = None
+    top_p: float | None = None
+    seed: int | None = None
+    stop: tuple[str, ...] = ()
+    presence_penalty: float | None = None
+    frequency_penalty: float | None = None
+
+    def __post_init__(self) -> None:
+        checks = (
+            ("temperature", self.temperature, 0.0, 2.0), ("top_p", self.top_p, 0.0, 1.0),
+            ("presence_penalty", self.presence_penalty, -2.0, 2.0),
+            ("frequency_penalty", self.frequency_penalty, -2.0, 2.0),
+        )
+        for name, value, low, high in checks:
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
+                                      or not low <= value <= high or (name == "top_p" and value == 0)):
+                raise InvalidInputError(f"{name} must be a number in [{low:g}, {high:g}]"
+                                        f"{' (above 0)' if name == 'top_p' else ''}, not {value!r}.")
+        if self.seed is not None and (isinstance(self.seed, bool) or not isinstance(self.seed, int)):
+            raise InvalidInputError(f"seed must be an integer, not {self.seed!r}.")
+        stop = (self.stop,) if isinstance(self.stop, str) else tuple(self.stop)
+        if len(stop) > 4 or not all(isinstance(s, str) and s for s in stop):
+            raise InvalidInputError("stop must be a non-empty string or a list of at most 4 of them.")
+        object.__setattr__(self, "stop", stop)
+
+    def request_fields(self) -> dict[str, Any]:
+        """The OpenAI request fields these settings make (only those set)."""
+        fields = {"temperature": self.temperature, "top_p": self.top_p, "seed": self.seed,
+                  "stop": list(self.stop) or None, "presence_penalty": self.presence_penalty,
+                  "frequency_penalty": self.frequency_penalty}
+        return {k: v for k, v in fields.items() if v is not None}

@@ -12,7 +12,7 @@ import numpy as np
 from .. import defaults
 from ..errors import CorruptModelError, InvalidInputError, LocalModelError, PromptTooLongError, require
 from ..files import model_store
-from .completions import Completion, Sample, Usage
+from .completions import Completion, Sample, Sampling, Usage
 from .fifo_lock import FifoLock
 from .messages import Messages, normalize
 
@@ -105,16 +105,24 @@ class LocalLLM:
         return tokens
 
     def _generate(
-        self, tokens: list[int], *, max_tokens: int, temperature: float, logprobs: bool
+        self, tokens: list[int], *, max_tokens: int, temperature: float, logprobs: bool,
+        sampling: Sampling | None = None,
     ) -> Iterator[tuple[str, float | None]]:
         """Yield (text piece, token log-probability or None) until EOG or ``max_tokens``.
 
-        The caller holds the lock. Returns the finish reason ("stop" or "length").
+        The caller holds the lock. Returns the finish reason ("stop" or "length"). ``sampling`` (top_p,
+        seed, penalties) applies to this call; without it sampling is unrestricted (exact log-probabilities).
         """
-        self._llama.set_seed(self._rng.randrange(2**31))
+        sampling = sampling or Sampling()
+        if sampling.seed is not None:
+            # A reused prompt prefix is evaluated in other batches than a fresh one, which moves the logits by
+            # rounding; a seeded answer is repeatable only when its prompt is evaluated the same way each time.
+            self._llama.reset()
+        self._llama.set_seed(sampling.seed if sampling.seed is not None else self._rng.randrange(2**31))
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         generator = self._llama.generate(
-            tokens, temp=temperature, top_k=0, top_p=1.0, min_p=0.0, repeat_penalty=1.0
+            tokens, temp=temperature, top_k=0, top_p=sampling.top_p or 1.0, min_p=0.0, repeat_penalty=1.0,
+            presence_penalty=sampling.presence_penalty or 0.0, frequency_penalty=sampling.frequency_penalty or 0.0,
         )
         n = 0
         try:
@@ -140,21 +148,25 @@ class LocalLLM:
         return float(logits[token] - top - np.log(np.exp(logits - top).sum()))
 
     def chat(
-        self, messages: Messages | str, *, max_tokens: int = 256, temperature: float = 0.0
+        self, messages: Messages | str, *, max_tokens: int = defaults.MAX_TOKENS, temperature: float = 0.0,
+        sampling: Sampling | None = None,
     ) -> Completion:
-        """Answer ``messages`` (greedy by default)."""
-        stream = self.stream(messages, max_tokens=max_tokens, temperature=temperature)
+        """Answer ``messages`` (greedy by default; ``sampling`` sets temperature, top_p, seed, stop, penalties)."""
+        stream = self.stream(messages, max_tokens=max_tokens, temperature=temperature, sampling=sampling)
         for _ in stream:
             pass
         assert stream.completion is not None
         return stream.completion
 
     def stream(
-        self, messages: Messages | str, *, max_tokens: int = 256, temperature: float = 0.0
+        self, messages: Messages | str, *, max_tokens: int = defaults.MAX_TOKENS, temperature: float = 0.0,
+        sampling: Sampling | None = None,
     ) -> LocalStream:
         """A streamed answer. The prompt is checked here, before the first piece."""
         tokens = self._checked_tokens(messages, max_tokens)
-        return LocalStream(self, tokens, max_tokens=max_tokens, temperature=temperature)
+        if sampling is not None and sampling.temperature is not None:
+            temperature = sampling.temperature
+        return LocalStream(self, tokens, max_tokens=max_tokens, temperature=temperature, sampling=sampling)
 
     def sample(
         self, messages: Messages | str, k: int, *, temperature: float = 1.0, max_tokens: int = 64
@@ -188,32 +200,44 @@ class LocalStream:
     The model is held from the first piece until the stream ends or is closed.
     """
 
-    def __init__(self, llm: LocalLLM, tokens: list[int], *, max_tokens: int, temperature: float):
+    def __init__(self, llm: LocalLLM, tokens: list[int], *, max_tokens: int, temperature: float,
+                 sampling: Sampling | None = None):
         self._llm = llm
         self._tokens = tokens
         self._max_tokens = max_tokens
         self._temperature = temperature
+        self._sampling = sampling
         self.completion: Completion | None = None
 
     def __iter__(self) -> Iterator[str]:
         llm = self._llm
-        pieces: list[str] = []
+        stops = self._sampling.stop if self._sampling else ()
+        hold = max((len(s) for s in stops), default=1) - 1  # text that may be the start of a stop string
+        text, sent, n_tokens = "", 0, 0
         with llm._lock:
-            gen = llm._generate(
-                self._tokens, max_tokens=self._max_tokens, temperature=self._temperature, logprobs=False
-            )
+            gen = llm._generate(self._tokens, max_tokens=self._max_tokens, temperature=self._temperature,
+                                logprobs=False, sampling=self._sampling)
             while True:
                 try:
                     piece, _ = next(gen)
                 except StopIteration as stop:
                     finish = stop.value or "stop"
                     break
-                pieces.append(piece)
-                yield piece
-        usage = Usage(prompt_tokens=len(self._tokens), completion_tokens=len(pieces))
-        self.completion = Completion(
-            text="".join(pieces).strip(), finish_reason=finish, model=llm.id, usage=usage, cost_usd=0.0
-        )
+                n_tokens += 1
+                text += piece
+                cut = min((i for i in (text.find(s) for s in stops) if i >= 0), default=-1)
+                if cut >= 0:
+                    text, finish = text[:cut], "stop"
+                    break
+                if len(text) - hold > sent:
+                    yield text[sent:len(text) - hold]
+                    sent = len(text) - hold
+            gen.close()
+        if len(text) > sent:
+            yield text[sent:]
+        usage = Usage(prompt_tokens=len(self._tokens), completion_tokens=n_tokens)
+        self.completion = Completion(text=text.strip(), finish_reason=finish, model=llm.id, usage=usage,
+                                     cost_usd=0.0)
 
 
 def _chat_formatter(llama: Any) -> Any:

@@ -26,7 +26,7 @@ from typing import Iterator
 from .. import defaults, settings
 from ..backends.chat_model import ChatModel
 from ..backends.cloud_llm import CloudLLM
-from ..backends.completions import Completion
+from ..backends.completions import Completion, Prices, Sampling
 from ..backends.embedder import Embedder
 from ..backends.local_llm import LocalLLM
 from ..backends.messages import Messages, has_tool_messages, normalize, routing_text
@@ -144,6 +144,7 @@ class EdgeRouter:
         gate_k: int = defaults.GATE_K,
         cloud_deadline_s: float | None = defaults.CLOUD_DEADLINE_S,
         cloud_first_byte_s: float | None = defaults.CLOUD_FIRST_BYTE_S,
+        cloud_prices: Prices | None = None,
         **kwargs,
     ) -> EdgeRouter:
         """The default local model and embedder; the cloud from ``EDGE_ROUTER_CLOUD_*`` if set.
@@ -156,7 +157,8 @@ class EdgeRouter:
         trained on it). ``gate_clusterer`` is the gate's clustering backend: ``exact`` (the default,
         chosen by measurement in benchmarks/results/se_backends.md), ``embedding``, ``nli`` (the shipped
         cross-encoder) or ``nli-embedding``; ``gate_threshold`` (nats) and ``gate_k`` (samples) set the gate.
-        ``cloud_deadline_s`` and ``cloud_first_byte_s`` bound the cloud built from the environment.
+        ``cloud_deadline_s`` and ``cloud_first_byte_s`` bound the cloud built from the environment, and
+        ``cloud_prices`` (else ``EDGE_ROUTER_CLOUD_PRICES``) prices it.
         """
         router_file = Path(router_path) if router_path else shipped_router()
         mode = mode or ("router" if router_file else "gate")
@@ -169,7 +171,9 @@ class EdgeRouter:
             raise ConfigurationError("No router file: pass a router file (router_path=, or --router PATH) or use the "
                                      "gate mode (mode='gate', or --mode gate).")
         if cloud is None and settings.cloud_setting(settings.CLOUD_BASE_URL_ENV):
-            cloud = CloudLLM(deadline_s=cloud_deadline_s, first_byte_s=cloud_first_byte_s)
+            env_prices = settings.cloud_prices()
+            cloud = CloudLLM(deadline_s=cloud_deadline_s, first_byte_s=cloud_first_byte_s,
+                             prices=cloud_prices or (Prices(*env_prices) if env_prices else None))
         if cloud is None:
             log.info("no cloud endpoint configured (%s); every query stays local", settings.CLOUD_BASE_URL_ENV)
         local = LocalLLM(local_model, threads=threads, n_ctx=n_ctx)
@@ -330,22 +334,23 @@ class EdgeRouter:
         return decision.with_fallback(other, kind, reason, degraded=other == LOCAL)
 
     def chat(self, messages: Messages | str, *, max_tokens: int | None = None, force: str | None = None,
-             cloud_share: float | None = None) -> Answer:
+             cloud_share: float | None = None, sampling: Sampling | None = None) -> Answer:
         """Route and answer ``messages``; the ``Answer`` carries its ``Decision``.
 
         ``force`` skips the decision; ``cloud_share`` uses the router's calibrated
-        threshold for that share on this call only.
+        threshold for that share on this call only; ``sampling`` (temperature,
+        top_p, seed, stop, penalties) applies on whichever route answers.
         """
         messages = normalize(messages)
         max_tokens = self._max_tokens(max_tokens)
         decision = self._decide(messages, force, max_tokens, cloud_share)
         start = time.perf_counter()
         try:
-            completion = self.model(decision.route).chat(messages, max_tokens=max_tokens)
+            completion = self.model(decision.route).chat(messages, max_tokens=max_tokens, sampling=sampling)
         except _FAILURES[decision.route] as first:
             decision = self._fall_back(decision, first)
             try:
-                completion = self.model(decision.route).chat(messages, max_tokens=max_tokens)
+                completion = self.model(decision.route).chat(messages, max_tokens=max_tokens, sampling=sampling)
             except _FAILURES[decision.route] as second:
                 raise _both_failed(first, second) from second
         answer = _answer(completion, decision, start)
@@ -353,11 +358,12 @@ class EdgeRouter:
         return answer
 
     def stream(self, messages: Messages | str, *, max_tokens: int | None = None, force: str | None = None,
-               cloud_share: float | None = None) -> AnswerStream:
+               cloud_share: float | None = None, sampling: Sampling | None = None) -> AnswerStream:
         """Route now; iterate the result for the answer's text pieces."""
         messages = normalize(messages)
         max_tokens = self._max_tokens(max_tokens)
-        return AnswerStream(self, messages, self._decide(messages, force, max_tokens, cloud_share), max_tokens)
+        return AnswerStream(self, messages, self._decide(messages, force, max_tokens, cloud_share), max_tokens,
+                            sampling)
 
     def _write_trace(self, event: str, messages: Messages, result: Decision | Answer) -> None:
         """Append ``result`` to the trace, if one is configured (answers without their text)."""
@@ -378,10 +384,12 @@ class AnswerStream:
     ``Answer``.
     """
 
-    def __init__(self, router: EdgeRouter, messages: Messages, decision: Decision, max_tokens: int):
+    def __init__(self, router: EdgeRouter, messages: Messages, decision: Decision, max_tokens: int,
+                 sampling: Sampling | None = None):
         self._router = router
         self._messages = messages
         self._max_tokens = max_tokens
+        self._sampling = sampling
         self.decision = decision
         self.answer: Answer | None = None
 
@@ -392,7 +400,8 @@ class AnswerStream:
             route = self.decision.route
             delivered = False
             try:
-                stream = self._router.model(route).stream(self._messages, max_tokens=self._max_tokens)
+                stream = self._router.model(route).stream(self._messages, max_tokens=self._max_tokens,
+                                                          sampling=self._sampling)
                 for piece in stream:
                     delivered = True
                     yield piece

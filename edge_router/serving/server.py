@@ -27,6 +27,7 @@ from typing import Any, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from ..backends.completions import Sampling
 from ..backends.messages import normalize
 from ..defaults import check_cloud_share, check_route
 from ..errors import (
@@ -44,6 +45,7 @@ from .metrics import ServerMetrics
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 1_000_000
+SAMPLING_FIELDS = ("temperature", "top_p", "seed", "stop", "presence_penalty", "frequency_penalty")
 _END = object()
 
 
@@ -112,7 +114,8 @@ def _message(error: dict) -> str:
 
 
 def parse_request(body: Any, headers: Any) -> dict:
-    """The checked request: messages, stream, max_tokens, force, cloud_share. Raises InvalidInputError."""
+    """The checked request: messages, stream, max_tokens, force, cloud_share, sampling (temperature, top_p,
+    seed, stop, presence and frequency penalties, for either route). Raises InvalidInputError."""
     if not isinstance(body, dict):
         raise InvalidInputError("the request body must be a JSON object.")
     try:
@@ -122,8 +125,10 @@ def parse_request(body: Any, headers: Any) -> dict:
             strict=False)
     except ValidationError as exc:
         raise InvalidInputError(_message(exc.errors()[0])) from None
+    given = {name: body[name] for name in SAMPLING_FIELDS if body.get(name) is not None}
+    sampling = Sampling(**given) if given else None
     return {"messages": req.messages, "stream": req.stream, "max_tokens": req.max_completion_tokens or req.max_tokens,
-            "force": options.force, "cloud_share": options.cloud_share, "model": req.model}
+            "force": options.force, "cloud_share": options.cloud_share, "model": req.model, "sampling": sampling}
 
 
 def _ascii(text: str) -> str:
@@ -217,7 +222,8 @@ def create_app(router: EdgeRouter, *, token: str | None = None, max_body_bytes: 
             return fail(400, f"The request body is not valid JSON ({exc.msg} at position {exc.pos}).")
         except InvalidInputError as exc:
             return fail(400, str(exc))
-        call = {"max_tokens": req["max_tokens"], "force": req["force"], "cloud_share": req["cloud_share"]}
+        call = {"max_tokens": req["max_tokens"], "force": req["force"], "cloud_share": req["cloud_share"],
+                "sampling": req["sampling"]}
         try:
             if req["stream"]:
                 stream = await anyio.to_thread.run_sync(lambda: router.stream(req["messages"], **call))
