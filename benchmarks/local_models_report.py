@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import subprocess
 import sys
 from pathlib import Path
@@ -22,6 +21,7 @@ from edge_router.bench import environment
 from edge_router.data.eval_data import outcomes_path
 from edge_router.data.local_outcomes import read_outcomes
 from edge_router.files import model_store, registry
+from edge_router.metrics import wilson
 
 RESULTS = Path(__file__).resolve().parent / "results"
 MODELS = ("qwen2.5-coder-0.5b-instruct-q4_k_m", "qwen2.5-coder-1.5b-instruct-q4_k_m", "smollm2-135m-instruct-q4_1")
@@ -54,15 +54,6 @@ print(json.dumps({"load_s": load_s, "prompt_tokens": n_prompt, "ttft_s": sorted(
                   "decode_tokens": stream.completion.usage.completion_tokens - 1, "decode_s": decode_s,
                   "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
-
-
-def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
-    if n == 0:
-        return float("nan"), float("nan")
-    p = k / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return centre - half, centre + half
 
 
 def accuracy(models: list[str]) -> dict:

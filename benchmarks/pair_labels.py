@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 from collections import Counter
 from pathlib import Path
 
 import numpy as np
 
-from edge_router.metrics import auroc
+from edge_router.metrics import auroc, wilson
 from edge_router.training.labels import preference, read_rows
 from edge_router.uncertainty.semantic_entropy import cluster_entropy, likelihood_entropy
 
@@ -28,15 +27,6 @@ LABELS = ROOT / "models" / "routers" / "qwen-pair.labels.jsonl.gz"
 RESULTS = ROOT / "benchmarks" / "results"
 TAUS = (0.05, 0.1, 0.2, 0.3)
 BOOTSTRAP = 1000
-
-
-def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
-    if n == 0:
-        return float("nan"), float("nan")
-    p = k / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return centre - half, centre + half
 
 
 def bootstrap_auroc(scores: np.ndarray, positives: np.ndarray, seed: int = 0) -> tuple[float, float, float]:

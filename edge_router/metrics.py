@@ -1,7 +1,8 @@
-"""Ranking metrics shared by calibration, training and benchmarks."""
+"""Ranking and proportion metrics shared by calibration, training and benchmarks."""
 
 from __future__ import annotations
 
+import math
 from typing import Sequence
 
 import numpy as np
@@ -35,3 +36,13 @@ def auroc(scores: Sequence[float], positives: Sequence[bool]) -> float:
         ranks[order[i : j + 1]] = (i + j) / 2 + 1
         i = j + 1
     return float((ranks[y].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """Wilson score interval of the proportion ``k / n`` (95 % by default); NaNs when ``n`` is 0."""
+    if n == 0:
+        return float("nan"), float("nan")
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(0.0, centre - half), min(1.0, centre + half)

@@ -88,3 +88,11 @@ def test_training_sets_hold_no_evaluation_question_and_an_evaluation_prompt_is_l
     assert datasets.without_evaluation_prompts([planted]) == ([], 1)
     arc = datasets.load("arc-challenge")
     assert {p.answers[0] for p in arc} == set("ABCD") and all(p.question.endswith("Answer:") for p in arc)
+
+
+def test_wilson_interval_matches_the_textbook_values():
+    from edge_router.metrics import wilson
+
+    low, high = wilson(8, 20)
+    assert (round(low, 3), round(high, 3)) == (0.219, 0.613)
+    assert wilson(0, 10)[0] == 0.0 and wilson(0, 0)[0] != wilson(0, 0)[0]
