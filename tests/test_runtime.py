@@ -52,6 +52,7 @@ class FakeLocal:
         self.fail = fail
         self.samples = samples or ["same"] * 5
         self.calls = 0
+        self.prefixes: list[str] = []
 
     def fits(self, messages, max_tokens):
         return len(messages[-1]["content"].split()) + max_tokens <= self.n_ctx
@@ -62,7 +63,9 @@ class FakeLocal:
             raise LocalModelError("local exploded")
         return Completion("local answer", "stop", self.id, Usage(3, 2), 0.0)
 
-    def stream(self, messages, *, max_tokens, temperature=0.0, sampling=None):
+    def stream(self, messages, *, max_tokens, temperature=0.0, sampling=None, prefix=""):
+        if prefix:
+            self.prefixes.append(prefix)
         return _Stream("local answer here", self.id, LocalModelError("local exploded") if self.fail else None)
 
     def sample(self, messages, k, *, temperature, max_tokens):
@@ -214,15 +217,23 @@ def test_gate_after_router_only_checks_local_choices():
     assert decision.route == "cloud" and decision.semantic_entropy is None and decision.mode == "router+gate"
 
 
-def test_stream_falls_back_before_the_first_piece_and_raises_after_a_cut():
+def test_stream_falls_back_before_the_first_piece_and_the_device_finishes_a_cut_stream():
     stream = make(FakeLocal(), FakeCloud(fail=True)).stream(LONG)
     assert "".join(stream) == "local answer here"
     assert stream.answer.degraded and stream.decision.fallback.startswith("cloud failed")
 
-    cut = make(FakeLocal(), FakeCloud(cut_after=2)).stream(LONG)
+    local = FakeLocal()
+    cut = make(local, FakeCloud(cut_after=2)).stream(LONG)
+    received = list(cut)
+    assert received[:2] == ["cloud", " answer"] and local.prefixes == ["cloud answer"]
+    assert cut.answer.text == "".join(received).strip() and cut.answer.model == local.id
+    d = cut.answer.decision
+    assert (d.decided, d.route, d.fallback_kind, d.degraded) == ("cloud", "local", FallbackKind.CLOUD_STREAM_CUT, True)
+
+    both = make(FakeLocal(fail=True), FakeCloud(cut_after=2)).stream(LONG)
     received = []
     with pytest.raises(CloudResponseError) as info:
-        for piece in cut:
+        for piece in both:
             received.append(piece)
     assert info.value.partial_text == "".join(received) == "cloud answer"
 

@@ -274,3 +274,15 @@ def test_sampling_parameters_are_honoured_on_both_routes(served, cloud):
     with pytest.raises(openai.BadRequestError, match="temperature"):
         client(served).chat.completions.create(model="edge-router", temperature=5,
                                                messages=[{"role": "user", "content": "Hi"}])
+
+
+def test_a_cut_cloud_stream_is_finished_on_the_device_through_sse(served, cloud):
+    cloud.behaviours.append("cut")
+    chunks = list(client(served).chat.completions.create(
+        model="edge-router", messages=[{"role": "user", "content": "Tell me about tea."}], stream=True,
+        max_tokens=8, extra_body={"edge_router": {"force": "cloud"}}))
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    info = chunks[-1].model_extra["edge_router"]
+    assert text.startswith("cloud answer") and len(text) > len("cloud answer to:")
+    assert info["fallback_kind"] == "cloud_stream_cut" and info["degraded"] and info["route"] == "local"
+    assert chunks[-1].choices[0].finish_reason in ("stop", "length")

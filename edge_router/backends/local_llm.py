@@ -160,10 +160,16 @@ class LocalLLM:
 
     def stream(
         self, messages: Messages | str, *, max_tokens: int = defaults.MAX_TOKENS, temperature: float = 0.0,
-        sampling: Sampling | None = None,
+        sampling: Sampling | None = None, prefix: str = "",
     ) -> LocalStream:
-        """A streamed answer. The prompt is checked here, before the first piece."""
+        """A streamed answer. The prompt is checked here, before the first piece. ``prefix`` is the start of
+        the assistant's answer, already given (a cut cloud stream): the model continues it."""
         tokens = self._checked_tokens(messages, max_tokens)
+        if prefix:
+            tokens = tokens + self._llama.tokenize(prefix.encode("utf-8"), add_bos=False, special=False)
+            if len(tokens) + max_tokens > self.n_ctx:
+                raise PromptTooLongError(f"The prompt and the answer so far take {len(tokens)} tokens; with "
+                                         f"max_tokens={max_tokens} they exceed the local context of {self.n_ctx}.")
         if sampling is not None and sampling.temperature is not None:
             temperature = sampling.temperature
         return LocalStream(self, tokens, max_tokens=max_tokens, temperature=temperature, sampling=sampling)

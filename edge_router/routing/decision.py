@@ -18,6 +18,7 @@ class FallbackKind(str, Enum):
 
     CLOUD_FAILED = "cloud_failed"
     CLOUD_SKIPPED = "cloud_skipped"  # the circuit breaker is open
+    CLOUD_STREAM_CUT = "cloud_stream_cut"  # the device finished a cut cloud stream
     LOCAL_FAILED = "local_failed"
     NO_LOCAL = "no_local"
 

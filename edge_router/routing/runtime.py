@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Iterator
 
@@ -36,6 +37,7 @@ from ..errors import (
     AllRoutesFailedError,
     CloudCircuitOpenError,
     CloudError,
+    CloudResponseError,
     ConfigurationError,
     InvalidInputError,
     LocalModelError,
@@ -319,18 +321,22 @@ class EdgeRouter:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _fall_back(self, decision: Decision, error: Exception) -> Decision:
+    def _fall_back(self, decision: Decision, error: Exception, *, stream_cut: bool = False) -> Decision:
         """The decision for the other route after ``error``, or raise when there is none."""
         failed = decision.route
         other = CLOUD if failed == LOCAL else LOCAL
         if self.model(other) is None:
             raise error
         reason = f"{failed} failed: {error}"
-        log.warning("falling back to %s: %s", other, reason)
-        if isinstance(error, CloudCircuitOpenError):
+        if stream_cut:
+            kind = FallbackKind.CLOUD_STREAM_CUT
+            reason = (f"the cloud stream broke after {len(error.partial_text)} characters ({error}); "
+                      "the local model finished the answer")
+        elif isinstance(error, CloudCircuitOpenError):
             kind = FallbackKind.CLOUD_SKIPPED
         else:
             kind = FallbackKind.CLOUD_FAILED if failed == CLOUD else FallbackKind.LOCAL_FAILED
+        log.warning("falling back to %s: %s", other, reason)
         return decision.with_fallback(other, kind, reason, degraded=other == LOCAL)
 
     def chat(self, messages: Messages | str, *, max_tokens: int | None = None, force: str | None = None,
@@ -378,10 +384,13 @@ class AnswerStream:
     """A routed, streamed answer.
 
     ``decision`` is known before the first piece. A failure before the first
-    piece falls back to the other route as in ``EdgeRouter.chat``; a cloud
-    stream cut after pieces were delivered raises ``CloudResponseError`` with
-    the ``partial_text`` received. After iteration, ``answer`` is the whole
-    ``Answer``.
+    piece falls back to the other route as in ``EdgeRouter.chat``. A cloud
+    stream cut after pieces were delivered is finished on the device: the local
+    model continues from the text already delivered, so the caller reads one
+    uninterrupted answer, marked ``degraded`` (fallback kind
+    ``cloud_stream_cut``); only if that fails too is the ``CloudResponseError``
+    raised, with the ``partial_text`` received. After iteration, ``answer`` is
+    the whole ``Answer``.
     """
 
     def __init__(self, router: EdgeRouter, messages: Messages, decision: Decision, max_tokens: int,
@@ -393,27 +402,42 @@ class AnswerStream:
         self.decision = decision
         self.answer: Answer | None = None
 
+    def _open(self, route: Route, prefix: str = ""):
+        model = self._router.model(route)
+        extra = {"prefix": prefix} if prefix else {}
+        return model.stream(self._messages, max_tokens=self._max_tokens, sampling=self._sampling, **extra)
+
     def __iter__(self) -> Iterator[str]:
         start = time.perf_counter()
         first_error: Exception | None = None
+        partial = ""
         for _ in range(2):
             route = self.decision.route
-            delivered = False
+            delivered: list[str] = []
             try:
-                stream = self._router.model(route).stream(self._messages, max_tokens=self._max_tokens,
-                                                          sampling=self._sampling)
+                stream = self._open(route, partial)
                 for piece in stream:
-                    delivered = True
+                    delivered.append(piece)
                     yield piece
                 break
             except _FAILURES[route] as exc:
+                if partial:  # the device could not finish a cut cloud stream either
+                    raise first_error from exc
                 if delivered:
-                    raise
+                    if not (isinstance(exc, CloudResponseError) and self._router.local is not None):
+                        raise
+                    partial = exc.partial_text
+                    self.decision = self._router._fall_back(self.decision, exc, stream_cut=True)
+                    first_error = exc
+                    continue
                 if first_error is not None:
                     raise _both_failed(first_error, exc) from exc
                 first_error = exc
                 self.decision = self._router._fall_back(self.decision, exc)
-        self.answer = _answer(stream.completion, self.decision, start)
+        completion = stream.completion
+        if partial:  # the answer is the cloud's beginning and the device's continuation, as delivered
+            completion = replace(completion, text=(partial + "".join(delivered)).strip())
+        self.answer = _answer(completion, self.decision, start)
         self._router._write_trace("answer", self._messages, self.answer)
 
 
