@@ -44,17 +44,11 @@ class PackageSource:
 
 
 @dataclass(frozen=True)
-class Part:
-    """One piece of a model split across packages: ``member`` of the wheel of ``package==version``."""
+class Part(WheelSource):
+    """One piece of a model split across packages, with its own size and sha256."""
 
-    package: str
-    version: str
-    member: str
     sha256: str
     size: int
-
-    def describe(self) -> str:
-        return f"{self.member} in the wheel of {self.package}=={self.version}"
 
 
 @dataclass(frozen=True)
