@@ -250,6 +250,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     from .data import eval_data
     from .evaluation.quality import Prices
     from .evaluation.runner import run, table
+    from .routing.runtime import shipped_router
 
     benchmarks = list(eval_data.BENCHMARKS) if args.benchmark == "all" else [args.benchmark]
     if args.pair != "gpt4-mixtral" and args.benchmark == "all":
@@ -262,7 +263,11 @@ def _cmd_eval(args: argparse.Namespace) -> int:
             raise InvalidInputError("--prices takes four numbers: strong_in,strong_out,weak_in,weak_out "
                                     "(USD per million tokens).") from exc
     judge = CloudLLM(base_url=args.judge_base_url, model=args.judge_model) if args.judge_base_url else None
-    results = run(benchmarks, pair=args.pair, router_paths=args.router, embedder=Embedder(name=args.embedder),
+    routers = args.router or [shipped_router()]
+    if routers == [None]:
+        raise InvalidInputError("No router ships with this package yet: pass router files with --router PATH ... "
+                                "(train them with `edge-router train`).")
+    results = run(benchmarks, pair=args.pair, router_paths=routers, embedder=Embedder(name=args.embedder),
                   seeds=args.seeds, judge_client=judge, judge_limit=args.judge_limit, prices=prices)
     if args.json:
         from pathlib import Path
@@ -405,7 +410,8 @@ def build_parser() -> argparse.ArgumentParser:
     ev = command(sub, "eval", help="routing quality (PGR, CPT, APGR, cost, judge) on GSM8K, MMLU, MT-Bench")
     ev.add_argument("--benchmark", choices=("gsm8k", "mmlu", "mt-bench", "all"), default="all",
                     help="which benchmark (default all: the three, or GSM8K and MMLU for the measured pairs)")
-    ev.add_argument("--router", nargs="+", required=True, metavar="PATH", help="router files to evaluate")
+    ev.add_argument("--router", nargs="+", metavar="PATH",
+                    help="router files to evaluate (default: the router the package ships)")
     ev.add_argument("--pair", choices=defaults.EVAL_PAIRS, default="gpt4-mixtral",
                     help="GPT-4 vs Mixtral as recorded by RouteLLM (default), GPT-4 vs the local model measured here, "
                     "or on-device: the local model vs the stand-in's stronger model, both measured here")
