@@ -92,7 +92,8 @@ class Sampling:
                                         f"{' (above 0)' if name == 'top_p' else ''}, not {value!r}.")
         if self.seed is not None and (isinstance(self.seed, bool) or not isinstance(self.seed, int)):
             raise InvalidInputError(f"seed must be an integer, not {self.seed!r}.")
-        stop = (self.stop,) if isinstance(self.stop, str) else tuple(self.stop)
+        stop = (self.stop,) if isinstance(self.stop, str) else self.stop
+        stop = tuple(stop) if isinstance(stop, (list, tuple)) else (None,)
         if len(stop) > 4 or not all(isinstance(s, str) and s for s in stop):
             raise InvalidInputError("stop must be a non-empty string or a list of at most 4 of them.")
         object.__setattr__(self, "stop", stop)

@@ -217,7 +217,9 @@ def create_app(router: EdgeRouter, *, token: str | None = None, max_body_bytes: 
         if len(raw) > max_body_bytes:
             return fail(400, f"The request body is larger than {max_body_bytes} bytes.")
         try:
-            req = parse_request(json.loads(raw), request.headers)
+            req = parse_request(json.loads(raw.decode("utf-8")), request.headers)
+        except UnicodeDecodeError as exc:
+            return fail(400, f"The request body is not UTF-8 ({exc.reason} at byte {exc.start}); send UTF-8 JSON.")
         except json.JSONDecodeError as exc:
             return fail(400, f"The request body is not valid JSON ({exc.msg} at position {exc.pos}).")
         except InvalidInputError as exc:
