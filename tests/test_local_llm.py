@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 
+import numpy as np
 import pytest
 from conftest import TINY_LLM
 
@@ -132,3 +134,29 @@ def test_sampling_settings_apply_on_the_device(local_llm):
     assert "," not in text and stopped.completion.finish_reason == "stop" and text.strip() == stopped.completion.text
     with pytest.raises(InvalidInputError, match="top_p"):
         Sampling(top_p=0)
+
+
+def test_batched_samples_match_greedy_at_a_vanishing_temperature(local_llm):
+    greedy = local_llm.chat("Name three fruits.", max_tokens=10).text
+    batched = local_llm.sample("Name three fruits.", 3, temperature=1e-6, max_tokens=10)
+    assert [s.text for s in batched] == [greedy] * 3
+
+
+def test_batched_and_sequential_samples_come_from_the_same_distribution(local_llm):
+    """Both estimate the same mean per-token log-likelihood; they agree within four standard errors."""
+    prompt = "Write one short sentence about rain."
+    means = {}
+    for batched in (True, False):
+        values = [s.mean_logprob for _ in range(4)
+                  for s in local_llm.sample(prompt, 8, temperature=1.0, max_tokens=12, batched=batched)]
+        means[batched] = (float(np.mean(values)), float(np.std(values, ddof=1) / np.sqrt(len(values))))
+    (a, sa), (b, sb) = means[True], means[False]
+    assert abs(a - b) < 4 * np.hypot(sa, sb), means
+
+
+def test_samples_that_do_not_fit_one_batch_are_drawn_one_after_another(caplog):
+    small = LocalLLM(TINY_LLM, n_ctx=256, threads=2)
+    with caplog.at_level(logging.INFO, logger="edge_router.backends.local_llm"):
+        samples = small.sample("Say hi.", 5, max_tokens=60)
+    assert len(samples) == 5 and "one after another" in caplog.text
+    small.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import codecs
+import logging
 import os
 import random
 from typing import Any, Iterator
@@ -12,9 +13,12 @@ import numpy as np
 from .. import defaults
 from ..errors import CorruptModelError, InvalidInputError, LocalModelError, PromptTooLongError, require
 from ..files import model_store
+from .batch_sampler import BatchSampler
 from .completions import Completion, Sample, Sampling, Usage
 from .fifo_lock import FifoLock
 from .messages import Messages, normalize
+
+log = logging.getLogger(__name__)
 
 
 class LocalLLM:
@@ -62,13 +66,17 @@ class LocalLLM:
         self._formatter = _chat_formatter(self._llama)
         self._rng = random.Random(seed)
         self._lock = FifoLock()
+        self._threads = threads or os.cpu_count() or 1
+        self._batcher: BatchSampler | None = None
 
     def __repr__(self) -> str:
         return f"LocalLLM(id={self.id!r}, n_ctx={self.n_ctx})"
 
     def close(self) -> None:
-        """Free the native model and context."""
+        """Free the native model and its contexts."""
         with self._lock:
+            if self._batcher is not None:
+                self._batcher.close()
             self._llama.close()
 
     def clear_cache(self) -> None:
@@ -175,20 +183,31 @@ class LocalLLM:
         return LocalStream(self, tokens, max_tokens=max_tokens, temperature=temperature, sampling=sampling)
 
     def sample(
-        self, messages: Messages | str, k: int, *, temperature: float = 1.0, max_tokens: int = 64
+        self, messages: Messages | str, k: int, *, temperature: float = 1.0, max_tokens: int = 64,
+        batched: bool = True,
     ) -> list[Sample]:
         """``k`` answers sampled at ``temperature`` with per-token log-probabilities.
 
         Sampling is unrestricted (no top-k/top-p), so log-probabilities are those of
-        the model's full distribution. The k samples share the prompt's prefill.
+        the model's full distribution. By default the k samples are decoded together in
+        one batch (``BatchSampler``: the prompt prefilled once, one token per sample per
+        step); where the batch does not fit the context, or with ``batched=False``, they
+        are drawn one after another, sharing the prompt's prefill.
         """
         if not isinstance(k, int) or k < 1:
             raise InvalidInputError(f"k must be a positive integer, not {k!r}.")
         if temperature <= 0:
             raise InvalidInputError(f"temperature must be positive for sampling, not {temperature}.")
         tokens = self._checked_tokens(messages, max_tokens)
-        samples = []
         with self._lock:
+            if batched and k > 1:
+                sampler = self._batch_sampler()
+                if sampler.fits(len(tokens), k, max_tokens):
+                    seeds = [self._rng.randrange(2**63) for _ in range(k)]
+                    return sampler.sample(tokens, k, temperature=temperature, max_tokens=max_tokens, seeds=seeds)
+                log.info("%d samples of %d tokens after a %d-token prompt do not fit one batch of the %d-token "
+                         "context; sampling them one after another", k, max_tokens, len(tokens), sampler.n_ctx)
+            samples = []
             for _ in range(k):
                 text, logprobs = [], []
                 for piece, logprob in self._generate(
@@ -198,6 +217,13 @@ class LocalLLM:
                     logprobs.append(logprob)
                 samples.append(Sample(text="".join(text).strip(), token_logprobs=tuple(logprobs)))
         return samples
+
+    def _batch_sampler(self) -> BatchSampler:
+        """The batched sampler (a second context on these weights), created on first use."""
+        if self._batcher is None:
+            self._batcher = BatchSampler(self._llama, require("llama_cpp", "llama-cpp-python"), n_ctx=self.n_ctx,
+                                         threads=self._threads)
+        return self._batcher
 
 
 class LocalStream:

@@ -1,0 +1,117 @@
+"""k samples of one prompt decoded together in one llama.cpp batch.
+
+On a CPU a small model's decode step is bound by reading the weights, so k sequences that advance one token
+each in the same batch cost little more than one. The prompt is prefilled once as sequence 0, its KV cells are
+shared with sequences 1..k-1 (``llama_memory_seq_cp`` in a unified KV cache), and each step decodes one token
+per unfinished sequence. Tokens are drawn from the full softmax of the logits at ``temperature`` (no top-k or
+top-p), each sequence with its own random stream; the log-probability kept is that of the untempered
+distribution, as ``LocalLLM.sample`` keeps.
+
+The sampler owns a second llama.cpp context on the model's weights (its own KV cache, a few tens of MB for a
+0.5B model), created on first use.
+"""
+
+from __future__ import annotations
+
+import codecs
+from typing import Any
+
+import numpy as np
+
+from ..errors import LocalModelError
+from .completions import Sample
+
+MAX_SEQUENCES = 16
+
+
+class BatchSampler:
+    """Draws up to ``MAX_SEQUENCES`` samples of a prompt at once; ``close()`` frees its context."""
+
+    def __init__(self, llama: Any, llama_cpp: Any, *, n_ctx: int, threads: int):
+        self._llama = llama
+        self._lib = llama_cpp
+        params = llama_cpp.llama_context_default_params()
+        params.n_ctx = n_ctx
+        params.n_batch = params.n_ubatch = 512
+        params.n_seq_max = MAX_SEQUENCES
+        params.kv_unified = True
+        params.n_threads = params.n_threads_batch = threads
+        self._ctx = llama_cpp.llama_init_from_model(llama._model.model, params)
+        if not self._ctx:
+            raise LocalModelError("llama.cpp could not create the batched sampling context.")
+        self._batch = llama_cpp.llama_batch_init(512, 0, MAX_SEQUENCES)
+        self._memory = llama_cpp.llama_get_memory(self._ctx)
+        self._vocab = llama._model.vocab
+        self._n_vocab = llama.n_vocab()
+        self.n_ctx = n_ctx
+
+    def close(self) -> None:
+        if self._ctx:
+            self._lib.llama_batch_free(self._batch)
+            self._lib.llama_free(self._ctx)
+            self._ctx = None
+
+    def fits(self, n_prompt: int, k: int, max_tokens: int) -> bool:
+        """True when the prompt and k answers of ``max_tokens`` fit the sampler's KV cache."""
+        return 1 <= k <= MAX_SEQUENCES and n_prompt + k * max_tokens <= self.n_ctx
+
+    def _decode(self, entries: list[tuple[int, int, int, bool]]) -> None:
+        """Decode (token, position, sequence, wants logits) entries as one batch."""
+        batch = self._batch
+        batch.n_tokens = len(entries)
+        for i, (token, pos, seq, logits) in enumerate(entries):
+            batch.token[i] = token
+            batch.pos[i] = pos
+            batch.n_seq_id[i] = 1
+            batch.seq_id[i][0] = seq
+            batch.logits[i] = logits
+        if self._lib.llama_decode(self._ctx, batch) != 0:
+            raise LocalModelError("llama.cpp failed to decode a batch while sampling.")
+
+    def _logits(self, i: int) -> np.ndarray:
+        ptr = self._lib.llama_get_logits_ith(self._ctx, i)
+        return np.ctypeslib.as_array(ptr, shape=(self._n_vocab,)).copy()
+
+    def sample(self, tokens: list[int], k: int, *, temperature: float, max_tokens: int,
+               seeds: list[int]) -> list[Sample]:
+        """``k`` samples of the prompt ``tokens``; sequence i draws with ``seeds[i]``."""
+        lib = self._lib
+        lib.llama_memory_clear(self._memory, True)
+        for start in range(0, len(tokens), 512):
+            chunk = tokens[start:start + 512]
+            last = start + len(chunk) == len(tokens)
+            self._decode([(t, start + j, 0, last and j == len(chunk) - 1) for j, t in enumerate(chunk)])
+        for seq in range(1, k):
+            lib.llama_memory_seq_cp(self._memory, 0, seq, -1, -1)
+        rngs = [np.random.default_rng(seed) for seed in seeds]
+        decoders = [codecs.getincrementaldecoder("utf-8")(errors="replace") for _ in range(k)]
+        texts: list[list[str]] = [[] for _ in range(k)]
+        logprobs: list[list[float]] = [[] for _ in range(k)]
+        rows = {seq: self._logits(-1) for seq in range(k)}  # every sequence starts from the prompt's logits
+        pos = len(tokens)
+        while rows:
+            step = []
+            for seq, logits in rows.items():
+                token, logprob = _draw(logits, temperature, rngs[seq])
+                if lib.llama_vocab_is_eog(self._vocab, token):
+                    continue
+                logprobs[seq].append(logprob)
+                texts[seq].append(decoders[seq].decode(self._llama.detokenize([token])))
+                if len(logprobs[seq]) < max_tokens:
+                    step.append((token, pos, seq, True))
+            if not step:
+                break
+            self._decode(step)
+            rows = {seq: self._logits(i) for i, (_, _, seq, _) in enumerate(step)}
+            pos += 1
+        return [Sample(text="".join(t).strip(), token_logprobs=tuple(lp)) for t, lp in zip(texts, logprobs)]
+
+
+def _draw(logits: np.ndarray, temperature: float, rng: np.random.Generator) -> tuple[int, float]:
+    """One token from softmax(logits / temperature), and its log-probability under the untempered softmax."""
+    shifted = logits - logits.max()
+    untempered = np.exp(shifted)
+    weights = untempered if temperature == 1.0 else np.exp(shifted / temperature)
+    cumulative = np.cumsum(weights, dtype=np.float64)
+    token = min(int(np.searchsorted(cumulative, rng.random() * cumulative[-1], side="right")), len(logits) - 1)
+    return token, float(shifted[token] - np.log(untempered.sum(dtype=np.float64)))
