@@ -58,3 +58,11 @@ def test_corrupted_router_file_is_a_clear_error(tmp_path):
     path.write_bytes(b"not an onnx file at all")
     with pytest.raises(CorruptModelError, match="cannot load"):
         RouterModel(path, embedder_id="emb-a", dim=DIM)
+
+
+def test_a_broken_user_router_file_is_not_told_to_pull_models(tmp_path):
+    bad = tmp_path / "mine.onnx"
+    bad.write_bytes(b"not an onnx graph")
+    with pytest.raises(CorruptModelError) as info:
+        RouterModel(bad, embedder_id="e", dim=4)
+    assert "edge-router train" in str(info.value) and "models pull" not in str(info.value)

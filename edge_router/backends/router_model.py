@@ -36,7 +36,9 @@ class RouterModel:
         threads: int | None = 1,
     ):
         self.path = Path(path)
-        self._session = create_session(self.path, threads=threads)
+        self._session = create_session(
+            self.path, threads=threads,
+            fix="pass a router file that `edge-router train` wrote, or train one (see the README)")
         self.metadata = dict(self._session.get_modelmeta().custom_metadata_map)
         self.kind = self.metadata.get(KIND_KEY, "unknown")
         self.id = f"{self.path.stem}:{self.kind}"

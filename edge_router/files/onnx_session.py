@@ -32,12 +32,14 @@ def create_session(
     *,
     threads: int | None = 1,
     providers: Sequence[str] | None = None,
+    fix: str = "delete it and pull it again (`edge-router models pull`)",
 ) -> Any:
     """An ``onnxruntime.InferenceSession`` for ``path``.
 
     Graph optimisation is on (all levels), ``threads`` sets the intra-op pool
     (``None`` lets onnxruntime choose), execution is sequential, and each
-    requested provider must be available here.
+    requested provider must be available here. ``fix`` is the advice a file
+    that cannot be loaded gets.
     """
     ort = import_onnxruntime()
     path = Path(path)
@@ -64,6 +66,5 @@ def create_session(
         return ort.InferenceSession(str(path), sess_options=options, providers=chosen)
     except Exception as exc:  # onnxruntime raises its own untyped errors for bad files
         raise CorruptModelError(
-            f"ONNX Runtime cannot load {path}: {exc}. The file is corrupted or not an ONNX model; "
-            "delete it and pull it again (`edge-router models pull`)."
+            f"ONNX Runtime cannot load {path}: {exc}. The file is corrupted or not an ONNX model; {fix}."
         ) from exc
