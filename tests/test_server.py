@@ -286,3 +286,15 @@ def test_a_cut_cloud_stream_is_finished_on_the_device_through_sse(served, cloud)
     assert text.startswith("cloud answer") and len(text) > len("cloud answer to:")
     assert info["fallback_kind"] == "cloud_stream_cut" and info["degraded"] and info["route"] == "local"
     assert chunks[-1].choices[0].finish_reason in ("stop", "length")
+
+
+def test_both_routes_failing_is_a_502_through_the_server(served, cloud):
+    cloud.behaviours.extend(["500", "500"])
+    too_long_for_the_device = "word " * 3000
+    resp = requests.post(f"{served.base_url}/v1/chat/completions", timeout=60, json={
+        "messages": [{"role": "user", "content": too_long_for_the_device}], "edge_router": {"force": "cloud"}})
+    assert resp.status_code == 502, resp.text[:300]
+    message = resp.json()["error"]["message"]
+    assert "Both routes failed" in message and "HTTP 500" in message and "context window" in message
+    assert 'edge_router_fallbacks_total{reason="all_routes_failed"}' in requests.get(
+        f"{served.base_url}/metrics", timeout=10).text
