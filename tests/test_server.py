@@ -298,3 +298,13 @@ def test_both_routes_failing_is_a_502_through_the_server(served, cloud):
     assert "Both routes failed" in message and "HTTP 500" in message and "context window" in message
     assert 'edge_router_fallbacks_total{reason="all_routes_failed"}' in requests.get(
         f"{served.base_url}/metrics", timeout=10).text
+
+
+def test_fields_the_server_does_not_read_reach_the_cloud_untouched(served, cloud):
+    client(served).chat.completions.create(
+        model="edge-router", messages=[{"role": "user", "content": "Hi"}], user="u-42", logit_bias={"50256": -100},
+        response_format={"type": "text"}, extra_headers={"x-edge-router-force": "cloud"})
+    body = cloud.requests[-1]["body"]
+    assert body["user"] == "u-42" and body["logit_bias"] == {"50256": -100}
+    assert body["response_format"] == {"type": "text"}
+    assert "edge_router" not in body and body["model"] == "m"

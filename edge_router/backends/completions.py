@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import InvalidInputError
@@ -70,6 +70,7 @@ class Sampling:
     """How an answer is sampled, on either route (None: the model's default, greedy on the device).
 
     ``stop`` ends the answer before the first of its strings; ``seed`` makes a sampled answer repeatable.
+    ``cloud_fields`` are other request fields, sent to the cloud as they are (the device ignores them).
     """
 
     temperature: float | None = None
@@ -78,6 +79,7 @@ class Sampling:
     stop: tuple[str, ...] = ()
     presence_penalty: float | None = None
     frequency_penalty: float | None = None
+    cloud_fields: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         checks = (
@@ -103,4 +105,4 @@ class Sampling:
         fields = {"temperature": self.temperature, "top_p": self.top_p, "seed": self.seed,
                   "stop": list(self.stop) or None, "presence_penalty": self.presence_penalty,
                   "frequency_penalty": self.frequency_penalty}
-        return {k: v for k, v in fields.items() if v is not None}
+        return {**self.cloud_fields, **{k: v for k, v in fields.items() if v is not None}}

@@ -46,6 +46,9 @@ log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 1_000_000
 SAMPLING_FIELDS = ("temperature", "top_p", "seed", "stop", "presence_penalty", "frequency_penalty")
+# Fields this server reads; any other field of a request goes to the cloud untouched.
+READ_FIELDS = frozenset({"messages", "stream", "stream_options", "max_tokens", "max_completion_tokens", "model", "n",
+                         "edge_router", *SAMPLING_FIELDS})
 _END = object()
 
 
@@ -126,7 +129,8 @@ def parse_request(body: Any, headers: Any) -> dict:
     except ValidationError as exc:
         raise InvalidInputError(_message(exc.errors()[0])) from None
     given = {name: body[name] for name in SAMPLING_FIELDS if body.get(name) is not None}
-    sampling = Sampling(**given) if given else None
+    other = {k: v for k, v in body.items() if k not in READ_FIELDS}
+    sampling = Sampling(**given, cloud_fields=other) if given or other else None
     return {"messages": req.messages, "stream": req.stream, "max_tokens": req.max_completion_tokens or req.max_tokens,
             "force": options.force, "cloud_share": options.cloud_share, "model": req.model, "sampling": sampling}
 
