@@ -9,7 +9,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from cloud_server import CloudServer  # noqa: E402
+from edge_router.bench.fault_server import CloudServer  # noqa: E402
 
 
 @pytest.fixture(autouse=True)

@@ -11,10 +11,10 @@ import openai
 import pytest
 import requests
 import uvicorn
-from cloud_server import CloudServer
 from onnx_builders import logistic_router
 
 from edge_router import CloudLLM, EdgeRouter, RouterModel
+from edge_router.bench.fault_server import CloudServer
 from edge_router.bench.standin import free_port
 from edge_router.errors import ConfigurationError
 from edge_router.serving.server import check_binding, create_app

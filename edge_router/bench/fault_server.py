@@ -1,4 +1,5 @@
-"""A real OpenAI-compatible HTTP server on loopback that can misbehave on purpose.
+"""A real OpenAI-compatible HTTP server on loopback that can misbehave on purpose: for testing what an app
+does when its cloud fails (the tests and the serve soak benchmark use it).
 
 Each request takes the next behaviour from ``server.behaviours`` (``"ok"`` when
 the queue is empty): ``ok``, ``429`` (with ``Retry-After``), ``500``, ``400``,
@@ -10,6 +11,7 @@ JSON), ``cut`` (a stream that stops halfway). Streaming requests stream.
 from __future__ import annotations
 
 import json
+import sys
 import threading
 import time
 from collections import deque
@@ -104,6 +106,11 @@ class CloudServer(ThreadingHTTPServer):
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.server_address[1]}/v1"
+
+    def handle_error(self, request, client_address) -> None:
+        """A client that gave up on a hung answer closed its socket: expected here, not worth a traceback."""
+        if not isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+            super().handle_error(request, client_address)
 
     def next_behaviour(self) -> str:
         with self._lock:
