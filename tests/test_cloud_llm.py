@@ -181,3 +181,37 @@ def test_sampling_settings_reach_the_cloud(cloud_server):
         body = request["body"]
         assert (body["temperature"], body["top_p"], body["seed"], body["stop"]) == (0.3, 0.9, 5, ["\n"])
         assert (body["presence_penalty"], body["frequency_penalty"]) == (0.5, 0.1)
+
+
+def test_a_server_that_speaks_no_http_is_a_cloud_error_within_the_deadline():
+    import socket
+    import threading
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+
+    def garbage():
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            conn.recv(65536)
+            conn.sendall(b"\x16\x03\x01 this is not HTTP at all\r\n\r\n")
+            conn.close()
+
+    threading.Thread(target=garbage, daemon=True).start()
+    cloud = CloudLLM(base_url=f"http://127.0.0.1:{listener.getsockname()[1]}/v1", model="m", max_retries=2,
+                     backoff_base=0.01, deadline_s=3.0)
+    started = time.monotonic()
+    with pytest.raises(CloudError):
+        cloud.chat("hi")
+    assert time.monotonic() - started < 3.5
+    listener.close()
+
+
+def test_429_without_retry_after_backs_off_and_recovers(cloud_server):
+    cloud_server.retry_after = None
+    cloud_server.behaviours.extend(["429", "429"])
+    assert make(cloud_server, max_retries=3).chat("hi").text == "cloud answer to: hi"

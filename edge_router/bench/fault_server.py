@@ -2,7 +2,7 @@
 does when its cloud fails (the tests and the serve soak benchmark use it).
 
 Each request takes the next behaviour from ``server.behaviours`` (``"ok"`` when
-the queue is empty): ``ok``, ``429`` (with ``Retry-After``), ``500``, ``400``,
+the queue is empty): ``ok``, ``429`` (with ``Retry-After`` unless ``retry_after`` is None), ``500``, ``400``,
 ``401``, ``hang`` (sleeps past the client's timeout), ``malformed`` (invalid
 JSON), ``cut`` (a stream that stops halfway). Streaming requests stream.
 ``server.answer`` makes the text of an answer from the request's messages.
@@ -45,7 +45,9 @@ class _Handler(BaseHTTPRequestHandler):
         behaviour = self.server.next_behaviour()
         self.server.requests.append({"headers": dict(self.headers), "body": request, "behaviour": behaviour})
         if behaviour == "429":
-            self._json(429, {"error": {"message": "rate limited"}}, {"Retry-After": str(self.server.retry_after)})
+            retry_after = self.server.retry_after
+            self._json(429, {"error": {"message": "rate limited"}},
+                       {"Retry-After": str(retry_after)} if retry_after is not None else None)
         elif behaviour in ("500", "400", "401"):
             self._json(int(behaviour), {"error": {"message": f"status {behaviour} on purpose"}})
         elif behaviour == "hang":
