@@ -76,7 +76,7 @@ def _build_router(args: argparse.Namespace):
         gate_clusterer=args.gate_clusterer, gate_threshold=args.gate_threshold, gate_k=args.gate_k,
         breaker=CircuitBreaker(args.breaker_failures, args.breaker_cool_down),
         cloud_deadline_s=args.cloud_deadline, cloud_first_byte_s=args.cloud_first_byte, n_ctx=args.n_ctx,
-        cloud_prices=args.prices,
+        cloud_prices=args.prices, cloud_from_env=getattr(args, "force", None) != "local",
     )
 
 

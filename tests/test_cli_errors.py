@@ -79,3 +79,10 @@ def test_ctrl_c_during_ask_exits_130_without_a_traceback():
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130 and "Traceback" not in err and "interrupted" in err
+
+
+def test_a_half_configured_cloud_is_a_clear_error_and_does_not_stop_a_local_query():
+    env = {"EDGE_ROUTER_CLOUD_BASE_URL": "http://127.0.0.1:9/v1"}  # no EDGE_ROUTER_CLOUD_MODEL
+    one_line_error(run("route", "Hi", "--local-model", TINY_LLM, env=env), "EDGE_ROUTER_CLOUD_MODEL")
+    local = run("ask", "Say hi.", "--force", "local", "--max-tokens", "4", "--local-model", TINY_LLM, env=env)
+    assert local.returncode == 0 and local.stdout.strip(), local.stderr

@@ -147,6 +147,7 @@ class EdgeRouter:
         cloud_deadline_s: float | None = defaults.CLOUD_DEADLINE_S,
         cloud_first_byte_s: float | None = defaults.CLOUD_FIRST_BYTE_S,
         cloud_prices: Prices | None = None,
+        cloud_from_env: bool = True,
         **kwargs,
     ) -> EdgeRouter:
         """The default local model and embedder; the cloud from ``EDGE_ROUTER_CLOUD_*`` if set.
@@ -160,7 +161,8 @@ class EdgeRouter:
         chosen by measurement in benchmarks/results/se_backends.md), ``embedding``, ``nli`` (the shipped
         cross-encoder) or ``nli-embedding``; ``gate_threshold`` (nats) and ``gate_k`` (samples) set the gate.
         ``cloud_deadline_s`` and ``cloud_first_byte_s`` bound the cloud built from the environment, and
-        ``cloud_prices`` (else ``EDGE_ROUTER_CLOUD_PRICES``) prices it.
+        ``cloud_prices`` (else ``EDGE_ROUTER_CLOUD_PRICES``) prices it; ``cloud_from_env=False`` ignores those
+        settings (a query forced local needs no cloud, even a half-configured one).
         """
         router_file = Path(router_path) if router_path else shipped_router()
         mode = mode or ("router" if router_file else "gate")
@@ -172,7 +174,7 @@ class EdgeRouter:
         if "router" in mode and router_file is None:
             raise ConfigurationError("No router file: pass a router file (router_path=, or --router PATH) or use the "
                                      "gate mode (mode='gate', or --mode gate).")
-        if cloud is None and settings.cloud_setting(settings.CLOUD_BASE_URL_ENV):
+        if cloud is None and cloud_from_env and settings.cloud_setting(settings.CLOUD_BASE_URL_ENV):
             env_prices = settings.cloud_prices()
             cloud = CloudLLM(deadline_s=cloud_deadline_s, first_byte_s=cloud_first_byte_s,
                              prices=cloud_prices or (Prices(*env_prices) if env_prices else None))
