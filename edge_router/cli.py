@@ -196,8 +196,8 @@ def _cmd_label(args: argparse.Namespace) -> int:
     if dropped:
         print(f"left out {dropped} prompts that are evaluation questions (GSM8K, MMLU test, MT-Bench)",
               file=sys.stderr)
-    strong = (CloudLLM(base_url=args.strong_base_url, model=args.strong_model, extra_body=args.strong_extra_body)
-              if args.strong_base_url else None)
+    strong = (CloudLLM(base_url=args.strong_base_url, model=args.strong_model, extra_body=args.strong_extra_body,
+                       deadline_s=args.strong_deadline) if args.strong_base_url else None)
     clusterer = clusterer_named(args.clusterer, Embedder(name=args.embedder) if "embedding" in args.clusterer else None)
     config = LabelConfig(k=args.k, max_tokens=args.max_tokens, tau=args.tau, strong_se=args.strong_se)
     if strong is None:
@@ -379,6 +379,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="the strong model's SE when none is sampled (default 0: a confident cloud)")
     label.add_argument("--strong-base-url", help="an OpenAI-compatible endpoint to sample as the strong model")
     label.add_argument("--strong-model", help="the strong endpoint's model name")
+    label.add_argument("--strong-deadline", type=float, default=300.0, metavar="SECONDS",
+                       help="per strong answer, retries included (default 300: k samples of a CPU stand-in are slow); "
+                       "a prompt whose strong side fails is left for the next run")
     label.add_argument("--strong-extra-body", type=_json_object, metavar="JSON", default=None,
                        help='fields added to every strong request, e.g. \'{"top_k": 0, "min_p": 0}\' for a llama.cpp '
                        "server (unrestricted sampling, as on the device)")

@@ -34,3 +34,45 @@ def test_local_wrong_target_learns_correctness_and_skips_rows_without_gold(embed
     assert load_split(rows, embedder)["train"]["y"].tolist() == [1.0, 1.0, 1.0]
     with pytest.raises(InvalidInputError, match="unknown target"):
         load_split(rows, embedder, target="accuracy")
+
+
+class _Side:
+    """A chat model that answers "4" (or fails for the prompts it is told to)."""
+
+    def __init__(self, model_id: str, fail_on: str = ""):
+        self.id, self.fail_on = model_id, fail_on
+
+    def chat(self, messages, *, max_tokens, temperature=0.0):
+        from edge_router.backends.completions import Completion
+
+        self._check(messages)
+        return Completion("4", "stop", self.id)
+
+    def sample(self, messages, k, *, temperature, max_tokens):
+        from edge_router.backends.completions import Sample
+
+        self._check(messages)
+        return [Sample("4", (-0.1,))] * k
+
+    def _check(self, messages):
+        from edge_router.errors import CloudTimeoutError
+
+        if self.fail_on and self.fail_on in messages[-1]["content"]:
+            raise CloudTimeoutError("the strong side took too long")
+
+
+def test_a_failing_strong_answer_leaves_that_prompt_for_the_next_run(tmp_path):
+    from edge_router.data.datasets import Prompt
+    from edge_router.training.labels import LabelConfig, label_prompts, read_rows
+    from edge_router.uncertainty.clustering import ExactMatchClusterer
+
+    prompts = [Prompt("mine", i, f"What is {i} + 4 - {i}?", ("4",), "math") for i in range(3)]
+    out = tmp_path / "labels.jsonl"
+    first = label_prompts(prompts, out, weak=_Side("weak"), strong=_Side("strong", fail_on="What is 1 "),
+                          clusterer=ExactMatchClusterer(), config=LabelConfig(k=3), progress=False)
+    assert (first["labelled"], first["skipped"]) == (2, 1) and len(read_rows(out)) == 2
+    again = label_prompts(prompts, out, weak=_Side("weak"), strong=_Side("strong"), clusterer=ExactMatchClusterer(),
+                          config=LabelConfig(k=3), progress=False)
+    rows = read_rows(out)
+    assert (again["labelled"], again["already_done"]) == (1, 2) and len(rows) == 3
+    assert all(r["label"] == "tie" and r["weak"]["correct"] and r["strong"]["correct"] for r in rows)

@@ -12,15 +12,18 @@ from ..progress import ProgressBar
 T = TypeVar("T")
 
 
-def append_rows(path: Path, items: Sequence[T], make_row: Callable[[T], dict], *, label: str, unit: str,
+def append_rows(path: Path, items: Sequence[T], make_row: Callable[[T], dict | None], *, label: str, unit: str,
                 progress: bool) -> float:
-    """Make and append a row per item (flushed each time) with an optional progress bar; returns seconds."""
+    """Make and append a row per item (flushed each time) with an optional progress bar; returns seconds.
+    An item whose ``make_row`` returns None writes nothing (a later run makes it)."""
     bar = ProgressBar(len(items), label=label, unit=unit, min_interval=1.0) if progress and items else None
     started = time.perf_counter()
     with open(path, "a", encoding="utf-8") as out:
         for item in items:
-            out.write(json.dumps(make_row(item), ensure_ascii=False) + "\n")
-            out.flush()
+            row = make_row(item)
+            if row is not None:  # None: this item is left for the next run
+                out.write(json.dumps(row, ensure_ascii=False) + "\n")
+                out.flush()
             if bar is not None:
                 bar.update(1)
     if bar is not None:

@@ -25,6 +25,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import logging
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -33,9 +34,11 @@ from typing import Iterable, Sequence
 from ..backends.chat_model import ChatModel
 from ..data.datasets import Prompt, is_correct
 from ..data.resumable import append_rows
-from ..errors import InvalidInputError, ModelNotFoundError
+from ..errors import CloudError, InvalidInputError, ModelNotFoundError
 from ..uncertainty.clustering import Clusterer
 from ..uncertainty.semantic_entropy import SHORT_ANSWER, semantic_entropy
+
+log = logging.getLogger(__name__)
 
 STRONG, TIE, WEAK = "strong", "tie", "weak"
 LABEL_VALUE = {STRONG: 1.0, TIE: 0.5, WEAK: 0.0}
@@ -163,9 +166,19 @@ def label_prompts(prompts: Sequence[Prompt], out_path: str | Path, *, weak: Chat
     # In the order of their hash: a run stopped early has covered every source in proportion.
     todo = sorted((p for p in _unique(prompts) if prompt_id(p.question) not in done),
                   key=lambda p: prompt_id(p.question))
-    elapsed = append_rows(out_path, todo, lambda prompt: label_prompt(prompt, weak, strong, clusterer, config),
-                          label="labelling", unit="prompts", progress=progress)
-    return {"labelled": len(todo), "already_done": len(done), "seconds": elapsed,
+    skipped: list[str] = []
+
+    def row(prompt: Prompt) -> dict | None:
+        try:
+            return label_prompt(prompt, weak, strong, clusterer, config)
+        except CloudError as exc:  # one slow or failed strong answer must not end a run of hours
+            log.warning("strong model failed on prompt %s (%s); left for the next run", prompt_id(prompt.question), exc)
+            skipped.append(prompt_id(prompt.question))
+            return None
+
+    elapsed = append_rows(out_path, todo, row, label="labelling", unit="prompts", progress=progress)
+    return {"labelled": len(todo) - len(skipped), "skipped": len(skipped), "already_done": len(done),
+            "seconds": elapsed,
             "prompts_per_minute": len(todo) / elapsed * 60 if todo and elapsed > 0 else 0.0,
             "strong_sampled": strong is not None, "config": asdict(config)}
 
