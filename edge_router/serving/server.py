@@ -123,7 +123,7 @@ def parse_request(body: Any, headers: Any) -> dict:
         raise InvalidInputError("the request body must be a JSON object.")
     try:
         req = ChatRequest.model_validate(body)
-        options = req.edge_router or RouterOptions.model_validate(
+        in_headers = RouterOptions.model_validate(
             {"force": headers.get("x-edge-router-force"), "cloud_share": headers.get("x-edge-router-cloud-share")},
             strict=False)
     except ValidationError as exc:
@@ -131,8 +131,11 @@ def parse_request(body: Any, headers: Any) -> dict:
     given = {name: body[name] for name in SAMPLING_FIELDS if body.get(name) is not None}
     other = {k: v for k, v in body.items() if k not in READ_FIELDS}
     sampling = Sampling(**given, cloud_fields=other) if given or other else None
+    in_body = req.edge_router or RouterOptions()  # the body's options win over the headers', option by option
+    force = in_body.force if in_body.force is not None else in_headers.force
+    share = in_body.cloud_share if in_body.cloud_share is not None else in_headers.cloud_share
     return {"messages": req.messages, "stream": req.stream, "max_tokens": req.max_completion_tokens or req.max_tokens,
-            "force": options.force, "cloud_share": options.cloud_share, "model": req.model, "sampling": sampling}
+            "force": force, "cloud_share": share, "model": req.model, "sampling": sampling}
 
 
 def _ascii(text: str) -> str:
