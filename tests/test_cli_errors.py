@@ -72,8 +72,9 @@ def test_gate_mode_refuses_the_router_threshold():
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 def test_ctrl_c_during_ask_exits_130_without_a_traceback():
     clean = {k: v for k, v in os.environ.items() if not k.startswith("EDGE_ROUTER_")}
-    proc = subprocess.Popen([sys.executable, "-m", "edge_router", "ask", "Write a long story about a cat.",
-                             "--local-model", TINY_LLM, "--max-tokens", "2000", "--threads", "1"],
+    # A prompt a small model answers at length (it repeats itself up to the token limit, ~30 s here).
+    proc = subprocess.Popen([sys.executable, "-m", "edge_router", "ask", "Write the word cat 1000 times.",
+                             "--local-model", TINY_LLM, "--max-tokens", "1900", "--threads", "1"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=clean)
     time.sleep(4)
     proc.send_signal(signal.SIGINT)
