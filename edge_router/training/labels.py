@@ -177,9 +177,9 @@ def label_prompts(prompts: Sequence[Prompt], out_path: str | Path, *, weak: Chat
             return None
 
     elapsed = append_rows(out_path, todo, row, label="labelling", unit="prompts", progress=progress)
-    return {"labelled": len(todo) - len(skipped), "skipped": len(skipped), "already_done": len(done),
-            "seconds": elapsed,
-            "prompts_per_minute": len(todo) / elapsed * 60 if todo and elapsed > 0 else 0.0,
+    labelled = len(todo) - len(skipped)
+    return {"labelled": labelled, "skipped": len(skipped), "already_done": len(done), "seconds": elapsed,
+            "prompts_per_minute": labelled / elapsed * 60 if labelled and elapsed > 0 else 0.0,
             "strong_sampled": strong is not None, "config": asdict(config)}
 
 
