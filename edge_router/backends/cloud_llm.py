@@ -217,9 +217,7 @@ class CloudLLM:
         body = self._json(self._post(payload, stream=False))
         try:
             choice = body["choices"][0]
-            text = choice["message"]["content"]
-            if not isinstance(text, str):
-                raise TypeError("message.content is not a string")
+            text = _sample(choice).text
         except (ValueError, KeyError, IndexError, TypeError) as exc:
             raise CloudResponseError(
                 f"The cloud answer from {self.base_url} is malformed ({type(exc).__name__}: {exc}); "
@@ -227,7 +225,7 @@ class CloudLLM:
             ) from exc
         usage = _parse_usage(body.get("usage"))
         return Completion(
-            text=text.strip(),
+            text=text,
             finish_reason=choice.get("finish_reason") or "stop",
             model=body.get("model") or self.model,
             usage=usage,

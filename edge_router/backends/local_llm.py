@@ -100,10 +100,13 @@ class LocalLLM:
             return True
         return len(self._llama.tokenize(prompt, add_bos=False, special=True)) + max_tokens <= self.n_ctx
 
-    def _checked_tokens(self, messages: Messages | str, max_tokens: int) -> list[int]:
+    def _checked_tokens(self, messages: Messages | str, max_tokens: int, prefix: str = "") -> list[int]:
+        """The prompt's tokens (then ``prefix``'s, the answer's given start), checked against the context."""
         if not isinstance(max_tokens, int) or max_tokens < 1:
             raise InvalidInputError(f"max_tokens must be a positive integer, not {max_tokens!r}.")
         tokens = self.prompt_tokens(messages)
+        if prefix:
+            tokens += self._llama.tokenize(prefix.encode("utf-8"), add_bos=False, special=False)
         if len(tokens) + max_tokens > self.n_ctx:
             raise PromptTooLongError(
                 f"The prompt has {len(tokens)} tokens; with max_tokens={max_tokens} it needs "
@@ -172,12 +175,7 @@ class LocalLLM:
     ) -> LocalStream:
         """A streamed answer. The prompt is checked here, before the first piece. ``prefix`` is the start of
         the assistant's answer, already given (a cut cloud stream): the model continues it."""
-        tokens = self._checked_tokens(messages, max_tokens)
-        if prefix:
-            tokens = tokens + self._llama.tokenize(prefix.encode("utf-8"), add_bos=False, special=False)
-            if len(tokens) + max_tokens > self.n_ctx:
-                raise PromptTooLongError(f"The prompt and the answer so far take {len(tokens)} tokens; with "
-                                         f"max_tokens={max_tokens} they exceed the local context of {self.n_ctx}.")
+        tokens = self._checked_tokens(messages, max_tokens, prefix)
         if sampling is not None and sampling.temperature is not None:
             temperature = sampling.temperature
         return LocalStream(self, tokens, max_tokens=max_tokens, temperature=temperature, sampling=sampling)

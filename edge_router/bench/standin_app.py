@@ -23,10 +23,14 @@ from ..errors import EdgeRouterError, InvalidInputError, require
 MODEL_ALIAS = "standin"
 
 
+def _max_tokens(request: dict) -> Any:
+    return request.get("max_completion_tokens") or request.get("max_tokens") or defaults.MAX_TOKENS
+
+
 def _body(llm: LocalLLM, request: dict) -> dict:
     """The chat completion for one checked request (``n`` choices)."""
     messages = request.get("messages")
-    max_tokens = request.get("max_completion_tokens") or request.get("max_tokens") or defaults.MAX_TOKENS
+    max_tokens = _max_tokens(request)
     temperature = float(request.get("temperature") or 0.0)
     n = request.get("n") or 1
     if not isinstance(n, int) or n < 1:
@@ -69,8 +73,7 @@ def create_app(llm: LocalLLM) -> Any:
     def chat(request: dict):  # a sync handler: FastAPI runs it in a thread; the model's lock orders calls
         try:
             if request.get("stream"):
-                max_tokens = request.get("max_completion_tokens") or request.get("max_tokens") or defaults.MAX_TOKENS
-                stream = llm.stream(request.get("messages"), max_tokens=max_tokens,
+                stream = llm.stream(request.get("messages"), max_tokens=_max_tokens(request),
                                     temperature=float(request.get("temperature") or 0.0))
                 return StreamingResponse(_events(stream), media_type="text/event-stream")
             return _body(llm, request)

@@ -137,6 +137,11 @@ def _recorded(benchmark: str) -> tuple[list[dict], int]:
     return kept, len(rows) - len(kept)
 
 
+@lru_cache(maxsize=None)
+def _read_once(path: Path) -> dict[str, dict]:
+    return read_outcomes(path)
+
+
 def outcomes_path(model: str) -> Path:
     """The shipped greedy outcomes of a registered local model (``models/eval/outcomes/<model>.jsonl.gz``)."""
     return Path(str(resources.files("edge_router_models").joinpath(f"eval/outcomes/{model}.jsonl.gz")))
@@ -145,7 +150,7 @@ def outcomes_path(model: str) -> Path:
 def _measured(path: str | Path | None) -> dict[str, dict]:
     """Outcome rows from ``path`` (default: the default local model's shipped file), or a clear error."""
     path = Path(path) if path is not None else outcomes_path(registry.default_spec("local-llm").name)
-    rows = read_outcomes(path)
+    rows = _read_once(path)
     if not rows:
         raise ModelNotFoundError(f"{path} has no measured outcomes; make them with "
                                  "`python benchmarks/local_models.py --models NAME`.")

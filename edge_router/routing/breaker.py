@@ -72,27 +72,26 @@ class GuardedCloud:
         self.breaker = breaker
         self.id = cloud.id
 
-    def _call(self, fn: Callable[[], Any]) -> Any:
+    def _call(self, fn: Callable[[], Any], *, done: bool = True) -> Any:
+        """``fn()`` if the circuit lets it through; a cloud failure is counted, a success when ``done``."""
         self.breaker.check()
         try:
             result = fn()
         except CloudError:
             self.breaker.failure()
             raise
+        if done:
+            self.breaker.success()
         return result
 
     def chat(self, messages, **kwargs):
-        completion = self._call(lambda: self.cloud.chat(messages, **kwargs))
-        self.breaker.success()
-        return completion
+        return self._call(lambda: self.cloud.chat(messages, **kwargs))
 
     def sample(self, messages, k, **kwargs):
-        samples = self._call(lambda: self.cloud.sample(messages, k, **kwargs))
-        self.breaker.success()
-        return samples
+        return self._call(lambda: self.cloud.sample(messages, k, **kwargs))
 
-    def stream(self, messages, **kwargs):
-        return _CountedStream(self._call(lambda: self.cloud.stream(messages, **kwargs)), self.breaker)
+    def stream(self, messages, **kwargs):  # counted when the stream ends or breaks
+        return _CountedStream(self._call(lambda: self.cloud.stream(messages, **kwargs), done=False), self.breaker)
 
     def close(self) -> None:
         self.cloud.close()

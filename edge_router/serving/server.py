@@ -23,6 +23,7 @@ import json
 import logging
 import time
 import uuid
+from dataclasses import fields
 from typing import Any, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -45,7 +46,7 @@ from .metrics import ServerMetrics
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 1_000_000
-SAMPLING_FIELDS = ("temperature", "top_p", "seed", "stop", "presence_penalty", "frequency_penalty")
+SAMPLING_FIELDS = tuple(f.name for f in fields(Sampling) if f.name != "cloud_fields")
 # Fields this server reads; any other field of a request goes to the cloud untouched.
 READ_FIELDS = frozenset({"messages", "stream", "stream_options", "max_tokens", "max_completion_tokens", "model", "n",
                          "edge_router", *SAMPLING_FIELDS})
