@@ -80,7 +80,7 @@ def test_embedding_clusterer_groups_paraphrases(embedder):
 
 @pytest.fixture
 def nli_model(tmp_path, embedder):
-    tok = embedder._tokenizer
+    tok = embedder.tokenizer
     return token_overlap_nli(
         tmp_path / "nli.onnx", vocab_size=tok.get_vocab_size(), negation_id=tok.token_to_id("not")
     )
@@ -112,11 +112,11 @@ def test_entailment_loader_rejects_mismatched_label_map_or_tokenizer(tmp_path, e
     with pytest.raises(CorruptModelError, match="does not match"):
         EntailmentClusterer(nli_model, embedder.tokenizer_path,
                             label_map={"entailment": 2, "neutral": 1, "contradiction": 0})
-    odd = token_overlap_nli(tmp_path / "odd.onnx", vocab_size=embedder._tokenizer.get_vocab_size(),
+    odd = token_overlap_nli(tmp_path / "odd.onnx", vocab_size=embedder.tokenizer.get_vocab_size(),
                             negation_id=1, stored_label_map={"entailment": 0, "neutral": 1, "other": 2})
     with pytest.raises(CorruptModelError, match="exactly"):
         EntailmentClusterer(odd, embedder.tokenizer_path)
-    other_vocab = token_overlap_nli(tmp_path / "v.onnx", vocab_size=embedder._tokenizer.get_vocab_size(),
+    other_vocab = token_overlap_nli(tmp_path / "v.onnx", vocab_size=embedder.tokenizer.get_vocab_size(),
                                     negation_id=1, declared_vocab=50000)
     with pytest.raises(CorruptModelError, match="tokenizer"):
         EntailmentClusterer(other_vocab, embedder.tokenizer_path)

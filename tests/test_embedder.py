@@ -1,4 +1,4 @@
-"""The real default embedder (int8 all-MiniLM-L6-v2 over onnxruntime)."""
+"""The real embedders: MiniLM over onnxruntime and the static table distilled from it."""
 
 from __future__ import annotations
 
@@ -68,3 +68,26 @@ def test_registered_embedders_can_be_picked_by_name(embedder):
     assert cos.min() > 0.98, "the re-quantized embedder agrees with the default"
     with pytest.raises(InvalidInputError, match="not an embedder"):
         Embedder(name="smollm2-135m-instruct-q4_1")
+
+
+def test_static_table_embeds_without_a_transformer(embedder):
+    static = Embedder(name="minilm-l6-v2-static")
+    assert static.id == "minilm-l6-v2-static" and static.dim == 256
+    texts = ["How do I bake bread?", "What is a recipe for baking bread?", "Who won the 1998 World Cup?"]
+    a, b, c = static.embed(texts)
+    assert a @ b > a @ c + 0.2
+    query = static.embed_one("What is the capital of France?")
+    np.testing.assert_allclose(np.linalg.norm(query.vector), 1.0, atol=1e-5)
+    np.testing.assert_allclose(static.embed(["What is the capital of France?"])[0], query.vector, atol=1e-6)
+    assert static.embed_one("").vector.shape == (256,), "a text of special tokens only is a zero vector, not a crash"
+
+
+def test_a_static_table_that_does_not_fit_the_tokenizer_is_refused(tmp_path):
+    wrong = tmp_path / "table.npy"
+    np.save(wrong, np.ones((100, 8), np.float16))
+    with pytest.raises(CorruptModelError, match="one per token"):
+        Embedder(wrong)
+    broken = tmp_path / "broken.npy"
+    broken.write_bytes(b"not a numpy file")
+    with pytest.raises(CorruptModelError, match="pull it again"):
+        Embedder(broken)

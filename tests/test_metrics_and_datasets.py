@@ -90,6 +90,16 @@ def test_training_sets_hold_no_evaluation_question_and_an_evaluation_prompt_is_l
     assert {p.answers[0] for p in arc} == set("ABCD") and all(p.question.endswith("Answer:") for p in arc)
 
 
+@pytest.mark.skipif(not (datasets.data_dir() / "routerbench").is_dir(), reason="shared data folder is absent")
+def test_routerbench_prompts_are_zero_shot_questions():
+    """RouterBench asks with solved examples first; a router embedding those would see the same text for all."""
+    for name in ("arc-challenge", "winogrande"):
+        prompts = datasets.load(name)
+        assert all(p.question.count("Answer:") == 1 for p in prompts), name
+        starts = {p.question[:80] for p in prompts}
+        assert len(starts) > 0.8 * len(prompts), f"{name}: prompts share their opening"
+
+
 def test_wilson_interval_matches_the_textbook_values():
     from edge_router.metrics import wilson
 

@@ -49,6 +49,21 @@ def test_export_matches_numpy(kind, data, tmp_path):
     assert router.kind == kind
 
 
+def test_knn_merges_training_queries_with_the_same_embedding(tmp_path):
+    """Prompts that embed alike (e.g. cut to the same first tokens) tie; onnxruntime would break ties its own way."""
+    rng = np.random.default_rng(1)
+    base = rng.normal(size=(1, 384))
+    X = np.vstack([rng.normal(size=(7, 384)), np.repeat(base, 100, axis=0), rng.normal(size=(200, 384))])
+    X = (X / np.linalg.norm(X, axis=1, keepdims=True)).astype(np.float32)
+    y = (np.arange(len(X)) % 3 / 2).astype(np.float32)
+    model = KINDS["knn"](k=10).fit(X, y)
+    assert len(model.values) == 208 and np.isclose(model.values[7], y[7:107].mean())
+    path = model.export(tmp_path / "knn.onnx", embedder_id="test")
+    queries = np.vstack([np.repeat(base, 3, axis=0).astype(np.float32), X[:50]])
+    np.testing.assert_allclose(RouterModel(path, embedder_id="test", dim=384).score(queries), model.score(queries),
+                               atol=1e-6)
+
+
 @pytest.mark.parametrize("kind", ["knn", "sw"])
 def test_int8_files_are_smaller_and_rank_alike(kind, data, tmp_path):
     (X, y), (Xt, _) = data

@@ -13,6 +13,7 @@ import numpy as np
 from ..errors import CorruptModelError, InvalidInputError, require
 from ..files import model_store, registry
 from ..files.onnx_session import create_session
+from .static_table import StaticTable
 
 
 @dataclass(frozen=True)
@@ -27,12 +28,13 @@ class EmbeddedQuery:
 
 
 class Embedder:
-    """Mean-pooled, L2-normalised sentence embeddings.
+    """Sentence embeddings, L2-normalised: an ONNX encoder mean-pooled, or a static token table summed.
 
     ``name`` picks a registered embedder (``edge-router models list``; default
-    ``all-minilm-l6-v2-onnx-int8``); ``model_path`` overrides the file. Inputs
-    longer than ``max_tokens`` are truncated (reported per query). Single queries
-    are not padded; batches are padded to their longest member only.
+    the registry's default); ``model_path`` overrides the file. A ``.npy`` file is a static
+    table (one row per token, memory-mapped); anything else is a BERT-style ONNX
+    encoder. Inputs longer than ``max_tokens`` are truncated (reported per query).
+    Single queries are not padded; batches are padded to their longest member only.
     """
 
     def __init__(
@@ -57,36 +59,22 @@ class Embedder:
         self.id = model_id or model_store.default_id(model_spec, self.model_path)
         self.max_tokens = max_tokens
         self.batch_size = batch_size
-        self._tokenizer = load_tokenizer(self.tokenizer_path, max_tokens)
-        self._pad_id = self._tokenizer.token_to_id("[PAD]") or 0
-        self._session = create_session(self.model_path, threads=threads)
-        self._input_names = {i.name for i in self._session.get_inputs()}
-        if not {"input_ids", "attention_mask"} <= self._input_names:
-            raise CorruptModelError(
-                f"{self.model_path} is not a BERT-style encoder: its inputs are {sorted(self._input_names)}, "
-                "expected input_ids and attention_mask (and optionally token_type_ids)."
-            )
-        output = self._session.get_outputs()[0]
-        self._output_name = output.name
-        width = output.shape[-1]
-        self.dim = width if isinstance(width, int) else int(self.embed(["dimension probe"]).shape[1])
+        self.tokenizer = load_tokenizer(self.tokenizer_path, max_tokens)
+        if self.model_path.suffix == ".npy":
+            self._encoder = StaticTable(self.model_path, self.tokenizer.get_vocab_size())
+        else:
+            self._encoder = OnnxEncoder(self.model_path, threads, pad_id=self.tokenizer.token_to_id("[PAD]") or 0)
+        self.dim = self._encoder.dim
 
     def __repr__(self) -> str:
         return f"Embedder(id={self.id!r}, dim={self.dim}, max_tokens={self.max_tokens})"
 
+    def pooled(self, ids: list[list[int]]) -> np.ndarray:
+        """Unnormalised sentence vectors of tokenised texts, ``float32[len(ids), dim]``."""
+        return self._encoder.pooled(ids)
+
     def _run(self, ids: list[list[int]]) -> np.ndarray:
-        longest = max(len(x) for x in ids)
-        input_ids = np.full((len(ids), longest), self._pad_id, dtype=np.int64)
-        mask = np.zeros((len(ids), longest), dtype=np.int64)
-        for row, seq in enumerate(ids):
-            input_ids[row, : len(seq)] = seq
-            mask[row, : len(seq)] = 1
-        feeds = {"input_ids": input_ids, "attention_mask": mask}
-        if "token_type_ids" in self._input_names:
-            feeds["token_type_ids"] = np.zeros_like(input_ids)
-        hidden = self._session.run([self._output_name], feeds)[0]
-        weights = mask[:, :, None].astype(np.float32)
-        pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
+        pooled = self._encoder.pooled(ids)
         norms = np.linalg.norm(pooled, axis=1, keepdims=True)
         return (pooled / np.maximum(norms, 1e-12)).astype(np.float32)
 
@@ -100,14 +88,14 @@ class Embedder:
         out = []
         for start in range(0, len(texts), self.batch_size):
             batch = texts[start : start + self.batch_size]
-            out.append(self._run([enc.ids for enc in self._tokenizer.encode_batch(list(batch))]))
+            out.append(self._run([enc.ids for enc in self.tokenizer.encode_batch(list(batch))]))
         return np.concatenate(out, axis=0)
 
     def embed_one(self, text: str) -> EmbeddedQuery:
         """One text's embedding with its token count, truncation flag and timings."""
         _check_texts([text])
         t0 = time.perf_counter()
-        encoding = self._tokenizer.encode(text)
+        encoding = self.tokenizer.encode(text)
         t1 = time.perf_counter()
         vector = self._run([encoding.ids])[0]
         t2 = time.perf_counter()
@@ -118,6 +106,39 @@ class Embedder:
             tokenize_ms=(t1 - t0) * 1e3,
             embed_ms=(t2 - t1) * 1e3,
         )
+
+
+class OnnxEncoder:
+    """A BERT-style ONNX encoder (inputs ``input_ids``, ``attention_mask``), mean-pooled over real tokens."""
+
+    def __init__(self, path: Path, threads: int | None, *, pad_id: int):
+        self.path = path
+        self._pad_id = pad_id
+        self._session = create_session(path, threads=threads)
+        self._input_names = {i.name for i in self._session.get_inputs()}
+        if not {"input_ids", "attention_mask"} <= self._input_names:
+            raise CorruptModelError(
+                f"{path} is not a BERT-style encoder: its inputs are {sorted(self._input_names)}, "
+                "expected input_ids and attention_mask (and optionally token_type_ids)."
+            )
+        output = self._session.get_outputs()[0]
+        self._output_name = output.name
+        width = output.shape[-1]
+        self.dim = width if isinstance(width, int) else int(self.pooled([[0]]).shape[1])
+
+    def pooled(self, ids: list[list[int]]) -> np.ndarray:
+        longest = max(len(x) for x in ids)
+        input_ids = np.full((len(ids), longest), self._pad_id, dtype=np.int64)
+        mask = np.zeros((len(ids), longest), dtype=np.int64)
+        for row, seq in enumerate(ids):
+            input_ids[row, : len(seq)] = seq
+            mask[row, : len(seq)] = 1
+        feeds = {"input_ids": input_ids, "attention_mask": mask}
+        if "token_type_ids" in self._input_names:
+            feeds["token_type_ids"] = np.zeros_like(input_ids)
+        hidden = self._session.run([self._output_name], feeds)[0]
+        weights = mask[:, :, None].astype(np.float32)
+        return (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
 
 
 def _check_texts(texts: Sequence[str]) -> None:

@@ -105,10 +105,14 @@ def _mmlu(name: str, root: Path) -> list[Prompt]:
     return prompts
 
 
+_SOLVED_EXAMPLE = re.compile(r"Answer:\s*[A-E]\s*\n\n")
+
+
 def _routerbench(name: str, path: Path) -> list[Prompt]:
-    """RouterBench's train rows: the prompt as RouterBench asked it (a few solved examples, then the question),
-    and as gold the letter chosen by the records' models that scored 1 on it. Rows none of them got right
-    (gold unknown) and the few rows holding several prompts are left out."""
+    """RouterBench's train rows, zero-shot: the last question of RouterBench's few-shot prompt (as a user would
+    ask it; the solved examples before it are dropped), and as gold the letter chosen by the records' models
+    that scored 1 on it. Rows none of them got right (gold unknown) and the few rows holding several prompts
+    are left out."""
     csv.field_size_limit(1 << 30)
     prompts = []
     with gzip.open(path, "rt", encoding="utf-8", newline="") as fh:
@@ -118,9 +122,8 @@ def _routerbench(name: str, path: Path) -> list[Prompt]:
                        if row[m] == "1.0"}
             letters.discard(None)
             if len(texts) == 1 and len(letters) == 1:
-                (text,) = texts
-                prompts.append(Prompt(name, len(prompts), text.strip(), (letters.pop(),), "choice",
-                                      row["sample_id"]))
+                question = _SOLVED_EXAMPLE.split(texts[0])[-1].strip()
+                prompts.append(Prompt(name, len(prompts), question, (letters.pop(),), "choice", row["sample_id"]))
     return prompts
 
 

@@ -20,8 +20,7 @@ class KnnRouter:
         self.k = k
 
     def fit(self, X: np.ndarray, y: np.ndarray) -> KnnRouter:
-        self.train = np.asarray(X, np.float32)
-        self.values = np.asarray(y, np.float32)
+        self.train, self.values = merge_duplicates(np.asarray(X, np.float32), np.asarray(y, np.float32))
         self.k_eff = min(self.k, len(self.values))
         return self
 
@@ -41,3 +40,19 @@ class KnnRouter:
         inits += [const("k", np.array([self.k_eff], np.int64)), const("values", self.values)]
         return save_router(nodes, inits, path, dim=self.train.shape[1], kind=self.kind, embedder_id=embedder_id,
                            extra_meta={"k": str(self.k_eff), "int8": str(int8).lower()})
+
+
+def merge_duplicates(X: np.ndarray, y: np.ndarray, *, tolerance: float = 1e-5) -> tuple[np.ndarray, np.ndarray]:
+    """Training rows with the same embedding (cosine ≥ 1 − tolerance) merged into one with their mean label.
+
+    They are the same query to the router; kept apart they tie, and onnxruntime's TopK and numpy would
+    break the tie differently (their matrix products round apart by an ulp).
+    """
+    sims = X @ X.T
+    group = np.arange(len(X))
+    for i in range(len(X)):
+        if group[i] == i:
+            later = np.arange(len(X)) > i
+            group[later & (group == np.arange(len(X))) & (sims[i] >= 1 - tolerance)] = i
+    keep = np.unique(group)
+    return X[keep], np.array([y[group == g].mean() for g in keep], np.float32)
