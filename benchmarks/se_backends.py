@@ -39,8 +39,8 @@ def backends(embedder: Embedder) -> dict:
     return {
         "exact (normalised)": ExactMatchClusterer(),
         "embedding cosine ≥ 0.85": EmbeddingClusterer(embedder),
-        "embedding-feature NLI, strict": EmbeddingNLIClusterer(embedder, strict=True),
-        "embedding-feature NLI, non-strict": EmbeddingNLIClusterer(embedder, strict=False),
+        "embedding-feature NLI, strict": EmbeddingNLIClusterer(strict=True),
+        "embedding-feature NLI, non-strict": EmbeddingNLIClusterer(strict=False),
         "cross-encoder NLI, strict": EntailmentClusterer(strict=True),
         "cross-encoder NLI, non-strict": EntailmentClusterer(strict=False),
         "cross-encoder NLI, strict, question-conditioned": EntailmentClusterer(strict=True, condition_on_question=True),

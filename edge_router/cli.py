@@ -198,7 +198,7 @@ def _cmd_label(args: argparse.Namespace) -> int:
               file=sys.stderr)
     strong = (CloudLLM(base_url=args.strong_base_url, model=args.strong_model, extra_body=args.strong_extra_body,
                        deadline_s=args.strong_deadline) if args.strong_base_url else None)
-    clusterer = clusterer_named(args.clusterer, Embedder(name=args.embedder) if "embedding" in args.clusterer else None)
+    clusterer = clusterer_named(args.clusterer, Embedder(name=args.embedder) if args.clusterer == "embedding" else None)
     config = LabelConfig(k=args.k, max_tokens=args.max_tokens, tau=args.tau, strong_se=args.strong_se)
     if strong is None:
         print(f"no strong model sampled: labels compare the local SE with a fixed strong SE of {args.strong_se}",

@@ -80,8 +80,9 @@ def test_loader_refuses_a_wrong_tokenizer_or_label_map(cross_encoder, tmp_path):
         EntailmentClusterer(label_map={"entailment": 2, "neutral": 1, "contradiction": 0})
 
 
-def test_embedding_feature_classifier_runs_and_checks_its_embedder(embedder):
-    clusterer = EmbeddingNLIClusterer(embedder)
+def test_embedding_feature_classifier_runs_and_checks_its_embedder():
+    clusterer = EmbeddingNLIClusterer()
+    assert clusterer.embedder.id == "all-minilm-l6-v2-onnx-int8", "it loads the embedder it was trained on"
     labels = clusterer.entailment_labels([(p, h) for p, h, _ in HAND_WRITTEN])
     assert set(labels) <= {"entailment", "neutral", "contradiction"}
     assert clusterer.cluster(["Paris.", "Paris.", "Paris"])[:2] == [0, 0]

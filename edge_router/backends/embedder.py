@@ -34,7 +34,9 @@ class Embedder:
     the registry's default); ``model_path`` overrides the file. A ``.npy`` file is a static
     table (one row per token, memory-mapped); anything else is a BERT-style ONNX
     encoder. Inputs longer than ``max_tokens`` are truncated (reported per query).
-    Single queries are not padded; batches are padded to their longest member only.
+    Texts are encoded ``batch_size`` at a time (default one: a dynamically quantized
+    encoder scales its activations over the whole batch, so a text's vector would
+    depend on the texts beside it); batches are padded to their longest member only.
     """
 
     def __init__(
@@ -46,7 +48,7 @@ class Embedder:
         name: str | None = None,
         threads: int | None = 1,
         max_tokens: int = 128,
-        batch_size: int = 32,
+        batch_size: int = 1,
     ):
         if max_tokens < 2:
             raise InvalidInputError(f"max_tokens must be at least 2, not {max_tokens}.")

@@ -24,6 +24,17 @@ EMBEDDER_KEY = "embedder_id"
 KIND_KEY = "kind"
 
 
+def trained_on(path: str | os.PathLike) -> str | None:
+    """The embedder id a router file names, or None (a card beside it is read first: no session needed)."""
+    card = Path(path).with_suffix(".json")
+    if card.is_file():
+        named = json.loads(card.read_text(encoding="utf-8")).get("embedder_id")
+        if named:
+            return named
+    session = create_session(path, fix="pass a router file that `edge-router train` wrote")
+    return session.get_modelmeta().custom_metadata_map.get(EMBEDDER_KEY)
+
+
 class RouterModel:
     """A loaded, validated router file."""
 

@@ -31,7 +31,7 @@ from ..backends.completions import Completion, Prices, Sampling
 from ..backends.embedder import Embedder
 from ..backends.local_llm import LocalLLM
 from ..backends.messages import Messages, has_tool_messages, normalize, routing_text
-from ..backends.router_model import RouterModel
+from ..backends.router_model import RouterModel, trained_on
 from ..defaults import Mode, Route
 from ..errors import (
     AllRoutesFailedError,
@@ -43,6 +43,7 @@ from ..errors import (
     LocalModelError,
     PromptTooLongError,
 )
+from ..files import registry
 from ..uncertainty.entailment import clusterer_named
 from ..uncertainty.semantic_entropy import UncertaintyGate
 from .breaker import CircuitBreaker, GuardedCloud
@@ -157,7 +158,8 @@ class EdgeRouter:
         ``router+gate``; by default ``router`` when a router is available, else
         ``gate``. ``local_model`` is a registry name or a GGUF path (default: the registry's local model).
         ``embedder_name`` picks a registered embedder (the router must be
-        trained on it). ``gate_clusterer`` is the gate's clustering backend: ``exact`` (the default,
+        trained on it); by default the embedder the router file names, else the registry's default.
+        ``gate_clusterer`` is the gate's clustering backend: ``exact`` (the default,
         chosen by measurement in benchmarks/results/se_backends.md), ``embedding``, ``nli`` (the shipped
         cross-encoder) or ``nli-embedding``; ``gate_threshold`` (nats) and ``gate_k`` (samples) set the gate.
         ``cloud_deadline_s`` and ``cloud_first_byte_s`` bound the cloud built from the environment, and
@@ -181,6 +183,9 @@ class EdgeRouter:
         if cloud is None:
             log.info("no cloud endpoint configured (%s); every query stays local", settings.CLOUD_BASE_URL_ENV)
         local = LocalLLM(local_model, threads=threads, n_ctx=n_ctx)
+        if embedder_name is None and router_file is not None and "router" in mode:
+            named = trained_on(router_file)
+            embedder_name = named if named in {s.name for s in registry.specs_for_role("embedder")} else None
         embedder = Embedder(name=embedder_name)
         clusterer = clusterer_named(gate_clusterer, embedder) if "gate" in mode else None
         router = RouterModel(router_file, embedder_id=embedder.id, dim=embedder.dim) if "router" in mode else None

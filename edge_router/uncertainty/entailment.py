@@ -112,22 +112,23 @@ class EmbeddingNLIClusterer(_Bidirectional):
 
     The model takes ``premise`` and ``hypothesis`` vectors ``[batch, dim]`` of ``embedder`` and returns
     logits ``[batch, 3]``; it records the embedder id it was trained on and is refused with another.
+    Without ``embedder`` it loads the registered embedder it was trained on.
     """
 
     name = "nli-embedding"
 
-    def __init__(self, embedder: Embedder, model_path: str | os.PathLike | None = None, *, strict: bool = True,
-                 condition_on_question: bool = False, threads: int | None = 1):
+    def __init__(self, embedder: Embedder | None = None, model_path: str | os.PathLike | None = None, *,
+                 strict: bool = True, condition_on_question: bool = False, threads: int | None = 1):
         super().__init__(strict=strict, condition_on_question=condition_on_question)
-        self.embedder = embedder
         self.model_path = _resolve(FEATURE_CLASSIFIER, model_path)
         self._session = create_session(self.model_path, threads=threads)
         meta = self._session.get_modelmeta().custom_metadata_map
         self.label_map = _check_label_map(None, meta, self._session, self.model_path)
         trained_on = meta.get("embedder_id")
-        if trained_on != embedder.id:
+        self.embedder = embedder if embedder is not None else Embedder(name=trained_on)
+        if trained_on != self.embedder.id:
             raise CorruptModelError(
-                f"{self.model_path} was trained on embedder {trained_on!r}, not {embedder.id!r}; "
+                f"{self.model_path} was trained on embedder {trained_on!r}, not {self.embedder.id!r}; "
                 f"use Embedder(name={trained_on!r}) or retrain it (models/nli/build_features.py).")
 
     def entailment_labels(self, pairs: list[tuple[str, str]]) -> list[str]:
@@ -193,14 +194,16 @@ def _check_label_map(given, meta, session, model_path) -> dict[str, int]:
 
 
 def clusterer_named(name: str, embedder: Embedder | None = None) -> Clusterer:
-    """The clustering backend called ``name`` (one of ``defaults.CLUSTERERS``); ``embedding`` and
-    ``nli-embedding`` need the ``embedder``."""
+    """The clustering backend called ``name`` (one of ``defaults.CLUSTERERS``); ``embedding`` needs the
+    ``embedder``; ``nli-embedding`` loads the embedder its classifier was trained on."""
     if name not in CLUSTERERS:
         raise ConfigurationError(f"the clusterer must be one of {', '.join(CLUSTERERS)}, not {name!r}.")
     if name == "exact":
         return ExactMatchClusterer()
     if name == "nli":
         return EntailmentClusterer()
+    if name == "nli-embedding":
+        return EmbeddingNLIClusterer()
     if embedder is None:
         raise ConfigurationError(f"the {name!r} clusterer compares sentence embeddings: pass an embedder.")
-    return EmbeddingClusterer(embedder) if name == "embedding" else EmbeddingNLIClusterer(embedder)
+    return EmbeddingClusterer(embedder)
