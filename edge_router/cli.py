@@ -167,6 +167,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     from .bench import harness, report
 
     results = harness.run(quick=args.quick, router_path=Path(args.router) if args.router else None,
+                          labels=Path(args.labels) if args.labels else None,
                           log=lambda msg: print(msg, file=sys.stderr, flush=True))
     if args.json:
         report.write_json(results, args.json)
@@ -359,10 +360,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve.set_defaults(func=_cmd_serve)
 
     bench = command(sub, "bench", help="measure what routing costs on this machine")
-    bench.add_argument("--quick", action="store_true", help="fewer repetitions, 32-token prompts only (< 60 s)")
+    bench.add_argument("--quick", action="store_true", help="fewer repetitions, 32-token prompts only (a few minutes)")
     bench.add_argument("--json", metavar="PATH", help="write every figure as JSON")
     bench.add_argument("--report", metavar="PATH", help="write a Markdown report (and a PNG plot beside it)")
-    bench.add_argument("--router", metavar="PATH", help="a router file to time (default: a logistic one)")
+    bench.add_argument("--router", metavar="PATH", help="the router file to time; its embedder is the default "
+                       "encoder (default: the shipped router, else the registry's embedder)")
+    bench.add_argument("--labels", metavar="PATH", help="labels that train one router per encoder for the quality "
+                       "columns (default: models/routers/qwen-pair.labels.jsonl.gz of a source checkout)")
     bench.set_defaults(func=_cmd_bench)
 
     label = command(sub, "label", help="label prompts with semantic-entropy preferences (resumable)")

@@ -34,6 +34,13 @@ def _cell(p50: float) -> dict:
     return {"p50": p50, "p95": p50 * 1.2, "p99": p50 * 1.5, "mean": p50, "min": p50 * 0.9, "n": 10}
 
 
+def _quality(apgr: float) -> dict:
+    per_benchmark = {"n": 20, "router": apgr, "random_mean": 0.5, "random_sd": 0.05}
+    return {"kind": "knn", "labels": {"path": "labels.jsonl.gz", "rows": 100, "sizes": {"train": 70, "test": 15}},
+            "auroc_strong_wins": 0.6, "auroc_local_wrong": 0.7, "apgr": {"gsm8k": per_benchmark, "mmlu": per_benchmark},
+            "apgr_mean": apgr}
+
+
 def fake_results(decision_p50: float = 11.0, direct_p50: float = 10.5) -> dict:
     per_len = {"32": {"tokenize": _cell(0.1), "embed": _cell(decision_p50 - 1), "score": _cell(0.05),
                       "total": _cell(decision_p50), "routing_tokens": 32, "routing_truncated": False}}
@@ -41,7 +48,8 @@ def fake_results(decision_p50: float = 11.0, direct_p50: float = 10.5) -> dict:
         "schema": 1,
         "environment": {"cpu": "Test CPU", "cores": 2, "instruction_sets": ["avx2"], "os": "Linux",
                         "python": "3.11", "libraries": {"onnxruntime": "1.0"}, "commit": "abc123"},
-        "plan": {**harness.Plan.quick().__dict__, "quick": True, "prompt_source": "built-in", "router": "test"},
+        "plan": {**harness.Plan.quick().__dict__, "quick": True, "prompt_source": "built-in", "router": "test",
+                 "embedder": "e1", "router_kind": "knn", "labels": "labels.jsonl.gz"},
         "decision": {"threads_1": per_len},
         "direct_onnxruntime": {"threads_1": {"32": {"total": _cell(direct_p50)}}},
         "cold_start": {"runs": 1, "cold_start_ms": {"import": 5.0, "resolve_files": 1.0, "create_sessions": 300.0,
@@ -53,10 +61,13 @@ def fake_results(decision_p50: float = 11.0, direct_p50: float = 10.5) -> dict:
                              "decode_tok_s": 60.0, "measured_ms": 1100.0, "answer_ms": 1100.0}},
         "cloud": {"standin": {"round_trip_ms": _cell(300.0), "first_token_ms": _cell(40.0)}},
         "gate": {"k_3": {"total_ms": 900.0, "sample_ms": 880.0, "cluster_ms": 20.0}},
-        "embedders": {"e1": {"description": "default", "file_mb": 22.9, "decision_p50_ms": 11.0,
-                             "decision_p99_ms": 12.0, "create_sessions_ms": 300.0, "embedder_and_router_mb": 60.0,
-                             "cosine_to_default_mean": 1.0, "cosine_to_default_min": 1.0,
-                             "similarity_rank_correlation": 1.0}},
+        "encoders": {name: {"description": name, "file_mb": 22.9, "cold_start_ms": 326.0, "create_sessions_ms": 300.0,
+                            "decision_ms": {"32": {"p50": decision_p50, "p99": 12.0, "direct_p50": direct_p50}},
+                            "embedder_and_router_mb": 60.0, "similarity_rank_correlation_to_teacher": 1.0,
+                            "quality": _quality(apgr)}
+                     for name, apgr in (("e1", 0.55), (harness.TEACHER, 0.60))},
+        "session_options": {"encoder": "e1", "runs": 1, "options": {"edge-router's settings": {
+            "import_ms": 100.0, "create_ms": 80.0, "session_mb": 45.0, "run_p50_ms": 6.0}}},
         "run_seconds": 42.0,
     }
     results["targets"] = harness.targets(results)
@@ -66,8 +77,12 @@ def fake_results(decision_p50: float = 11.0, direct_p50: float = 10.5) -> dict:
 def test_target_verdicts_follow_the_numbers():
     met = {t["name"].split(":")[0]: t for t in fake_results(11.0, 10.5)["targets"]}
     assert met["wrapper overhead"]["met"] and met["wrapper overhead"]["measured"] == pytest.approx(11 / 10.5)
-    assert met["decision p50, 32 tokens, 1 thread"]["met"]
+    assert not met["decision p50, 32 tokens, 1 thread"]["met"], "the limit is 3 ms"
+    apgr = next(t for name, t in met.items() if name.startswith("routing APGR below"))
+    assert apgr["measured"] == pytest.approx(0.05) and not apgr["met"]
     assert met["decision time as a share of the local answer (median over lengths, 64 tokens)"]["met"]
+    assert {t["name"].split(":")[0]: t for t in fake_results(2.5, 2.4)["targets"]}[
+        "decision p50, 32 tokens, 1 thread"]["met"]
     missed = {t["name"].split(":")[0]: t for t in fake_results(14.0, 10.0)["targets"]}
     assert not missed["wrapper overhead"]["met"] and missed["wrapper overhead"]["ratio_to_limit"] > 1
     assert not missed["decision p50, 32 tokens, 1 thread"]["met"]
@@ -81,13 +96,15 @@ def test_writers_produce_json_markdown_and_png(tmp_path):
     assert json.loads(path.read_text()) == json.loads(json.dumps(results))
     md = report.write_markdown(results, tmp_path / "r.md").read_text()
     assert "Test CPU" in md and "abc123" in md and "**missed**" in md and "Missed: wrapper overhead" in md
+    assert "Missed: routing APGR" in md and "| **e1** (default): e1 |" in md and "edge-router's settings" in md
     assert "![decision latency vs prompt length](r.png)" in md
     assert (tmp_path / "r.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 REQUIRED = {
     "decision": None, "direct_onnxruntime": None, "cold_start": None, "local_llm": None, "cloud": None,
-    "gate": None, "embedders": None, "targets": None, "environment": None, "plan": None, "run_seconds": None,
+    "gate": None, "encoders": None, "session_options": None, "targets": None, "environment": None, "plan": None,
+    "run_seconds": None,
 }
 
 
@@ -117,9 +134,12 @@ def test_quick_bench_writes_every_key_with_positive_figures(tmp_path):
     assert set(results["gate"]) == {"k_3", "k_5", "k_10"}
     assert {"import", "resolve_files", "create_sessions", "first_decision", "total"} == \
         set(results["cold_start"]["cold_start_ms"])
-    figures = list(_numbers({k: v for k, v in results.items() if k != "plan"}))
+    figures = list(_numbers({k: v for k, v in results.items() if k not in ("plan", "targets")}))
     assert len(figures) > 50
-    bad = [(p, v) for p, v in figures if not v > 0]
+    bad = [(p, v) for p, v in figures if not v > 0 and ".quality." not in p]  # an APGR may be below zero
     assert not bad, f"figures that are not positive: {bad[:5]}"
-    assert len(results["targets"]) == 6
+    assert len(results["targets"]) == 8, "a routing-quality target: the repository's labels trained a router"
+    assert set(results["encoders"]) == {"all-minilm-l6-v2-onnx-int8", "all-minilm-l6-v2-onnx-dynint8",
+                                        "minilm-l6-v2-static"}
+    assert all(e["quality"]["labels"]["rows"] > 100 for e in results["encoders"].values())
     assert "met" in done.stdout or "MISSED" in done.stdout
