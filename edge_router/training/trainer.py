@@ -1,6 +1,7 @@
 """Train routers from a label file, export them, check them, and write their cards.
 
-For each kind: fit on the train split, score the test split, export the ONNX
+For each kind: fit on the train split, score the calibration split (which also
+serves as the validation split that picks a kind) and the test split, export the ONNX
 file, check that onnxruntime gives the numpy model's scores (within 1e-5), and
 for the kinds that store training embeddings (knn, sw) keep an int8 file when
 its ranking agrees with float32 (Spearman ≥ 0.99). Every router file gets a JSON
@@ -128,6 +129,7 @@ def train(label_path: str | Path, out_dir: str | Path, *, embedder: Embedder, ki
             int8 = {"float32_bytes": float_bytes, "int8_bytes": path.stat().st_size if kept else None,
                     "spearman_vs_float32": rho, "kept": kept}
         test_scores = model.score(data["test"]["X"])
+        validation_scores = model.score(data["calibration"]["X"])
         card = {
             "kind": kind,
             "target": target,
@@ -145,8 +147,9 @@ def train(label_path: str | Path, out_dir: str | Path, *, embedder: Embedder, ki
             "params": {k: v for k, v in vars(model).items() if isinstance(v, (int, float, str))},
             "onnx_parity_max_abs_diff": gap,
             "int8": int8,
+            "metrics_validation": _metrics(validation_scores, data["calibration"]),
             "metrics_test": _metrics(test_scores, data["test"]),
-            "thresholds": calibration_table(model.score(data["calibration"]["X"])),
+            "thresholds": calibration_table(validation_scores),
         }
         card_path(path).write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
         cards[kind] = card

@@ -1,20 +1,22 @@
-"""Train the four router kinds on the default label file and ship the best as default.onnx.
+"""Train the four router kinds on a label file, pick one on the validation split, ship it as default.onnx.
 
-    python models/routers/build.py LABELS.jsonl
+    python models/routers/build.py LABELS.jsonl [--embedder NAME]
 
-Trains knn, sw, mf and mlp (edge_router.training.trainer), compares them on the test
-split, stores the label file compressed beside this script, and writes README.md
-with the comparison, the label statistics, the labelling time and the machine.
+Trains knn, sw, mf and mlp (edge_router.training.trainer) with the registry's
+default embedder (or ``--embedder``), stores the label file compressed beside this
+script (``<name>.labels.jsonl.gz``), and writes README.md: the labels, each kind's
+AUROC on the validation split (the calibration split, which also calibrates the
+thresholds) and on the test split, and which kind ships.
 
-The best router (highest test AUROC for "strong wins", ties broken by AUROC for
-"local answer wrong") ships as default.onnx with its card only when it ranks
-better than chance: the labels hold at least two classes and its AUROC for
-"strong wins" is above 0.5. Otherwise nothing ships, the runtime keeps the
-uncertainty gate, and README.md says why. Needs the ``onnx`` extra.
+The kind with the highest validation AUROC for "strong wins" (ties broken by
+"local answer wrong") ships as default.onnx with its card, when that AUROC is
+above 0.5; the test split is reported, never used to choose. Otherwise nothing
+ships and README.md says why. Needs the ``onnx`` extra.
 """
 
 from __future__ import annotations
 
+import argparse
 import collections
 import gzip
 import json
@@ -34,24 +36,32 @@ from edge_router.training.trainer import card_path, train
 HERE = Path(__file__).parent
 
 
+def _num(x) -> float:
+    return -1.0 if x is None or (isinstance(x, float) and math.isnan(x)) else x
+
+
 def _key(card: dict) -> tuple[float, float]:
-    m = card["metrics_test"]
-    strong = m["auroc_strong_wins"]
-    wrong = m["auroc_local_wrong"]
-    return (-1.0 if strong is None or math.isnan(strong) else strong,
-            -1.0 if wrong is None or math.isnan(wrong) else wrong)
+    m = card["metrics_validation"]
+    return _num(m["auroc_strong_wins"]), _num(m["auroc_local_wrong"])
 
 
 def _fmt(x) -> str:
     return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.3f}"
 
 
-def main(label_path: Path) -> int:
+def _side(rows: list[dict], side: str) -> str:
+    correct = [r[side]["correct"] for r in rows if r[side].get("correct") is not None]
+    return f"{sum(correct)} of {len(correct)} right ({sum(correct) / max(len(correct), 1):.1%})"
+
+
+def main(label_path: Path, embedder_name: str | None) -> int:
     rows = read_rows(label_path)
-    embedder = Embedder()
-    shipped_labels = HERE / "default.labels.jsonl.gz"
-    with open(label_path, "rb") as src, gzip.open(shipped_labels, "wb", compresslevel=9) as dst:
-        shutil.copyfileobj(src, dst)
+    embedder = Embedder(name=embedder_name)
+    stem = label_path.name.split(".")[0]
+    shipped_labels = HERE / f"{stem}.labels.jsonl.gz"
+    if label_path.resolve() != shipped_labels.resolve():
+        with open(label_path, "rb") as src, gzip.open(shipped_labels, "wb", compresslevel=9) as dst:
+            shutil.copyfileobj(src, dst)
     with tempfile.TemporaryDirectory() as tmp:
         cards = train(label_path, tmp, embedder=embedder)
         best = max(cards, key=lambda kind: _key(cards[kind]))
@@ -63,76 +73,71 @@ def main(label_path: Path) -> int:
             card = dict(cards[best])
             card["file"] = "default.onnx"
             card["training_data"]["path"] = shipped_labels.name
-            card["selected_from"] = {kind: c["metrics_test"] for kind, c in cards.items()}
+            card["selected_on"] = "validation (calibration) split, AUROC for strong wins"
+            card["compared"] = {kind: {"validation": c["metrics_validation"], "test": c["metrics_test"]}
+                                for kind, c in cards.items()}
             card_path(HERE / "default.onnx").write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
 
     env = environment.describe()
     labels = collections.Counter(r["label"] for r in rows)
-    per_prompt_s = [(r["weak"]["greedy_ms"] + r["weak"]["sample_ms"] + r["weak"]["cluster_ms"]) / 1e3 for r in rows]
     by_dataset = collections.Counter(r["dataset"] for r in rows)
-    correct = [r["weak"]["correct"] for r in rows if r["weak"]["correct"] is not None]
-    wrong_flags = [r["weak"]["correct"] for r in rows]
-    se = [r["weak"]["se"] for r in rows]
+    wrong = [r["weak"]["correct"] is False for r in rows]
+    per_prompt_s = [sum(r[side].get(k, 0.0) for side in ("weak", "strong")
+                        for k in ("greedy_ms", "sample_ms", "cluster_ms")) / 1e3 for r in rows]
+    first = rows[0]
     if ships:
-        verdict = (f"`default.onnx` is the **{best}** router, trained by `models/routers/build.py` on "
-                   f"`{shipped_labels.name}`. Its card is `default.json`.")
+        m = cards[best]["metrics_test"]
+        verdict = (f"`default.onnx` is the **{best}** router (chosen on the validation split), trained on "
+                   f"`{embedder.id}` embeddings of `{shipped_labels.name}` by `models/routers/build.py`. On the "
+                   f"held-out test split it ranks \"strong wins\" with AUROC {_fmt(m['auroc_strong_wins'])} and "
+                   f"\"local answer wrong\" with {_fmt(m['auroc_local_wrong'])}. Its card is `default.json` "
+                   "(thresholds for 10 %–90 % cloud shares, calibrated on the validation split).")
     else:
-        verdict = ("**No default router ships.** None of the four routers ranks better than chance on the test "
-                   "split (the labels below hold a single class, or the best AUROC for \"strong wins\" is not above "
-                   "0.5), so the runtime keeps the uncertainty gate as its default. `build.py` ships a router as "
-                   "soon as a label file carries a signal.")
+        verdict = ("**No default router ships.** No kind ranks \"strong wins\" above chance on the validation "
+                   "split, so the runtime keeps the uncertainty gate. `build.py` ships a router as soon as one does.")
     lines = [
         "# The default router",
         "",
         verdict,
         "",
         f"Label file: `{shipped_labels.name}`, {len(rows)} prompts ("
-        + ", ".join(f"{n} {name}" for name, n in by_dataset.items()) + ").",
+        + ", ".join(f"{n} {name}" for name, n in sorted(by_dataset.items())) + ").",
         "",
         "## Labels",
         "",
-        f"- Weak (local) model: {rows[0]['weak']['model']}, k = {rows[0]['k']} samples at temperature 1, "
-        f"{rows[0]['clusterer']} clustering, τ = {rows[0]['tau']}.",
-        f"- No strong model was sampled (these machines reach no cloud LLM): each prompt is labelled against a "
-        f"fixed strong SE of {rows[0]['strong']['se']} (a confident cloud), so the label says whether the local "
-        "model's samples agree with each other (tie) or not (strong wins).",
+        f"- Weak (on-device) model: {first['weak']['model']}; strong model: {first['strong']['model']} "
+        f"({'sampled' if first['strong'].get('sampled') else 'not sampled: a fixed reference SE'}); k = "
+        f"{first['k']} samples each at temperature 1, {first['clusterer']} clustering, δ = |SE_s − SE_w| / "
+        f"max(SE_s, SE_w), τ = {first['tau']}.",
         "- Labels: " + ", ".join(f"{name} {n} ({n / len(rows):.0%})" for name, n in labels.most_common()) + ".",
-        f"- Local semantic entropy: median {statistics.median(se):.2f} nats; the local greedy answer is correct "
-        f"on {sum(correct)} of {len(correct)} prompts ({sum(correct) / max(len(correct), 1):.1%}).",
-        f"- Semantic entropy as a predictor of a wrong local answer, on all {len(rows)} prompts: AUROC "
-        f"{auroc(se, [c is False for c in wrong_flags]):.3f} (cluster counts), "
-        f"{auroc([r['weak']['se_likelihood'] for r in rows], [c is False for c in wrong_flags]):.3f} "
-        "(likelihood-weighted); 0.5 is chance.",
-        f"- Labelling time: {sum(per_prompt_s) / 60:.1f} minutes of model time, median "
-        f"{statistics.median(per_prompt_s):.2f} s per prompt, on {env['cpu']} ({env['cores']} cores, "
-        f"{', '.join(env['instruction_sets'])}), llama-cpp-python {env['libraries']['llama-cpp-python']}.",
+        f"- Greedy answers: weak {_side(rows, 'weak')}; strong {_side(rows, 'strong')}.",
+        f"- The weak model's semantic entropy as a predictor of its wrong answer, all {len(rows)} prompts: AUROC "
+        f"{auroc([r['weak']['se'] for r in rows], wrong):.3f}; median SE "
+        f"{statistics.median(r['weak']['se'] for r in rows):.2f} nats.",
+        f"- Labelling time: {sum(per_prompt_s) / 60:.0f} minutes of model time, median "
+        f"{statistics.median(per_prompt_s):.1f} s per prompt, on {env['cpu']} ({env['cores']} cores), "
+        f"llama-cpp-python {env['libraries']['llama-cpp-python']}.",
         "",
-        "## Routers compared on the test split",
+        "## Routers compared (chosen on the validation split; the test split only reports)",
         "",
-        "| kind | file kB | AUROC strong wins | AUROC local answer wrong | test prompts | int8 (Spearman vs float32) |",
-        "|---|---|---|---|---|---|",
+        "| kind | file kB | validation AUROC strong wins | validation AUROC local wrong | test AUROC strong wins | "
+        "test AUROC local wrong | validation / test prompts |",
+        "|---|---|---|---|---|---|---|",
     ]
     for kind, c in cards.items():
-        m = c["metrics_test"]
-        int8 = c["int8"]
-        int8_text = "n/a" if int8 is None else (
-            f"{'kept' if int8['kept'] else 'not kept'} ({int8['spearman_vs_float32']:.4f}; "
-            f"{int8['float32_bytes'] / 1e3:.0f} → {(int8['int8_bytes'] or int8['float32_bytes']) / 1e3:.0f} kB)")
+        v, t = c["metrics_validation"], c["metrics_test"]
         lines.append(f"| {kind}{' (shipped)' if ships and kind == best else ''} | {c['file_bytes'] / 1e3:.0f} | "
-                     f"{_fmt(m['auroc_strong_wins'])} | {_fmt(m['auroc_local_wrong'])} | {m['n']} | {int8_text} |")
-    lines += [
-        "",
-        "AUROC 0.5 is chance; \"n/a\" where the test split holds one class only. The AUROCs for a wrong "
-        f"local answer rest on the {sum(r['weak']['correct'] is True for r in rows if r['split'] == 'test')} "
-        "test prompts the local model got right, too few to tell the kinds apart.",
-        "",
-    ]
+                     f"{_fmt(v['auroc_strong_wins'])} | {_fmt(v['auroc_local_wrong'])} | "
+                     f"{_fmt(t['auroc_strong_wins'])} | {_fmt(t['auroc_local_wrong'])} | {v['n']} / {t['n']} |")
+    lines += ["", "AUROC 0.5 is chance. With splits of this size one AUROC's 95 % interval is about ± 0.1.", ""]
     (HERE / "README.md").write_text("\n".join(lines), encoding="utf-8")
     print((HERE / "README.md").read_text())
     return 0
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 2:
-        sys.exit(__doc__)
-    sys.exit(main(Path(sys.argv[1])))
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("labels", type=Path)
+    parser.add_argument("--embedder", help="a registered embedder (default: the registry's)")
+    args = parser.parse_args()
+    sys.exit(main(args.labels, args.embedder))
