@@ -51,6 +51,14 @@ def test_ask_json_answers(cloud_server, router_file):
     assert local["route"] == "local" and local["answer"] and local["usage"]["completion_tokens"] <= 8
 
 
+def test_a_router_file_brings_the_embedder_it_names(tmp_path):
+    static = logistic_router(tmp_path / "static.onnx", np.zeros(256, np.float32), 2.0,
+                             embedder_id="minilm-l6-v2-static", kind="constant")
+    out = cli("route", "What is 2+2?", "--json", "--router", str(static))
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["models"]["embedder"] == "minilm-l6-v2-static"
+
+
 def test_models_list_shows_the_cached_defaults():
     rows = json.loads(cli("models", "list", "--json").stdout)
     assert {r["role"] for r in rows} == {"local-llm", "embedder", "tokenizer", "nli", "training-base"}
