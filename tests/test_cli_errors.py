@@ -72,8 +72,9 @@ def test_gate_mode_refuses_the_router_threshold():
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 def test_ctrl_c_during_ask_exits_130_without_a_traceback():
     clean = {k: v for k, v in os.environ.items() if not k.startswith("EDGE_ROUTER_")}
-    # A prompt a small model answers at length (it repeats itself up to the token limit, ~30 s here).
-    proc = subprocess.Popen([sys.executable, "-m", "edge_router", "ask", "Write the word cat 1000 times.",
+    # Greedy, the small model writes this story up to the token limit (~20 s here), so the signal lands mid-answer.
+    proc = subprocess.Popen([sys.executable, "-m", "edge_router", "ask", "Write a very long story about a cat, at "
+                             "least 3000 words, in many chapters.", "--temperature", "0",
                              "--local-model", TINY_LLM, "--max-tokens", "1900", "--threads", "1"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=clean)
     time.sleep(4)

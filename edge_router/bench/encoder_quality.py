@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..backends.embedder import Embedder
+from ..data import datasets, eval_data
 from ..evaluation.runner import RANDOM, run
 from ..training.trainer import train
 
@@ -23,7 +24,11 @@ def default_labels() -> Path | None:
 
 
 def routing_quality(embedder: Embedder, labels: Path, kind: str, workdir: Path) -> tuple[Path, dict]:
-    """Train ``kind`` on ``labels`` with ``embedder``; its router file and its quality figures."""
+    """Train ``kind`` on ``labels`` with ``embedder``; its router file and its quality figures.
+
+    The APGRs need the shared data's GSM8K and MMLU questions; without them ``apgr`` is empty and
+    ``apgr_mean`` None.
+    """
     workdir.mkdir(parents=True, exist_ok=True)
     card = train(labels, workdir, embedder=embedder, kinds=[kind])[kind]
     router_path = workdir / f"{kind}.onnx"
@@ -34,6 +39,9 @@ def routing_quality(embedder: Embedder, labels: Path, kind: str, workdir: Path) 
         "auroc_local_wrong": card["metrics_test"]["auroc_local_wrong"],
         "apgr": {},
     }
+    if not (datasets.data_dir() / eval_data.ROUTELLM).is_dir():
+        quality["apgr_mean"] = None
+        return router_path, quality
     for result in run(list(BENCHMARKS), pair="on-device", router_paths=[router_path], embedder=embedder):
         quality["apgr"][result["benchmark"]] = {
             "n": result["n"],

@@ -350,7 +350,7 @@ def targets(results: dict) -> list[dict]:
     ]
     encoders = results["encoders"]
     default, teacher = encoders[results["plan"]["embedder"]]["quality"], encoders[TEACHER]["quality"]
-    if default is not None and teacher is not None:
+    if default and teacher and default["apgr_mean"] is not None and teacher["apgr_mean"] is not None:
         out.append(_target(f"routing APGR below the {TEACHER} router's (same labels and kind, mean over "
                            f"{', '.join(default['apgr'])})", teacher["apgr_mean"] - default["apgr_mean"], 0.01, ""))
     return out

@@ -175,15 +175,16 @@ def encoders_table(results: dict) -> list[str]:
     for name, e in results["encoders"].items():
         q = e["quality"]
         speed = " | ".join(f"{_fmt(c['p50'])} / {_fmt(c['p99'])}" for c in e["decision_ms"].values())
-        quality = (f"{_auroc(q['auroc_strong_wins'])} | {_auroc(q['auroc_local_wrong'])} | "
-                   + " / ".join(f"{a['router']:.3f}" for a in q["apgr"].values()) + f" | {q['apgr_mean']:.3f}"
+        apgr = (" / ".join(f"{a['router']:.3f}" for a in q["apgr"].values()) + f" | {q['apgr_mean']:.3f}"
+                if q and q["apgr"] else "n/a (no shared data) | n/a")
+        quality = (f"{_auroc(q['auroc_strong_wins'])} | {_auroc(q['auroc_local_wrong'])} | {apgr}"
                    if q else "n/a | n/a | n/a | n/a")
         default = " (default)" if name == plan["embedder"] else ""
         out.append(f"| **{name}**{default}: {e['description']} | {e['file_mb']:.1f} | {speed} | "
                    f"{_fmt(e['cold_start_ms'])} | {_fmt(e['embedder_and_router_mb'])} | "
                    f"{e['similarity_rank_correlation_to_teacher']:.3f} | {quality} |")
     q = next((e["quality"] for e in results["encoders"].values() if e["quality"]), None)
-    if q:
+    if q and q["apgr"]:
         randoms = ", ".join(f"{b} {a['random_mean']:.3f} ± {a['random_sd']:.3f} (n = {a['n']})"
                             for b, a in q["apgr"].items())
         out += ["", f"Random routing's APGR on the on-device pair (10 seeds): {randoms}. Label rows: "
