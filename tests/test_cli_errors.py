@@ -76,7 +76,10 @@ def test_ctrl_c_during_ask_exits_130_without_a_traceback():
     proc = subprocess.Popen([sys.executable, "-m", "edge_router", "ask", "Write a very long story about a cat, at "
                              "least 3000 words, in many chapters.", "--temperature", "0",
                              "--local-model", TINY_LLM, "--max-tokens", "1900", "--threads", "1"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=clean)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=clean,
+                            # a terminal's Ctrl-C reaches a process that has not ignored SIGINT; a test run in the
+                            # background inherits "ignored", so restore the default for the child
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     time.sleep(4)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=120)
