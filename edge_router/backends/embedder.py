@@ -76,7 +76,7 @@ class Embedder:
         return self._encoder.pooled(ids)
 
     def _run(self, ids: list[list[int]]) -> np.ndarray:
-        pooled = self._encoder.pooled(ids)
+        pooled = self.pooled(ids)
         norms = np.linalg.norm(pooled, axis=1, keepdims=True)
         return (pooled / np.maximum(norms, 1e-12)).astype(np.float32)
 

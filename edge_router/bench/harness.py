@@ -324,7 +324,7 @@ def measure_gate(plan: Plan, prompt: str, local: LocalLLM, embedder: Embedder) -
 
 def _target(name: str, measured: float, limit: float, unit: str) -> dict:
     return {"name": name, "measured": measured, "limit": limit, "unit": unit, "met": measured <= limit,
-            "ratio_to_limit": measured / limit if limit else float("inf")}
+            "ratio_to_limit": measured / limit}
 
 
 def targets(results: dict) -> list[dict]:

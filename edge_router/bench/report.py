@@ -165,7 +165,8 @@ def encoders_table(results: dict) -> list[str]:
     """Each registered encoder: speed by length, cold start, memory, size, agreement and routing quality."""
     plan = results["plan"]
     lengths = next(iter(results["encoders"].values()))["decision_ms"]
-    benchmarks = _benchmarks(results)
+    first = next((e["quality"] for e in results["encoders"].values() if e["quality"]), None)
+    benchmarks = list(first["apgr"]) if first else []
     out = ["", f"## Encoders side by side (1 thread; the same {plan['router_kind']} router kind trained on the same "
            f"labels, `{plan['labels']}`, with each)", "",
            "| encoder | file MB | " + " | ".join(f"p50 / p99 ms at {n} tokens" for n in lengths)
@@ -183,12 +184,12 @@ def encoders_table(results: dict) -> list[str]:
         out.append(f"| **{name}**{default}: {e['description']} | {e['file_mb']:.1f} | {speed} | "
                    f"{_fmt(e['cold_start_ms'])} | {_fmt(e['embedder_and_router_mb'])} | "
                    f"{e['similarity_rank_correlation_to_teacher']:.3f} | {quality} |")
-    q = next((e["quality"] for e in results["encoders"].values() if e["quality"]), None)
-    if q and q["apgr"]:
+    if first and first["apgr"]:
         randoms = ", ".join(f"{b} {a['random_mean']:.3f} ± {a['random_sd']:.3f} (n = {a['n']})"
-                            for b, a in q["apgr"].items())
+                            for b, a in first["apgr"].items())
+        sizes = first["labels"]["sizes"]
         out += ["", f"Random routing's APGR on the on-device pair (10 seeds): {randoms}. Label rows: "
-                f"{q['labels']['rows']} (train {q['labels']['sizes']['train']}, test {q['labels']['sizes']['test']})."]
+                f"{first['labels']['rows']} (train {sizes['train']}, test {sizes['test']})."]
     out += ["", "Similarity rank correlation: the Spearman correlation of all pairwise similarities of 100 questions "
             "with those of all-minilm-l6-v2-onnx-int8 (what a kNN or similarity-weighted router ranks by)."]
     return out
@@ -203,11 +204,6 @@ def session_options_table(so: dict) -> list[str]:
         out.append(f"| {option} | {_fmt(r['import_ms'])} | {_fmt(r['create_ms'])} | {_fmt(r['session_mb'])} | "
                    f"{_fmt(r['run_p50_ms'])} |")
     return out
-
-
-def _benchmarks(results: dict) -> list[str]:
-    q = next((e["quality"] for e in results["encoders"].values() if e["quality"]), None)
-    return list(q["apgr"]) if q else []
 
 
 def _auroc(x) -> str:

@@ -1,7 +1,7 @@
 """onnxruntime session options for an ONNX encoder, one at a time: load time, memory, speed.
 
 Each option is measured in fresh interpreters against edge-router's own session settings
-(``files.onnx_session.create_session``): the memory arena off, memory-pattern planning off,
+(``files.onnx_session.session_options``): the memory arena off, memory-pattern planning off,
 thread spinning off, and a file optimised ahead of time (loaded with optimisation off).
 """
 
@@ -25,16 +25,11 @@ def rss():
         return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1e6
 path, option = sys.argv[1], sys.argv[2]
 t0 = time.perf_counter()
-from edge_router.files.onnx_session import import_onnxruntime
+from edge_router.files.onnx_session import import_onnxruntime, session_options
 ort = import_onnxruntime()
 t1 = time.perf_counter()
 before = rss()
-options = ort.SessionOptions()
-options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-options.inter_op_num_threads = 1
-options.intra_op_num_threads = 1
-options.log_severity_level = 3
+options = session_options(threads=1)
 if option == "no memory arena":
     options.enable_cpu_mem_arena = False
 elif option == "no memory pattern":
@@ -58,27 +53,15 @@ print(json.dumps({"import_ms": (t1 - t0) * 1e3, "create_ms": (t2 - t1) * 1e3,
 """
 
 
-def _optimised_copy(path: Path, out: Path) -> Path:
-    from ..files.onnx_session import import_onnxruntime
-
-    ort = import_onnxruntime()
-    options = ort.SessionOptions()
-    # EXTENDED, not ALL: the ALL level adds layout transforms tied to this CPU's instruction set
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
-    options.optimized_model_filepath = str(out)
-    options.log_severity_level = 3
-    ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-    return out
-
-
 def measure_session_options(encoder: str, runs: int) -> dict:
     """Median over ``runs`` fresh interpreters of each option's import, creation, first-run memory and p50."""
     from ..files import model_store, registry
+    from ..files.onnx_session import save_folded
 
     path = model_store.resolve(registry.get_spec(encoder))
     out = {"encoder": encoder, "runs": runs, "options": {}}
     with tempfile.TemporaryDirectory() as tmp:
-        optimised = _optimised_copy(path, Path(tmp) / "optimised.onnx")
+        optimised = save_folded(path, Path(tmp) / "optimised.onnx", extended=True)
         for option in OPTIONS:
             target = optimised if option.startswith("optimised file") else path
             rows = []

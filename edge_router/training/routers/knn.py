@@ -49,10 +49,10 @@ def merge_duplicates(X: np.ndarray, y: np.ndarray, *, tolerance: float = 1e-5) -
     break the tie differently (their matrix products round apart by an ulp).
     """
     sims = X @ X.T
-    group = np.arange(len(X))
-    for i in range(len(X)):
+    index = np.arange(len(X))
+    group = index.copy()
+    for i in index:
         if group[i] == i:
-            later = np.arange(len(X)) > i
-            group[later & (group == np.arange(len(X))) & (sims[i] >= 1 - tolerance)] = i
+            group[(index > i) & (group == index) & (sims[i] >= 1 - tolerance)] = i
     keep = np.unique(group)
     return X[keep], np.array([y[group == g].mean() for g in keep], np.float32)
