@@ -108,23 +108,48 @@ def _mmlu(name: str, root: Path) -> list[Prompt]:
 _SOLVED_EXAMPLE = re.compile(r"Answer:\s*[A-E]\s*\n\n")
 
 
-def _routerbench(name: str, path: Path) -> list[Prompt]:
-    """RouterBench's train rows, zero-shot: the last question of RouterBench's few-shot prompt (as a user would
-    ask it; the solved examples before it are dropped), and as gold the letter chosen by the records' models
-    that scored 1 on it. Rows none of them got right (gold unknown) and the few rows holding several prompts
-    are left out."""
+def _routerbench_rows(path: Path):
+    """(question, row) for RouterBench's single-prompt rows; the question is the last one of the few-shot
+    prompt, as a user would ask it (the solved examples before it are dropped)."""
     csv.field_size_limit(1 << 30)
-    prompts = []
     with gzip.open(path, "rt", encoding="utf-8", newline="") as fh:
         for row in csv.DictReader(fh):
             texts = ast.literal_eval(row["prompt"])
-            letters = {chosen_letter(_first(row[f"{m}|model_response"])) for m in _scored_models(row)
-                       if row[m] == "1.0"}
-            letters.discard(None)
-            if len(texts) == 1 and len(letters) == 1:
-                question = _SOLVED_EXAMPLE.split(texts[0])[-1].strip()
-                prompts.append(Prompt(name, len(prompts), question, (letters.pop(),), "choice", row["sample_id"]))
+            if len(texts) == 1:
+                yield _SOLVED_EXAMPLE.split(texts[0])[-1].strip(), row
+
+
+def _routerbench(name: str, path: Path) -> list[Prompt]:
+    """RouterBench's train rows, zero-shot, with as gold the letter chosen by the records' models that scored
+    1 on it. Rows none of them got right (gold unknown) are left out."""
+    prompts = []
+    for question, row in _routerbench_rows(path):
+        letters = {chosen_letter(_first(row[f"{m}|model_response"])) for m in _scored_models(row)
+                   if row[m] == "1.0"}
+        letters.discard(None)
+        if len(letters) == 1:
+            prompts.append(Prompt(name, len(prompts), question, (letters.pop(),), "choice", row["sample_id"]))
     return prompts
+
+
+ROUTERBENCH_TRAIN = ("arc_challenge_train.csv.gz", "winograde_train.csv.gz", "mbpp_train.csv.gz")
+
+
+def routerbench_outcomes(strong: str, weak: str) -> list[dict]:
+    """Two models' recorded 0/1 scores on RouterBench's train rows (ARC-Challenge, Winogrande, MBPP):
+    ``{"dataset", "sample_id", "question", "strong", "weak"}`` per row, for labels from outcomes."""
+    out = []
+    for name in ROUTERBENCH_TRAIN:
+        path = data_dir() / "routerbench" / name
+        if not path.is_file():
+            raise ModelNotFoundError(f"{path} does not exist. Set {DATA_ENV} to the shared data folder.")
+        for question, row in _routerbench_rows(path):
+            if strong not in row or weak not in row:
+                raise InvalidInputError(f"{path} has no scores for {strong!r} and {weak!r}; its models are "
+                                        f"{', '.join(_scored_models(row))}.")
+            out.append({"dataset": row["eval_name"], "sample_id": row["sample_id"], "question": question,
+                        "strong": float(row[strong]), "weak": float(row[weak])})
+    return out
 
 
 def _first(response: str) -> str:

@@ -17,6 +17,7 @@ from ..data import eval_data
 from ..data.embedding_cache import EmbeddingCache
 from ..data.eval_data import EvalSet
 from ..errors import InvalidInputError
+from ..metrics import auroc
 from .judge import judge
 from .quality import Curve, Prices, cost_usd, curve, strong_mask
 
@@ -60,6 +61,14 @@ def _sampled_curve(c: Curve) -> dict:
     return {"share": grid.round(4).tolist(), "pgr": np.interp(grid, c.shares, c.pgr).round(5).tolist()}
 
 
+def strong_better_auroc(scores: np.ndarray, strong: np.ndarray, weak: np.ndarray) -> float | None:
+    """AUROC of ``scores`` for "the strong model did better", over the queries where the two outcomes differ
+    (None when they never differ one way or the other): how well a router ranks this very set."""
+    differ = strong != weak
+    better = (strong > weak)[differ]
+    return auroc(scores[differ], better) if differ.any() and 0 < better.mean() < 1 else None
+
+
 def evaluate(eval_set: EvalSet, scores: dict[str, np.ndarray], *, tokens: Tokens | None = None,
              prices: Prices | None = None, seeds: int = 10) -> dict:
     """The results of each router (name → score per query), random over ``seeds`` seeds, and the oracle."""
@@ -78,6 +87,7 @@ def evaluate(eval_set: EvalSet, scores: dict[str, np.ndarray], *, tokens: Tokens
     for name, router_scores in {**scores, ORACLE: strong - weak}.items():
         c = curve(router_scores, strong, weak)
         routers[name] = {**_summary(c), "cost_at_cpt80_usd": cost_at(router_scores, c.cpt(0.8)),
+                         "auroc_strong_better": strong_better_auroc(router_scores, strong, weak),
                          "curve": _sampled_curve(c)}
     runs = []
     for seed in range(seeds):

@@ -71,6 +71,24 @@ def relabel(rows: Sequence[dict], *, strong_se: float, tau: float, entropy: str 
     return out
 
 
+def outcome_rows(records: Sequence[dict], *, strong_model: str, weak_model: str) -> list[dict]:
+    """Label rows from two models' recorded 0/1 outcomes instead of sampled SE (RouteLLM-style labels, for a
+    pair that cannot be sampled): strong when only the strong model scored, weak when only the weak one did,
+    otherwise a tie. ``records`` as ``datasets.routerbench_outcomes`` gives them; rows say ``source: outcomes``."""
+    rows = []
+    for r in records:
+        difference = r["strong"] - r["weak"]
+        rows.append({
+            "id": prompt_id(r["question"]), "dataset": r["dataset"], "index": r["sample_id"],
+            "prompt": r["question"], "kind": "recorded", "split": split_of(r["question"]), "answers": [],
+            "weak": {"model": weak_model, "sampled": False, "correct": r["weak"] >= 1.0},
+            "strong": {"model": strong_model, "sampled": False, "correct": r["strong"] >= 1.0},
+            "delta": difference, "label": STRONG if difference > 0 else WEAK if difference < 0 else TIE,
+            "tau": None, "clusterer": None, "k": None, "source": "outcomes",
+        })
+    return rows
+
+
 def prompt_id(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -154,6 +155,34 @@ def train(label_path: str | Path, out_dir: str | Path, *, embedder: Embedder, ki
         card_path(path).write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
         cards[kind] = card
     return cards
+
+
+def _num(x) -> float:
+    return -1.0 if x is None or (isinstance(x, float) and math.isnan(x)) else x
+
+
+def chosen_kind(cards: dict[str, dict]) -> str:
+    """The kind with the highest validation AUROC for "strong wins" (ties broken by "local answer wrong");
+    the test split never takes part."""
+    def key(kind: str) -> tuple[float, float]:
+        m = cards[kind]["metrics_validation"]
+        return _num(m["auroc_strong_wins"]), _num(m["auroc_local_wrong"])
+
+    return max(cards, key=key)
+
+
+def validation_lower_bound(card: dict) -> float:
+    """The validation AUROC for "strong wins" minus 1.96 of its Hanley-McNeil standard error (-1 when
+    undefined); a router is above chance when this is above 0.5."""
+    m = card["metrics_validation"]
+    a = _num(m["auroc_strong_wins"])
+    positives = round(m["share_strong_wins"] * m["n"]) if m["share_strong_wins"] is not None else 0
+    negatives = m["n"] - positives
+    if a < 0 or not positives or not negatives:
+        return -1.0
+    q1, q2 = a / (2 - a), 2 * a * a / (1 + a)
+    variance = (a * (1 - a) + (positives - 1) * (q1 - a * a) + (negatives - 1) * (q2 - a * a)) / (positives * negatives)
+    return a - 1.96 * math.sqrt(max(variance, 0.0))
 
 
 def calibration_table(scores: np.ndarray) -> list[dict]:

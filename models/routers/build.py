@@ -32,31 +32,9 @@ from edge_router import Embedder
 from edge_router.bench import environment
 from edge_router.metrics import auroc
 from edge_router.training.labels import read_rows
-from edge_router.training.trainer import card_path, train
+from edge_router.training.trainer import card_path, chosen_kind, train, validation_lower_bound
 
 HERE = Path(__file__).parent
-
-
-def _num(x) -> float:
-    return -1.0 if x is None or (isinstance(x, float) and math.isnan(x)) else x
-
-
-def _key(card: dict) -> tuple[float, float]:
-    m = card["metrics_validation"]
-    return _num(m["auroc_strong_wins"]), _num(m["auroc_local_wrong"])
-
-
-def _lower_bound(card: dict) -> float:
-    """The validation AUROC for strong wins minus 1.96 of its Hanley-McNeil standard error."""
-    m = card["metrics_validation"]
-    a = _num(m["auroc_strong_wins"])
-    positives = round(m["share_strong_wins"] * m["n"]) if m["share_strong_wins"] is not None else 0
-    negatives = m["n"] - positives
-    if a < 0 or not positives or not negatives:
-        return -1.0
-    q1, q2 = a / (2 - a), 2 * a * a / (1 + a)
-    variance = (a * (1 - a) + (positives - 1) * (q1 - a * a) + (negatives - 1) * (q2 - a * a)) / (positives * negatives)
-    return a - 1.96 * math.sqrt(max(variance, 0.0))
 
 
 def _fmt(x) -> str:
@@ -78,8 +56,8 @@ def main(label_path: Path, embedder_name: str | None) -> int:
             shutil.copyfileobj(src, dst)
     with tempfile.TemporaryDirectory() as tmp:
         cards = train(label_path, tmp, embedder=embedder)
-        best = max(cards, key=lambda kind: _key(cards[kind]))
-        ships = _lower_bound(cards[best]) > 0.5
+        best = chosen_kind(cards)
+        ships = validation_lower_bound(cards[best]) > 0.5
         for stale in (HERE / "default.onnx", card_path(HERE / "default.onnx")):
             stale.unlink(missing_ok=True)
         if ships:
@@ -107,10 +85,11 @@ def main(label_path: Path, embedder_name: str | None) -> int:
                    f"\"local answer wrong\" with {_fmt(m['auroc_local_wrong'])}. Its card is `default.json` "
                    "(thresholds for 10 %–90 % cloud shares, calibrated on the validation split).")
     else:
+        validation = cards[best]["metrics_validation"]["auroc_strong_wins"]
         verdict = (f"**No default router ships.** The best kind on the validation split, {best}, ranks \"strong "
-                   f"wins\" with AUROC {_fmt(_key(cards[best])[0])}, whose 95 % interval still reaches 0.5 (lower "
-                   f"bound {_lower_bound(cards[best]):.3f}), so the runtime keeps the uncertainty gate. `build.py` "
-                   "ships a router as soon as one is above chance beyond that interval.")
+                   f"wins\" with AUROC {_fmt(validation)}, whose 95 % interval still reaches 0.5 (lower bound "
+                   f"{validation_lower_bound(cards[best]):.3f}), so the runtime keeps the uncertainty gate. "
+                   "`build.py` ships a router as soon as one is above chance beyond that interval.")
     lines = [
         "# The default router",
         "",
