@@ -148,3 +148,31 @@ def test_eval_command_end_to_end_on_mt_bench(embedder, tmp_path, capsys):
     assert set(result["routers"]) == {"r", "oracle", "random"} and result["routers"]["random"]["seeds"] == 3
     assert result["routers"]["r"]["cost_at_cpt80_usd"] > 0
     assert main(["eval", "--benchmark", "mt-bench", "--pair", "local-gpt4", "--router", str(router)]) == 2
+
+
+def test_each_router_is_scored_against_where_the_strong_model_was_better():
+    strong, weak = np.array([1, 1, 0, 1, 0, 1.0]), np.array([0, 1, 1, 0, 0, 1.0])
+    ranked = np.array([0.9, 0.5, 0.1, 0.8, 0.5, 0.5])  # high exactly where strong beat weak
+    result = evaluate(_toy_set(strong, weak), {"ranked": ranked, "reversed": -ranked})
+    assert result["routers"]["ranked"]["auroc_strong_better"] == 1.0
+    assert result["routers"]["reversed"]["auroc_strong_better"] == 0.0
+    one_way = evaluate(_toy_set([1, 1, 0], [0, 1, 0]), {"any": np.array([0.2, 0.7, 0.1])})
+    assert one_way["routers"]["any"]["auroc_strong_better"] is None  # strong is never the worse one
+
+
+@pytest.mark.skipif(not (datasets.data_dir() / "routerbench").is_dir(), reason="shared routerbench/ is absent")
+def test_routerbench_outcomes_become_zero_shot_preference_rows_outside_the_evaluation():
+    from edge_router.training.labels import STRONG, TIE, WEAK, outcome_rows
+
+    records = datasets.routerbench_outcomes("gpt-4-1106-preview", "mistralai/mixtral-8x7b-chat")
+    assert {r["dataset"] for r in records} == {"arc-challenge", "winogrande", "mbpp"}
+    assert not any("Answer: A\n\n" in r["question"] for r in records)  # solved examples dropped
+    rows = outcome_rows(records, strong_model="gpt-4", weak_model="mixtral")
+    by_label = {label: [r for r in rows if r["label"] == label] for label in (STRONG, TIE, WEAK)}
+    assert all(r["strong"]["correct"] and not r["weak"]["correct"] for r in by_label[STRONG])
+    assert all(r["weak"]["correct"] and not r["strong"]["correct"] for r in by_label[WEAK])
+    assert all(r["weak"]["correct"] == r["strong"]["correct"] for r in by_label[TIE])
+    assert min(len(v) for v in by_label.values()) > 50
+    assert {r["split"] for r in rows} == {"train", "calibration", "test"}
+    with pytest.raises(InvalidInputError, match="no scores for"):
+        datasets.routerbench_outcomes("gpt-5", "mistralai/mixtral-8x7b-chat")

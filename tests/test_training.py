@@ -76,3 +76,18 @@ def test_a_failing_strong_answer_leaves_that_prompt_for_the_next_run(tmp_path):
     rows = read_rows(out)
     assert (again["labelled"], again["already_done"]) == (1, 2) and len(rows) == 3
     assert all(r["label"] == "tie" and r["weak"]["correct"] and r["strong"]["correct"] for r in rows)
+
+
+def test_the_kind_that_ships_is_chosen_on_validation_and_must_clear_chance():
+    from edge_router.training.trainer import chosen_kind, validation_lower_bound
+
+    def card(validation, test, n=130):
+        return {"metrics_validation": {"auroc_strong_wins": validation, "auroc_local_wrong": 0.5, "n": n,
+                                       "share_strong_wins": 0.4},
+                "metrics_test": {"auroc_strong_wins": test}}
+
+    cards = {"knn": card(0.70, 0.50), "mlp": card(0.60, 0.90), "mf": card(float("nan"), 0.99)}
+    assert chosen_kind(cards) == "knn"  # the test split never takes part
+    assert validation_lower_bound(cards["knn"]) > 0.5
+    assert validation_lower_bound(card(0.60, 0.5, n=40)) < 0.5  # 40 prompts: 0.60 is within chance
+    assert validation_lower_bound(cards["mf"]) == -1.0
