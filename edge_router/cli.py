@@ -25,7 +25,7 @@ def _local_model_option(parser: argparse.ArgumentParser) -> None:
                         help=f"the local model's context window in tokens (default {defaults.N_CTX})")
 
 
-def _router_options(parser: argparse.ArgumentParser, *, prompt: bool = True) -> None:
+def _router_options(parser: argparse.ArgumentParser, *, prompt: bool = True, answers: bool = True) -> None:
     if prompt:
         parser.add_argument("prompt", help="the question (a single user message)")
         parser.add_argument("--system", metavar="TEXT", help="a system message before the question")
@@ -59,11 +59,26 @@ def _router_options(parser: argparse.ArgumentParser, *, prompt: bool = True) -> 
                         f"(default {defaults.BREAKER_FAILURES})")
     parser.add_argument("--breaker-cool-down", type=float, default=defaults.BREAKER_COOL_DOWN_S,
                         help=f"seconds the cloud is then skipped (default {defaults.BREAKER_COOL_DOWN_S:g})")
+    if answers:
+        _check_options(parser)
     _local_model_option(parser)
     _embedder_option(parser)
     parser.add_argument("--gate-clusterer", choices=defaults.CLUSTERERS, default=defaults.CLUSTERER,
                         help=f"how the gate clusters samples (default {defaults.CLUSTERER}: "
                         "see benchmarks/results/se_backends.md)")
+
+
+def _check_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--check", action="store_true",
+                        help="the answer check: hold the local answer's first tokens back and send the query to the "
+                        "cloud when they look unsure (needs a cloud)")
+    parser.add_argument("--check-share", type=float, metavar="SHARE",
+                        help=f"offload at the probe's threshold for this share of its calibration answers "
+                        f"(default {defaults.CHECK_SHARE:g})")
+    parser.add_argument("--check-threshold", type=float, metavar="P",
+                        help="offload when P(local answer wrong) reaches this instead")
+    parser.add_argument("--probe", metavar="PATH",
+                        help="an answer-check probe file (default: models/probes/answer_check.json)")
 
 
 def _build_router(args: argparse.Namespace):
@@ -77,6 +92,8 @@ def _build_router(args: argparse.Namespace):
         breaker=CircuitBreaker(args.breaker_failures, args.breaker_cool_down),
         cloud_deadline_s=args.cloud_deadline, cloud_first_byte_s=args.cloud_first_byte, n_ctx=args.n_ctx,
         cloud_prices=args.prices, cloud_from_env=getattr(args, "force", None) != "local",
+        check=getattr(args, "check", False), check_share=getattr(args, "check_share", None),
+        check_threshold=getattr(args, "check_threshold", None), probe_path=getattr(args, "probe", None),
     )
 
 
@@ -348,7 +365,7 @@ def build_parser() -> argparse.ArgumentParser:
     ask.set_defaults(func=_cmd_ask)
 
     route = command(sub, "route", help="decide local or cloud for a prompt without answering it")
-    _router_options(route)
+    _router_options(route, answers=False)
     route.set_defaults(func=_cmd_route)
 
     serve = command(sub, "serve", help="an OpenAI-compatible endpoint on this machine that routes each request")

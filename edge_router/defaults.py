@@ -30,6 +30,8 @@ BREAKER_FAILURES = 3
 """Consecutive cloud failures after which the cloud is skipped for a cool-down (the circuit breaker)."""
 BREAKER_COOL_DOWN_S = 30.0
 """Seconds the cloud is skipped after the breaker opens; then one call tries it again."""
+CHECK_SHARE = 0.3
+"""Share of the probe's calibration answers at whose threshold the answer check offloads a local answer."""
 CLUSTERERS = ("exact", "embedding", "nli", "nli-embedding")
 CLUSTERER = "exact"
 """How samples are clustered, for the gate and for labels (chosen in benchmarks/results/se_backends.md)."""

@@ -48,3 +48,21 @@ def cloud_server():
     server = CloudServer().start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def real_router_file(tmp_path, embedder):
+    """A constant-score router file on the real embedder: ``build(bias)`` scores every query sigmoid(bias)."""
+    import numpy as np
+    from onnx_builders import logistic_router
+
+    from edge_router import RouterModel
+
+    def build(bias: float):
+        return RouterModel(
+            logistic_router(tmp_path / f"r{bias}.onnx", np.zeros(embedder.dim, np.float32), bias,
+                            embedder_id=embedder.id, kind="constant"),
+            embedder_id=embedder.id, dim=embedder.dim,
+        )
+    return build
+

@@ -8,9 +8,8 @@ import math
 
 import numpy as np
 import pytest
-from onnx_builders import logistic_router
 
-from edge_router import CloudLLM, EdgeRouter, EmbeddingClusterer, RouterModel, UncertaintyGate
+from edge_router import CloudLLM, EdgeRouter, EmbeddingClusterer, UncertaintyGate
 from edge_router.backends.completions import Completion, Sample, Usage
 from edge_router.backends.embedder import EmbeddedQuery
 from edge_router.errors import (
@@ -261,17 +260,6 @@ def test_configuration_errors():
 
 
 # ---------------------------------------------------------------- the real path
-
-
-@pytest.fixture
-def real_router_file(tmp_path, embedder):
-    def build(bias: float):
-        return RouterModel(
-            logistic_router(tmp_path / f"r{bias}.onnx", np.zeros(embedder.dim, np.float32), bias,
-                            embedder_id=embedder.id, kind="constant"),
-            embedder_id=embedder.id, dim=embedder.dim,
-        )
-    return build
 
 
 def test_real_models_route_and_answer_both_ways(local_llm, embedder, real_router_file, cloud_server):

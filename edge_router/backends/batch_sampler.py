@@ -8,7 +8,7 @@ top-p), each sequence with its own random stream; the log-probability kept is th
 distribution, as ``LocalLLM.sample`` keeps.
 
 The sampler owns a second llama.cpp context on the model's weights (its own KV cache, a few tens of MB for a
-0.5B model), created on first use.
+0.5B model), created on first use. The same context scores a given answer by teacher forcing (``forced``).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import numpy as np
 
 from ..errors import LocalModelError
 from .completions import Sample
+from .token_stats import TokenStats, token_stats
 
 MAX_SEQUENCES = 16
 
@@ -105,6 +106,20 @@ class BatchSampler:
             rows = {seq: self._logits(i) for i, (_, _, seq, _) in enumerate(step)}
             pos += 1
         return [Sample(text="".join(t).strip(), token_logprobs=tuple(lp)) for t, lp in zip(texts, logprobs)]
+
+
+    def forced(self, tokens: list[int], answer: list[int]) -> list[TokenStats]:
+        """The statistics of each ``answer`` token after the prompt ``tokens``, from one prefill of both."""
+        self._lib.llama_memory_clear(self._memory, True)
+        full = tokens + answer
+        first = len(tokens) - 1  # the position whose logits predict the answer's first token
+        stats: list[TokenStats] = []
+        for start in range(0, len(full) - 1, 512):
+            chunk = full[start:min(start + 512, len(full) - 1)]
+            wanted = [start + j >= first for j in range(len(chunk))]
+            self._decode([(t, start + j, 0, w) for j, (t, w) in enumerate(zip(chunk, wanted))])
+            stats += [token_stats(self._logits(j), full[start + j + 1]) for j, w in enumerate(wanted) if w]
+        return stats
 
 
 def _draw(logits: np.ndarray, temperature: float, rng: np.random.Generator) -> tuple[int, float]:

@@ -17,6 +17,7 @@ from .batch_sampler import BatchSampler
 from .completions import Completion, Sample, Sampling, Usage
 from .fifo_lock import FifoLock
 from .messages import Messages, normalize
+from .token_stats import TokenStats, token_stats
 
 log = logging.getLogger(__name__)
 
@@ -118,8 +119,8 @@ class LocalLLM:
     def _generate(
         self, tokens: list[int], *, max_tokens: int, temperature: float, logprobs: bool,
         sampling: Sampling | None = None,
-    ) -> Iterator[tuple[str, float | None]]:
-        """Yield (text piece, token log-probability or None) until EOG or ``max_tokens``.
+    ) -> Iterator[tuple[str, TokenStats | None]]:
+        """Yield (text piece, the token's log-probability and entropy, or None) until EOG or ``max_tokens``.
 
         The caller holds the lock. Returns the finish reason ("stop" or "length"). ``sampling`` (top_p,
         seed, penalties) applies to this call; without it sampling is unrestricted (exact log-probabilities).
@@ -140,9 +141,9 @@ class LocalLLM:
             for token in generator:
                 if self._is_eog(self._vocab, token):
                     return "stop"
-                logprob = self._token_logprob(token) if logprobs else None
+                stats = token_stats(self._last_logits(), token) if logprobs else None
                 piece = decoder.decode(self._llama.detokenize([token]))
-                yield piece, logprob
+                yield piece, stats
                 n += 1
                 if n >= max_tokens:
                     return "length"
@@ -152,11 +153,19 @@ class LocalLLM:
         finally:
             generator.close()
 
-    def _token_logprob(self, token: int) -> float:
-        ptr = self._llama._ctx.get_logits_ith(-1)
-        logits = np.ctypeslib.as_array(ptr, shape=(self._n_vocab,)).astype(np.float64)
-        top = logits.max()
-        return float(logits[token] - top - np.log(np.exp(logits - top).sum()))
+    def _last_logits(self) -> np.ndarray:
+        return np.ctypeslib.as_array(self._llama._ctx.get_logits_ith(-1), shape=(self._n_vocab,))
+
+    def score_answer(self, messages: Messages | str, answer: str, *, max_tokens: int = 32) -> list[TokenStats]:
+        """The log-probability and entropy of each of the first ``max_tokens`` tokens of ``answer`` as the model
+        would produce it after ``messages`` (teacher forcing: one prefill, no generation). Retokenised text can
+        split differently from generated tokens; the statistics are those of this tokenisation."""
+        answer_tokens = self._llama.tokenize(answer.encode("utf-8"), add_bos=False, special=False)[:max_tokens]
+        tokens = self._checked_tokens(messages, max(len(answer_tokens), 1))
+        if not answer_tokens:
+            return []
+        with self._lock:
+            return self._batch_sampler().forced(tokens, answer_tokens)
 
     def chat(
         self, messages: Messages | str, *, max_tokens: int = defaults.MAX_TOKENS, temperature: float = 0.0,
@@ -171,14 +180,16 @@ class LocalLLM:
 
     def stream(
         self, messages: Messages | str, *, max_tokens: int = defaults.MAX_TOKENS, temperature: float = 0.0,
-        sampling: Sampling | None = None, prefix: str = "",
+        sampling: Sampling | None = None, prefix: str = "", stats: bool = False,
     ) -> LocalStream:
         """A streamed answer. The prompt is checked here, before the first piece. ``prefix`` is the start of
-        the assistant's answer, already given (a cut cloud stream): the model continues it."""
+        the assistant's answer, already given (a cut cloud stream): the model continues it. With ``stats`` the
+        stream keeps each generated token's log-probability and entropy (``LocalStream.token_stats``)."""
         tokens = self._checked_tokens(messages, max_tokens, prefix)
         if sampling is not None and sampling.temperature is not None:
             temperature = sampling.temperature
-        return LocalStream(self, tokens, max_tokens=max_tokens, temperature=temperature, sampling=sampling)
+        return LocalStream(self, tokens, max_tokens=max_tokens, temperature=temperature, sampling=sampling,
+                           stats=stats)
 
     def sample(
         self, messages: Messages | str, k: int, *, temperature: float = 1.0, max_tokens: int = 64,
@@ -208,11 +219,11 @@ class LocalLLM:
             samples = []
             for _ in range(k):
                 text, logprobs = [], []
-                for piece, logprob in self._generate(
+                for piece, stats in self._generate(
                     tokens, max_tokens=max_tokens, temperature=temperature, logprobs=True
                 ):
                     text.append(piece)
-                    logprobs.append(logprob)
+                    logprobs.append(stats.logprob)
                 samples.append(Sample(text="".join(text).strip(), token_logprobs=tuple(logprobs)))
         return samples
 
@@ -227,16 +238,20 @@ class LocalLLM:
 class LocalStream:
     """Iterate for text pieces; afterwards ``completion`` holds the whole answer.
 
-    The model is held from the first piece until the stream ends or is closed.
+    The model is held from the first piece until the stream ends or its iterator is closed. With ``stats``,
+    ``token_stats`` grows by one ``TokenStats`` per generated token (text pieces can lag the tokens while a
+    stop string may be starting).
     """
 
     def __init__(self, llm: LocalLLM, tokens: list[int], *, max_tokens: int, temperature: float,
-                 sampling: Sampling | None = None):
+                 sampling: Sampling | None = None, stats: bool = False):
         self._llm = llm
         self._tokens = tokens
         self._max_tokens = max_tokens
         self._temperature = temperature
         self._sampling = sampling
+        self._stats = stats
+        self.token_stats: list[TokenStats] = []
         self.completion: Completion | None = None
 
     def __iter__(self) -> Iterator[str]:
@@ -246,14 +261,16 @@ class LocalStream:
         text, sent, n_tokens = "", 0, 0
         with llm._lock:
             gen = llm._generate(self._tokens, max_tokens=self._max_tokens, temperature=self._temperature,
-                                logprobs=False, sampling=self._sampling)
+                                logprobs=self._stats, sampling=self._sampling)
             while True:
                 try:
-                    piece, _ = next(gen)
+                    piece, stats = next(gen)
                 except StopIteration as stop:
                     finish = stop.value or "stop"
                     break
                 n_tokens += 1
+                if stats is not None:
+                    self.token_stats.append(stats)
                 text += piece
                 cut = min((i for i in (text.find(s) for s in stops) if i >= 0), default=-1)
                 if cut >= 0:

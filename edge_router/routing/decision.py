@@ -32,11 +32,13 @@ class Decision:
     what decided it: ``router`` (trained scorer), ``gate`` (semantic entropy of
     local samples), ``router+gate``, ``forced``, or ``local-only`` (no cloud is
     configured, so nothing was scored). ``score``/``threshold`` are the router's,
-    ``semantic_entropy``/``gate_threshold`` the gate's (None where unused).
+    ``semantic_entropy``/``gate_threshold`` the gate's, ``check_score``/``check_threshold``/``check_tokens``
+    the answer check's (P(local answer wrong) after that many held tokens; None where unused).
     ``fallback`` names what went wrong when the answer did not come from the
     decided route (``fallback_kind`` says the same as a ``FallbackKind``), and
     ``degraded`` is True when the local model answered in place of the cloud.
-    ``timings_ms`` has ``tokenize``, ``embed``, ``score``, ``gate`` and ``total``.
+    ``timings_ms`` has ``tokenize``, ``embed``, ``score``, ``gate`` and ``total`` (before the answer), and with
+    the answer check ``check_hold`` (generating the held tokens) and ``check`` (scoring them).
     ``cloud_share_realised`` is the share of recent queries sent to the cloud
     when an online budget is on.
     """
@@ -50,6 +52,9 @@ class Decision:
     semantic_entropy: float | None = None
     gate_threshold: float | None = None
     n_clusters: int | None = None
+    check_score: float | None = None
+    check_threshold: float | None = None
+    check_tokens: int | None = None
     routing_tokens: int | None = None
     routing_truncated: bool = False
     cloud_share_realised: float | None = None

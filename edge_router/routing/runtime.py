@@ -8,6 +8,11 @@ Two ways to decide, usable alone or together:
   cloud when the semantic entropy of the samples is above the gate's threshold.
   After a router that chose local, the gate can still offload.
 
+And after either, the answer check (optional): the local answer starts at once, its
+first tokens are held back and scored from their own log-probabilities and entropies;
+a confident start is flushed and the answer continues locally, an unsure one is
+dropped and the cloud answers.
+
 Fallbacks: a cloud failure (unreachable, timeout, error after retries, malformed
 answer) gives the local answer marked ``degraded``; a local failure goes to the
 cloud; when both fail, ``AllRoutesFailedError`` names both causes. Each fallback
@@ -44,6 +49,7 @@ from ..errors import (
     PromptTooLongError,
 )
 from ..files import registry
+from ..uncertainty.answer_check import AnswerCheck, AnswerProbe
 from ..uncertainty.entailment import clusterer_named
 from ..uncertainty.semantic_entropy import UncertaintyGate
 from .breaker import CircuitBreaker, GuardedCloud
@@ -54,17 +60,44 @@ from .trace import TraceWriter
 log = logging.getLogger(__name__)
 
 SHIPPED_ROUTER = "routers/default.onnx"
+SHIPPED_PROBE = "probes/answer_check.json"
+
+
+def _shipped(member: str) -> Path | None:
+    from importlib import resources
+
+    try:
+        path = Path(str(resources.files("edge_router_models").joinpath(member)))
+    except ModuleNotFoundError:
+        return None
+    return path if path.is_file() else None
 
 
 def shipped_router() -> Path | None:
     """The router file this package ships (``models/routers/default.onnx``), if there is one."""
-    from importlib import resources
+    return _shipped(SHIPPED_ROUTER)
 
-    try:
-        path = Path(str(resources.files("edge_router_models").joinpath(SHIPPED_ROUTER)))
-    except ModuleNotFoundError:
-        return None
-    return path if path.is_file() else None
+
+def shipped_probe() -> Path | None:
+    """The answer check's probe this package ships (``models/probes/answer_check.json``), if there is one."""
+    return _shipped(SHIPPED_PROBE)
+
+
+def load_answer_check(probe_path: str | os.PathLike | None = None, *, threshold: float | None = None,
+                      cloud_share: float | None = None) -> AnswerCheck:
+    """The answer check with ``probe_path`` (default: the shipped probe), offloading at ``threshold`` or at the
+    probe's calibrated threshold for ``cloud_share`` (default ``defaults.CHECK_SHARE``)."""
+    if threshold is not None and cloud_share is not None:
+        raise ConfigurationError("give the answer check either a threshold or a cloud share, not both.")
+    path = Path(probe_path) if probe_path else shipped_probe()
+    if path is None:
+        raise ConfigurationError("No answer-check probe ships with this package; pass a probe file (probe_path=, "
+                                 "--probe PATH) made by models/probes/build.py.")
+    probe = AnswerProbe.load(path)
+    if threshold is None:
+        threshold = probe.threshold_for_share(defaults.check_cloud_share(
+            defaults.CHECK_SHARE if cloud_share is None else cloud_share))
+    return AnswerCheck(probe, threshold)
 
 
 _FAILURES = {LOCAL: (LocalModelError, PromptTooLongError), CLOUD: (CloudError,)}
@@ -77,7 +110,8 @@ class EdgeRouter:
     threshold its card calibrated for ``cloud_share``; with ``budget_window`` the
     threshold keeps following that share over the last N decisions. ``breaker``
     skips the cloud for a cool-down after consecutive failures (default: 3
-    failures, 30 s); ``close()`` or a ``with`` block frees both models.
+    failures, 30 s); ``answer_check`` judges the start of each local answer that
+    could still go to the cloud; ``close()`` or a ``with`` block frees both models.
     """
 
     def __init__(
@@ -94,6 +128,7 @@ class EdgeRouter:
         max_tokens: int = defaults.MAX_TOKENS,
         trace_path: str | os.PathLike | None = None,
         breaker: CircuitBreaker | None = None,
+        answer_check: AnswerCheck | None = None,
     ):
         if local is None and cloud is None:
             raise ConfigurationError("EdgeRouter needs a local model, a cloud model or both.")
@@ -104,6 +139,13 @@ class EdgeRouter:
             raise ConfigurationError("A router needs the embedder it was trained with: pass embedder=.")
         if gate is not None and local is None:
             raise ConfigurationError("The uncertainty gate samples the local model: pass local=.")
+        if answer_check is not None and (local is None or cloud is None):
+            raise ConfigurationError("The answer check judges local answers that could go to the cloud: pass "
+                                     "both local= and cloud=.")
+        if answer_check is not None and answer_check.probe.uses_embedding and (
+                embedder is None or embedder.id != answer_check.probe.embedder_id):
+            raise ConfigurationError(f"This answer probe reads {answer_check.probe.embedder_id} query embeddings: "
+                                     "pass embedder= with that embedder.")
         if threshold is not None and cloud_share is not None:
             raise ConfigurationError("give either a threshold or a target cloud_share, not both.")
         if cloud_share is not None:
@@ -125,6 +167,7 @@ class EdgeRouter:
         self.router = router
         self.threshold = threshold
         self.gate = gate
+        self.answer_check = answer_check
         self.max_tokens = max_tokens
         trace = trace_path if trace_path is not None else settings.trace_path()
         self._trace = TraceWriter(trace) if trace else None
@@ -149,6 +192,10 @@ class EdgeRouter:
         cloud_first_byte_s: float | None = defaults.CLOUD_FIRST_BYTE_S,
         cloud_prices: Prices | None = None,
         cloud_from_env: bool = True,
+        check: bool = False,
+        check_share: float | None = None,
+        check_threshold: float | None = None,
+        probe_path: str | os.PathLike | None = None,
         **kwargs,
     ) -> EdgeRouter:
         """The default local model and embedder; the cloud from ``EDGE_ROUTER_CLOUD_*`` if set.
@@ -165,6 +212,9 @@ class EdgeRouter:
         ``cloud_deadline_s`` and ``cloud_first_byte_s`` bound the cloud built from the environment, and
         ``cloud_prices`` (else ``EDGE_ROUTER_CLOUD_PRICES``) prices it; ``cloud_from_env=False`` ignores those
         settings (a query forced local needs no cloud, even a half-configured one).
+        ``check`` turns the answer check on (with a cloud): the probe this package ships (or ``probe_path``),
+        offloading at ``check_threshold`` (P(local answer wrong)) or at the threshold its calibration set for
+        ``check_share`` (default ``defaults.CHECK_SHARE``).
         """
         router_file = Path(router_path) if router_path else shipped_router()
         mode = mode or ("router" if router_file else "gate")
@@ -190,14 +240,23 @@ class EdgeRouter:
         clusterer = clusterer_named(gate_clusterer, embedder) if "gate" in mode else None
         router = RouterModel(router_file, embedder_id=embedder.id, dim=embedder.dim) if "router" in mode else None
         gate = UncertaintyGate(clusterer, k=gate_k, threshold=gate_threshold) if clusterer is not None else None
+        answer_check = None
+        if not check and (check_share is not None or check_threshold is not None or probe_path is not None):
+            raise ConfigurationError("check_share, check_threshold and probe_path (--check-share, --check-threshold, "
+                                     "--probe) set the answer check: turn it on with check=True (--check).")
+        if check and cloud is None:
+            log.info("no cloud endpoint configured: the answer check is off (nothing to hand a query to)")
+        elif check:
+            answer_check = load_answer_check(probe_path, threshold=check_threshold, cloud_share=check_share)
         return cls(
             local=local, cloud=cloud, embedder=embedder, router=router, threshold=threshold,
-            cloud_share=cloud_share, gate=gate, **kwargs,
+            cloud_share=cloud_share, gate=gate, answer_check=answer_check, **kwargs,
         )
 
     @property
     def mode(self) -> str:
-        return "+".join(name for name, part in (("router", self.router), ("gate", self.gate)) if part)
+        parts = (("router", self.router), ("gate", self.gate), ("check", self.answer_check))
+        return "+".join(name for name, part in parts if part)
 
     def model_ids(self) -> dict[str, str | None]:
         """The id of each model this router uses (None where absent)."""
@@ -357,6 +416,12 @@ class EdgeRouter:
         messages = normalize(messages)
         max_tokens = self._max_tokens(max_tokens)
         decision = self._decide(messages, force, max_tokens, cloud_share)
+        if self._checks(decision):  # the check reads the local answer's first tokens as they stream
+            stream = AnswerStream(self, messages, decision, max_tokens, sampling)
+            for _ in stream:
+                pass
+            assert stream.answer is not None
+            return stream.answer
         start = time.perf_counter()
         try:
             completion = self.model(decision.route).chat(messages, max_tokens=max_tokens, sampling=sampling)
@@ -378,6 +443,12 @@ class EdgeRouter:
         return AnswerStream(self, messages, self._decide(messages, force, max_tokens, cloud_share), max_tokens,
                             sampling)
 
+    def _checks(self, decision: Decision) -> bool:
+        """Whether the answer check judges this local answer: on, a decided (not forced) local route, and a
+        cloud that is not being skipped."""
+        return (self.answer_check is not None and decision.route == LOCAL and decision.fallback is None
+                and decision.mode not in ("forced", "local-only") and self.breaker.state()["state"] != "open")
+
     def _write_trace(self, event: str, messages: Messages, result: Decision | Answer) -> None:
         """Append ``result`` to the trace, if one is configured (answers without their text)."""
         if self._trace is not None:
@@ -390,8 +461,11 @@ class EdgeRouter:
 class AnswerStream:
     """A routed, streamed answer.
 
-    ``decision`` is known before the first piece. A failure before the first
-    piece falls back to the other route as in ``EdgeRouter.chat``. A cloud
+    ``decision`` is known before the first piece, except with the answer check:
+    then ``settle()`` (or the first piece) generates and judges the held tokens
+    and may move the query to the cloud; the held text is delivered only when
+    the local answer is kept. A failure before the first piece falls back to the
+    other route as in ``EdgeRouter.chat``. A cloud
     stream cut after pieces were delivered is finished on the device: the local
     model continues from the text already delivered, so the caller reads one
     uninterrupted answer, marked ``degraded`` (fallback kind
@@ -408,14 +482,67 @@ class AnswerStream:
         self._sampling = sampling
         self.decision = decision
         self.answer: Answer | None = None
+        self._start = 0.0
+        self._settled = False
+        self._kept: tuple | None = None  # (piece iterator, held pieces, local stream) of a local answer kept
 
     def _open(self, route: Route, prefix: str = ""):
         model = self._router.model(route)
         extra = {"prefix": prefix} if prefix else {}
         return model.stream(self._messages, max_tokens=self._max_tokens, sampling=self._sampling, **extra)
 
+    def settle(self) -> Decision:
+        """Run the answer check now where it applies; afterwards ``decision`` names the answering route
+        (until a fallback)."""
+        if not self._settled:
+            self._settled, self._start = True, time.perf_counter()
+            if self._router._checks(self.decision):
+                self._check()
+        return self.decision
+
+    def _check(self) -> None:
+        router, check = self._router, self._router.answer_check
+        t0 = time.perf_counter()
+        try:
+            stream = router.local.stream(self._messages, max_tokens=self._max_tokens, sampling=self._sampling,
+                                         stats=True)
+            pieces, held = iter(stream), []
+            for piece in pieces:
+                held.append(piece)
+                if len(stream.token_stats) >= check.hold_tokens:
+                    break
+        except _FAILURES[LOCAL] as exc:
+            self.decision = router._fall_back(self.decision, exc)
+            return
+        t1 = time.perf_counter()
+        vector = (router.embedder.embed_one(routing_text(self._messages)).vector
+                  if check.probe.uses_embedding else None)
+        score = check.probe.score(stream.token_stats, vector)
+        n = len(stream.token_stats)
+        timings = {**self.decision.timings_ms, "check_hold": (t1 - t0) * 1e3,
+                   "check": (time.perf_counter() - t1) * 1e3}
+        offload = score >= check.threshold
+        verdict = (f"answer check: P(local answer wrong) {score:.3f} {'>=' if offload else '<'} "
+                   f"{check.threshold:.3f} after {n} held tokens; "
+                   + ("the local start was dropped and the cloud answers" if offload else "the local answer goes on"))
+        self.decision = replace(self.decision, route=CLOUD if offload else LOCAL, decided=CLOUD if offload else LOCAL,
+                                reason=f"{self.decision.reason}; {verdict}", check_score=score,
+                                check_threshold=check.threshold, check_tokens=n, timings_ms=timings)
+        if offload:
+            pieces.close()  # frees the local model
+        else:
+            self._kept = (pieces, held, stream)
+
     def __iter__(self) -> Iterator[str]:
-        start = time.perf_counter()
+        self.settle()
+        if self._kept is not None:
+            pieces, held, stream = self._kept
+            yield from held
+            yield from pieces
+            self.answer = _answer(stream.completion, self.decision, self._start)
+            self._router._write_trace("answer", self._messages, self.answer)
+            return
+        start = self._start
         first_error: Exception | None = None
         partial = ""
         for _ in range(2):

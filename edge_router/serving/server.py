@@ -237,6 +237,7 @@ def create_app(router: EdgeRouter, *, token: str | None = None, max_body_bytes: 
         try:
             if req["stream"]:
                 stream = await anyio.to_thread.run_sync(lambda: router.stream(req["messages"], **call))
+                await anyio.to_thread.run_sync(stream.settle)  # the answer check, if on, decides here
                 model = router.model(stream.decision.route).id  # the model that starts answering
                 return ClosingStreamingResponse(_events(stream, model), media_type="text/event-stream",
                                                 headers=decision_headers(stream.decision))
