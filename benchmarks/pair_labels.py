@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edge_router.metrics import auroc, wilson
+from edge_router.metrics import auroc, auroc_interval, wilson
 from edge_router.training.labels import preference, read_rows
 from edge_router.uncertainty.semantic_entropy import cluster_entropy, likelihood_entropy
 
@@ -26,18 +26,10 @@ ROOT = Path(__file__).resolve().parent.parent
 LABELS = ROOT / "models" / "routers" / "qwen-pair.labels.jsonl.gz"
 RESULTS = ROOT / "benchmarks" / "results"
 TAUS = (0.05, 0.1, 0.2, 0.3)
-BOOTSTRAP = 1000
 
 
-def bootstrap_auroc(scores: np.ndarray, positives: np.ndarray, seed: int = 0) -> tuple[float, float, float]:
-    rng = np.random.default_rng(seed)
-    values = []
-    for _ in range(BOOTSTRAP):
-        i = rng.integers(0, len(scores), len(scores))
-        value = auroc(scores[i], positives[i])
-        if value == value:
-            values.append(value)
-    return auroc(scores, positives), float(np.percentile(values, 2.5)), float(np.percentile(values, 97.5))
+def bootstrap_auroc(scores: np.ndarray, positives: np.ndarray) -> tuple[float, float, float]:
+    return (auroc(scores, positives), *auroc_interval(scores, positives))
 
 
 def first_k(row: dict, k: int) -> tuple[float, float]:

@@ -24,7 +24,7 @@ import numpy as np
 
 from edge_router import Embedder, EmbeddingClusterer, EmbeddingNLIClusterer, EntailmentClusterer, ExactMatchClusterer
 from edge_router.bench import environment
-from edge_router.metrics import auroc
+from edge_router.metrics import auroc, auroc_interval
 from edge_router.training.labels import read_rows
 from edge_router.uncertainty.semantic_entropy import cluster_entropy, likelihood_entropy
 
@@ -32,7 +32,6 @@ ROOT = Path(__file__).resolve().parent.parent
 SOURCES = (ROOT / "models" / "routers" / "default.labels.jsonl.gz",
            ROOT / "benchmarks" / "results" / "gate_calibration.samples.jsonl")
 RESULTS = ROOT / "benchmarks" / "results"
-BOOTSTRAP = 1000
 
 
 def backends(embedder: Embedder) -> dict:
@@ -57,16 +56,6 @@ def rows_with_samples(limit: int | None) -> list[dict]:
     return rows[:limit] if limit else rows
 
 
-def interval(scores: np.ndarray, wrong: np.ndarray, seed: int = 0) -> tuple[float, float]:
-    rng = np.random.default_rng(seed)
-    values = []
-    for _ in range(BOOTSTRAP):
-        idx = rng.integers(0, len(scores), len(scores))
-        if 0 < wrong[idx].sum() < len(idx):
-            values.append(auroc(scores[idx], wrong[idx]))
-    return float(np.percentile(values, 2.5)), float(np.percentile(values, 97.5))
-
-
 def measure(rows: list[dict], clusterer) -> dict:
     wrong = np.array([not r["weak"]["correct"] for r in rows])
     ids, times = [], []
@@ -77,8 +66,8 @@ def measure(rows: list[dict], clusterer) -> dict:
     counts = np.array([cluster_entropy(i) for i in ids])
     likelihood = np.array([likelihood_entropy(i, r["weak"]["mean_logprobs"]) for i, r in zip(ids, rows)])
     return {
-        "auroc_counts": auroc(counts, wrong), "auroc_counts_ci95": interval(counts, wrong),
-        "auroc_likelihood": auroc(likelihood, wrong), "auroc_likelihood_ci95": interval(likelihood, wrong),
+        "auroc_counts": auroc(counts, wrong), "auroc_counts_ci95": auroc_interval(counts, wrong),
+        "auroc_likelihood": auroc(likelihood, wrong), "auroc_likelihood_ci95": auroc_interval(likelihood, wrong),
         "mean_clusters": float(np.mean([len(set(i)) for i in ids])),
         "ms_per_prompt_median": float(np.median(times)), "ms_per_prompt_mean": float(np.mean(times)),
     }

@@ -38,6 +38,18 @@ def auroc(scores: Sequence[float], positives: Sequence[bool]) -> float:
     return float((ranks[y].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
+def auroc_interval(scores: Sequence[float], positives: Sequence[bool], *, resamples: int = 1000,
+                   seed: int = 0) -> tuple[float, float]:
+    """Bootstrap 95 % interval of ``auroc`` (resamples with one class missing are skipped)."""
+    s, y = np.asarray(scores, dtype=np.float64), np.asarray(positives, dtype=bool)
+    rng = np.random.default_rng(seed)
+    values = [auroc(s[i], y[i]) for i in (rng.integers(0, len(s), len(s)) for _ in range(resamples))]
+    values = [v for v in values if v == v]
+    if not values:
+        return float("nan"), float("nan")
+    return float(np.percentile(values, 2.5)), float(np.percentile(values, 97.5))
+
+
 def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
     """Wilson score interval of the proportion ``k / n`` (95 % by default); NaNs when ``n`` is 0."""
     if n == 0:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import gzip
+import json
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 
+from ..backends.token_stats import TokenStats
 from ..errors import InvalidInputError
 from ..uncertainty.answer_check import AnswerProbe
 from .trainer import calibration_table
@@ -39,3 +43,15 @@ def fit_probe(X: np.ndarray, y: np.ndarray, *, n_tokens: int, embedder_id: str |
 def with_thresholds(probe: AnswerProbe, scores: np.ndarray) -> AnswerProbe:
     """``probe`` with the thresholds that send 10 % … 90 % of ``scores`` (its calibration answers) out."""
     return replace(probe, thresholds=tuple(calibration_table(scores)))
+
+
+def read_signals(path: str | Path, source: str) -> dict[str, list[TokenStats]]:
+    """Token statistics by key for one source (``labels`` or ``outcomes``) of a file ``models/probes/signals.py``
+    wrote."""
+    out = {}
+    with gzip.open(path, "rt", encoding="utf-8") as fh:
+        for line in fh:
+            row = json.loads(line)
+            if row["source"] == source:
+                out[row["key"]] = [TokenStats(lp, h) for lp, h in zip(row["logprobs"], row["entropies"])]
+    return out

@@ -12,7 +12,6 @@ thresholds of its validation scores. The test split only reports. Writes README.
 
 from __future__ import annotations
 
-import gzip
 import json
 import sys
 from pathlib import Path
@@ -20,10 +19,9 @@ from pathlib import Path
 import numpy as np
 
 from edge_router import Embedder
-from edge_router.backends.token_stats import TokenStats
 from edge_router.bench import environment
 from edge_router.metrics import auroc
-from edge_router.training.answer_probe import fit_probe, with_thresholds
+from edge_router.training.answer_probe import fit_probe, read_signals, with_thresholds
 from edge_router.training.labels import read_rows
 from edge_router.uncertainty.answer_check import SIGNALS, answer_signals
 
@@ -37,20 +35,9 @@ L2 = (0.1, 1.0, 10.0, 100.0)
 TIE = 0.005
 
 
-def read_signals(source: str) -> dict[str, list[TokenStats]]:
-    """Token statistics by key for one source (``labels`` or ``outcomes``)."""
-    out = {}
-    with gzip.open(SIGNALS_FILE, "rt", encoding="utf-8") as fh:
-        for line in fh:
-            row = json.loads(line)
-            if row["source"] == source:
-                out[row["key"]] = [TokenStats(lp, h) for lp, h in zip(row["logprobs"], row["entropies"])]
-    return out
-
-
 def dataset(embedder: Embedder) -> dict[str, dict]:
     """Per split: token statistics, query embeddings and "local answer wrong" of the scored label rows."""
-    stats = read_signals("labels")
+    stats = read_signals(SIGNALS_FILE, "labels")
     rows = [r for r in read_rows(LABELS) if r["id"] in stats and r["weak"].get("correct") is not None]
     vectors = embedder.embed([r["prompt"] for r in rows])
     out = {}
