@@ -61,6 +61,11 @@ def fake_results(decision_p50: float = 11.0, direct_p50: float = 10.5) -> dict:
                              "decode_tok_s": 60.0, "measured_ms": 1100.0, "answer_ms": 1100.0}},
         "cloud": {"standin": {"round_trip_ms": _cell(300.0), "first_token_ms": _cell(40.0)}},
         "gate": {"k_3": {"total_ms": 900.0, "sample_ms": 880.0, "cluster_ms": 20.0}},
+        "sampling": {"tokens": 12, "one_answer_tok_s": 30.0, "one_answer_s": 0.4, **{
+            f"k_{k}": {"sequential": {"tok_s": 29.0, "x_one_answer": 29 / 30, "seconds": 0.4 * k},
+                       "batched": {"tok_s": rate, "x_one_answer": rate / 30, "seconds": 12 * k / rate,
+                                   "decode_ms_per_step": 90.0, "other_ms_per_step": 6.0}}
+            for k, rate in ((5, 48.0), (10, 66.0))}},
         "encoders": {name: {"description": name, "file_mb": 22.9, "cold_start_ms": 326.0, "create_sessions_ms": 300.0,
                             "decision_ms": {"32": {"p50": decision_p50, "p99": 12.0, "direct_p50": direct_p50}},
                             "embedder_and_router_mb": 60.0, "similarity_rank_correlation_to_teacher": 1.0,
@@ -81,6 +86,9 @@ def test_target_verdicts_follow_the_numbers():
     apgr = next(t for name, t in met.items() if name.startswith("routing APGR below"))
     assert apgr["measured"] == pytest.approx(0.05) and not apgr["met"]
     assert met["decision time as a share of the local answer (median over lengths, 64 tokens)"]["met"]
+    five, ten = met["5 samples in one batch"], met["10 samples in one batch"]
+    assert five["measured"] == pytest.approx(1.6) and five["met"] and five["at_least"]
+    assert ten["measured"] == pytest.approx(2.2) and ten["met"]
     assert {t["name"].split(":")[0]: t for t in fake_results(2.5, 2.4)["targets"]}[
         "decision p50, 32 tokens, 1 thread"]["met"]
     missed = {t["name"].split(":")[0]: t for t in fake_results(14.0, 10.0)["targets"]}
@@ -97,6 +105,7 @@ def test_writers_produce_json_markdown_and_png(tmp_path):
     md = report.write_markdown(results, tmp_path / "r.md").read_text()
     assert "Test CPU" in md and "abc123" in md and "**missed**" in md and "Missed: wrapper overhead" in md
     assert "Missed: routing APGR" in md and "| **e1** (default): e1 |" in md and "edge-router's settings" in md
+    assert "| 5 | batched | 48.0 | 1.60 |" in md and "≥ 1.50 x" in md
     assert "![decision latency vs prompt length](r.png)" in md
     assert (tmp_path / "r.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
@@ -112,8 +121,8 @@ def test_without_the_shared_data_the_quality_columns_say_so(tmp_path):
 
 REQUIRED = {
     "decision": None, "direct_onnxruntime": None, "cold_start": None, "local_llm": None, "cloud": None,
-    "gate": None, "encoders": None, "session_options": None, "targets": None, "environment": None, "plan": None,
-    "run_seconds": None,
+    "gate": None, "sampling": None, "encoders": None, "session_options": None, "targets": None, "environment": None,
+    "plan": None, "run_seconds": None,
 }
 
 
@@ -141,6 +150,7 @@ def test_quick_bench_writes_every_key_with_positive_figures(tmp_path):
     for part in ("tokenize", "embed", "score", "total"):
         assert part in results["decision"]["threads_1"]["32"]
     assert set(results["gate"]) == {"k_3", "k_5", "k_10"}
+    assert results["sampling"]["k_5"]["batched"]["decode_ms_per_step"] > 0
     assert {"import", "resolve_files", "create_sessions", "first_decision", "total"} == \
         set(results["cold_start"]["cold_start_ms"])
     figures = list(_numbers({k: v for k, v in results.items() if k not in ("plan", "targets")}))
@@ -150,7 +160,7 @@ def test_quick_bench_writes_every_key_with_positive_figures(tmp_path):
     from edge_router.data import datasets
 
     with_data = (datasets.data_dir() / "routellm_evals").is_dir()
-    assert len(results["targets"]) == (8 if with_data else 7), "with the shared data, a routing-quality target"
+    assert len(results["targets"]) == (10 if with_data else 9), "with the shared data, a routing-quality target"
     assert set(results["encoders"]) == {"all-minilm-l6-v2-onnx-int8", "all-minilm-l6-v2-onnx-dynint8",
                                         "minilm-l6-v2-static"}
     assert all(e["quality"]["labels"]["rows"] > 100 for e in results["encoders"].values())

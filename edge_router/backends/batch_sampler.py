@@ -14,6 +14,7 @@ The sampler owns a second llama.cpp context on the model's weights (its own KV c
 from __future__ import annotations
 
 import codecs
+import time
 from typing import Any
 
 import numpy as np
@@ -45,6 +46,7 @@ class BatchSampler:
         self._vocab = llama._model.vocab
         self._n_vocab = llama.n_vocab()
         self.n_ctx = n_ctx
+        self.last_timing: dict[str, float] = {}  # where the last ``sample`` spent its time (for benchmarks)
 
     def close(self) -> None:
         if self._ctx:
@@ -90,6 +92,7 @@ class BatchSampler:
         logprobs: list[list[float]] = [[] for _ in range(k)]
         rows = {seq: self._logits(-1) for seq in range(k)}  # every sequence starts from the prompt's logits
         pos = len(tokens)
+        decode_s, steps, started = 0.0, 0, time.perf_counter()
         while rows:
             step = []
             for seq, logits in rows.items():
@@ -102,9 +105,13 @@ class BatchSampler:
                     step.append((token, pos, seq, True))
             if not step:
                 break
+            t0 = time.perf_counter()
             self._decode(step)
+            decode_s, steps = decode_s + time.perf_counter() - t0, steps + 1
             rows = {seq: self._logits(i) for i, (_, _, seq, _) in enumerate(step)}
             pos += 1
+        self.last_timing = {"steps": steps, "decode_ms": decode_s * 1e3,
+                            "other_ms": (time.perf_counter() - started - decode_s) * 1e3}
         return [Sample(text="".join(t).strip(), token_logprobs=tuple(lp)) for t, lp in zip(texts, logprobs)]
 
 

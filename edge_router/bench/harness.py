@@ -322,9 +322,44 @@ def measure_gate(plan: Plan, prompt: str, local: LocalLLM, embedder: Embedder) -
     return out
 
 
-def _target(name: str, measured: float, limit: float, unit: str) -> dict:
-    return {"name": name, "measured": measured, "limit": limit, "unit": unit, "met": measured <= limit,
-            "ratio_to_limit": measured / limit}
+def measure_sampling(plan: Plan, prompt: str, local: LocalLLM) -> dict:
+    """k samples one after another against k in one batch (alternating), against one greedy answer of the
+    same length; for the batch, where its time went (llama.cpp's decode against drawing and detokenizing)."""
+    local.sample(prompt, 2, max_tokens=4)  # creates the batch context outside the timings
+    tokens = plan.gate_tokens
+
+    def timed(fn) -> tuple[float, int]:
+        t0 = time.perf_counter()
+        n = fn()
+        return time.perf_counter() - t0, n
+
+    one = [timed(lambda: local.chat(prompt, max_tokens=tokens).usage.completion_tokens) for _ in range(plan.gate_reps)]
+    one_rate = float(np.median([n / t for t, n in one]))
+    out: dict = {"tokens": tokens, "one_answer_tok_s": one_rate, "one_answer_s": float(np.median([t for t, _ in one]))}
+    for k in plan.gate_ks:
+        runs: dict[str, list] = {"sequential": [], "batched": []}
+        splits = []
+        for _ in range(plan.gate_reps):
+            for path in ("sequential", "batched"):
+                runs[path].append(timed(lambda: sum(len(s.token_logprobs) for s in local.sample(
+                    prompt, k, max_tokens=tokens, batched=path == "batched"))))
+                if path == "batched":
+                    splits.append(dict(local._batch_sampler().last_timing))
+        cell = {}
+        for path, rows in runs.items():
+            rate = float(np.median([n / t for t, n in rows]))
+            cell[path] = {"tok_s": rate, "x_one_answer": rate / one_rate,
+                          "seconds": float(np.median([t for t, _ in rows]))}
+        steps = max(float(np.median([s["steps"] for s in splits])), 1.0)
+        cell["batched"]["decode_ms_per_step"] = float(np.median([s["decode_ms"] for s in splits])) / steps
+        cell["batched"]["other_ms_per_step"] = float(np.median([s["other_ms"] for s in splits])) / steps
+        out[f"k_{k}"] = cell
+    return out
+
+
+def _target(name: str, measured: float, limit: float, unit: str, *, at_least: bool = False) -> dict:
+    return {"name": name, "measured": measured, "limit": limit, "unit": unit, "at_least": at_least,
+            "met": measured >= limit if at_least else measured <= limit, "ratio_to_limit": measured / limit}
 
 
 def targets(results: dict) -> list[dict]:
@@ -348,6 +383,11 @@ def targets(results: dict) -> list[dict]:
         _target("resident memory added by embedder and router",
                 results["cold_start"]["memory_mb"]["embedder_and_router"], 60.0, "MB"),
     ]
+    for k, floor in ((5, 1.5), (10, 2.0)):
+        cell = results["sampling"].get(f"k_{k}")
+        if cell:
+            out.append(_target(f"{k} samples in one batch: token throughput / one answer's",
+                               cell["batched"]["x_one_answer"], floor, "x", at_least=True))
     encoders = results["encoders"]
     default, teacher = encoders[results["plan"]["embedder"]]["quality"], encoders[TEACHER]["quality"]
     if default and teacher and default["apgr_mean"] is not None and teacher["apgr_mean"] is not None:
@@ -409,6 +449,8 @@ def run(*, quick: bool = False, router_path: Path | None = None, labels: Path | 
         results["local_llm"] = measure_local_llm(plan, prompts, local)
         log("cloud stand-in ...")
         results["cloud"] = measure_cloud(plan)
+        log("k samples, one after another and in one batch ...")
+        results["sampling"] = measure_sampling(plan, prompts[32 if 32 in prompts else plan.lengths[0]][0], local)
         log("uncertainty gate ...")
         results["gate"] = measure_gate(plan, prompts[32 if 32 in prompts else plan.lengths[0]][0], local, embedder)
     results["targets"] = targets(results)
