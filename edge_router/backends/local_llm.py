@@ -43,6 +43,7 @@ class LocalLLM:
         n_gpu_layers: int = 0,
         seed: int | None = None,
         verbose: bool = False,
+        batched_sampling: bool = True,
     ):
         self.model_path, default_id = model_store.locate("local-llm", model)
         self.id = model_id or default_id
@@ -69,6 +70,7 @@ class LocalLLM:
         self._lock = FifoLock()
         self._threads = threads or os.cpu_count() or 1
         self._batcher: BatchSampler | None = None
+        self.batched_sampling = batched_sampling
 
     def __repr__(self) -> str:
         return f"LocalLLM(id={self.id!r}, n_ctx={self.n_ctx})"
@@ -193,21 +195,22 @@ class LocalLLM:
 
     def sample(
         self, messages: Messages | str, k: int, *, temperature: float = 1.0, max_tokens: int = 64,
-        batched: bool = True,
+        batched: bool | None = None,
     ) -> list[Sample]:
         """``k`` answers sampled at ``temperature`` with per-token log-probabilities.
 
         Sampling is unrestricted (no top-k/top-p), so log-probabilities are those of
         the model's full distribution. By default the k samples are decoded together in
         one batch (``BatchSampler``: the prompt prefilled once, one token per sample per
-        step); where the batch does not fit the context, or with ``batched=False``, they
-        are drawn one after another, sharing the prompt's prefill.
+        step); where the batch does not fit the context, or with ``batched=False`` (default:
+        the model's ``batched_sampling``), they are drawn one after another, sharing the prompt's prefill.
         """
         if not isinstance(k, int) or k < 1:
             raise InvalidInputError(f"k must be a positive integer, not {k!r}.")
         if temperature <= 0:
             raise InvalidInputError(f"temperature must be positive for sampling, not {temperature}.")
         tokens = self._checked_tokens(messages, max_tokens)
+        batched = self.batched_sampling if batched is None else batched
         with self._lock:
             if batched and k > 1:
                 sampler = self._batch_sampler()

@@ -46,6 +46,7 @@ class StandinServer:
         n_ctx: int = defaults.N_CTX,
         threads: int | None = None,
         startup_timeout: float = 120.0,
+        batched_sampling: bool = True,
     ):
         model = model if model is not None else registry.default_spec("cloud-standin").name
         self.model_path, self.model_id = model_store.locate("local-llm", model)
@@ -54,6 +55,7 @@ class StandinServer:
         self.n_ctx = n_ctx
         self.threads = threads
         self.startup_timeout = startup_timeout
+        self.batched_sampling = batched_sampling
         self._proc: subprocess.Popen | None = None
         self._log = None
 
@@ -66,6 +68,8 @@ class StandinServer:
                "--port", str(self.port), "--n-ctx", str(self.n_ctx)]
         if self.threads:
             cmd += ["--threads", str(self.threads)]
+        if not self.batched_sampling:
+            cmd.append("--sequential")
         self._log = tempfile.TemporaryFile()
         self._proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + self.startup_timeout

@@ -107,9 +107,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--n-ctx", type=int, default=defaults.N_CTX)
     parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--sequential", action="store_true",
+                        help="answer n > 1 by sampling one answer after another (default: one batch)")
     args = parser.parse_args(argv)
     uvicorn = require("uvicorn", "'edge-router[server]'")
-    llm = LocalLLM(args.model, n_ctx=args.n_ctx, threads=args.threads)
+    llm = LocalLLM(args.model, n_ctx=args.n_ctx, threads=args.threads, batched_sampling=not args.sequential)
     uvicorn.run(create_app(llm), host="127.0.0.1", port=args.port, log_level="warning")
 
 
