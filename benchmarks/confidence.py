@@ -53,7 +53,7 @@ from edge_router.uncertainty.semantic_entropy import cluster_entropy, likelihood
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
 LABELS = ROOT / "models" / "routers" / "qwen-pair.labels.jsonl.gz"
-SIGNALS_FILE = ROOT / "models" / "probes" / "signals.jsonl.gz"
+SIGNALS_FILE = ROOT / "models" / "probes" / "qwen-pair.signals.jsonl.gz"
 OUTCOMES = ROOT / "models" / "eval" / "outcomes"
 STRONG = "qwen2.5-coder-1.5b-instruct-q4_k_m"
 COST_SHARE = 0.10  # the target: at most this share of the five-sample gate's cost

@@ -3,7 +3,7 @@
     python models/probes/build.py
 
 Inputs: ``models/routers/qwen-pair.labels.jsonl.gz`` (whether the 0.5B greedy answer was right, the split)
-and ``models/probes/signals.jsonl.gz`` (its token statistics, from ``signals.py``). For each number of held
+and ``qwen-pair.signals.jsonl.gz`` beside this file (its token statistics, from ``signals.py``). For each number of held
 tokens n in ``HOLD``, with and without the query embedding, and each L2 strength, a logistic probe is fit on
 the train split; the one with the highest validation AUROC for "local answer wrong" ships as
 ``answer_check.json`` (a cheaper one, fewer tokens and no embedding, wins ties within ``TIE``), with the
@@ -28,7 +28,7 @@ from edge_router.uncertainty.answer_check import SIGNALS, answer_signals
 HERE = Path(__file__).parent
 ROOT = HERE.parents[1]
 LABELS = ROOT / "models" / "routers" / "qwen-pair.labels.jsonl.gz"
-SIGNALS_FILE = HERE / "signals.jsonl.gz"
+SIGNALS_FILE = HERE / "qwen-pair.signals.jsonl.gz"
 PROBE = HERE / "answer_check.json"
 HOLD = (2, 4, 8, 16, 32)
 L2 = (0.1, 1.0, 10.0, 100.0)
@@ -90,7 +90,7 @@ def main() -> int:
         f"wrong): validation AUROC {chosen['validation']:.3f}, test AUROC {chosen['test']:.3f}.",
         "",
         f"Trained by `models/probes/build.py` on {sizes['train']} label rows of `{LABELS.name}` (the 0.5B model's "
-        f"greedy short answers; token statistics from `signals.jsonl.gz`), chosen on {sizes['calibration']} "
+        f"greedy short answers; token statistics from `qwen-pair.signals.jsonl.gz`), chosen on {sizes['calibration']} "
         f"validation rows, reported on {sizes['test']} test rows; {env['cpu']} ({env['cores']} cores). A "
         f"cheaper probe (fewer held tokens, no embedding) is preferred within {TIE} validation AUROC.",
         "",

@@ -4,7 +4,7 @@ For every row of the Qwen pair's label file (the 0.5B greedy short answer, asked
 every measured GSM8K/MMLU outcome of the local model (its greedy answer, asked as the benchmark asked it),
 the log-probability and entropy of each of the answer's first 32 tokens, by teacher forcing
 (``LocalLLM.score_answer``: one prefill, no generation). Resumable; writes
-``models/probes/signals.jsonl.gz`` (one row per answer: ``source``, ``key``, ``logprobs``, ``entropies``).
+``models/probes/qwen-pair.signals.jsonl.gz`` (one row per answer: ``source``, ``key``, ``logprobs``, ``entropies``).
 Run from the repository root:
 
     python models/probes/signals.py [--threads N] [--limit N]
@@ -28,7 +28,7 @@ from edge_router.training.labels import label_messages, read_rows
 ROOT = Path(__file__).resolve().parents[2]
 LABELS = ROOT / "models" / "routers" / "qwen-pair.labels.jsonl.gz"
 OUTCOMES = ROOT / "models" / "eval" / "outcomes"
-OUT = Path(__file__).parent / "signals.jsonl.gz"
+OUT = Path(__file__).parent / "qwen-pair.signals.jsonl.gz"
 MAX_TOKENS = 32
 
 
