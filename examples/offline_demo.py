@@ -17,6 +17,8 @@ cloud when the score reaches the calibrated threshold. Without a router (or with
 ``--mode gate``) it is the uncertainty gate: the local model answers each prompt five
 times at temperature 1, the answers are clustered by meaning, and the prompt goes to the
 cloud when the semantic entropy over those clusters is above the gate's threshold.
+``--check`` adds the answer check: each local answer's first tokens are held back and judged
+from their own log-probabilities; an unsure start is dropped and the cloud answers.
 """
 
 from __future__ import annotations
@@ -70,6 +72,10 @@ def _describe_decider(router: EdgeRouter) -> str:
         gate = router.gate
         parts.append(f"uncertainty gate, k={gate.k} samples of up to {gate.max_tokens} tokens, "
                      f"{gate.clusterer.name} clustering, offload when semantic entropy > {gate.threshold} nats")
+    if router.answer_check is not None:
+        check = router.answer_check
+        parts.append(f"answer check, hold {check.hold_tokens} tokens, offload when P(local answer wrong) >= "
+                     f"{check.threshold:.3f}")
     return "; then ".join(parts)
 
 
@@ -79,14 +85,16 @@ def _decision_line(d) -> str:
         parts.append(f"router score {d.score:.3f} vs threshold {d.threshold:.3f}")
     if d.semantic_entropy is not None:
         parts.append(f"semantic entropy {d.semantic_entropy:.2f} vs {d.gate_threshold:.2f} ({d.n_clusters} meanings)")
+    if d.check_score is not None:
+        parts.append(f"check P(wrong) {d.check_score:.3f} vs {d.check_threshold:.3f} after {d.check_tokens} tokens")
     return "  ".join(parts)
 
 
-def run(cloud: CloudLLM, cloud_label: str, mode: str | None) -> None:
+def run(cloud: CloudLLM, cloud_label: str, mode: str | None, check: bool) -> None:
     print("Loading the on-device model and embedder ...", flush=True)
     calibrated = mode != "gate" and shipped_router() is not None
     router = EdgeRouter.from_defaults(mode=mode, cloud=cloud, max_tokens=ANSWER_TOKENS,
-                                      cloud_share=CLOUD_SHARE if calibrated else None)
+                                      cloud_share=CLOUD_SHARE if calibrated else None, check=check)
     print(f"Decision: {_describe_decider(router)}.\nLocal model: {router.local.id}. Cloud: {cloud_label}.\n")
     answers = []
     started = time.perf_counter()
@@ -126,12 +134,14 @@ def run(cloud: CloudLLM, cloud_label: str, mode: str | None) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description="edge-router offline demo")
     parser.add_argument("--mode", choices=MODES, help="how to decide (default: the shipped router, else the gate)")
-    mode = parser.parse_args().mode
+    parser.add_argument("--check", action="store_true", help="judge each local answer's first tokens too")
+    args = parser.parse_args()
+    mode, check = args.mode, args.check
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     signal.signal(signal.SIGTERM, _raise_interrupt)
     if os.environ.get(CLOUD_BASE_URL_ENV):
         cloud = CloudLLM()
-        run(cloud, f"{cloud.model} at {cloud.base_url} (configured by the environment)", mode)
+        run(cloud, f"{cloud.model} at {cloud.base_url} (configured by the environment)", mode, check)
         return 0
     print(
         "NOTE: the cloud in this demo is a LOCAL STAND-IN: an OpenAI-compatible server on 127.0.0.1 in its\n"
@@ -142,7 +152,7 @@ def main() -> int:
     with StandinServer(threads=os.cpu_count()) as server:
         print(f"Cloud stand-in ({server.model_id}) listening on {server.base_url}\n", flush=True)
         cloud = CloudLLM(base_url=server.base_url, model=MODEL_ALIAS, prices=STANDIN_PRICES)
-        run(cloud, f"stand-in serving {server.model_id} at {server.base_url}", mode)
+        run(cloud, f"stand-in serving {server.model_id} at {server.base_url}", mode, check)
     print("Cloud stand-in stopped.")
     return 0
 

@@ -308,3 +308,24 @@ def test_fields_the_server_does_not_read_reach_the_cloud_untouched(served, cloud
     assert body["user"] == "u-42" and body["logit_bias"] == {"50256": -100}
     assert body["response_format"] == {"type": "text"}
     assert "edge_router" not in body and body["model"] == "m"
+
+
+def test_the_answer_check_decides_before_the_stream_headers(edge):
+    from edge_router.uncertainty.answer_check import SIGNALS, AnswerCheck, AnswerProbe
+
+    probe = AnswerProbe(n_tokens=3, weights=np.zeros(len(SIGNALS)), bias=0.0, mean=np.zeros(len(SIGNALS)),
+                        scale=np.ones(len(SIGNALS)), embedder_id=None)  # P(wrong) = 0.5 for every answer
+    for threshold, route in ((0.4, "cloud"), (0.6, "local")):
+        checked = EdgeRouter(local=edge.local, cloud=edge.cloud, embedder=edge.embedder, router=edge.router,
+                             max_tokens=12, answer_check=AnswerCheck(probe, threshold))
+        with Served(create_app(checked)) as s:
+            raw = requests.post(f"{s.base_url}/v1/chat/completions", stream=True, timeout=60, json={
+                "model": "edge-router", "stream": True, "messages": [{"role": "user", "content": "Say hi."}]})
+            assert raw.headers["x-edge-router-route"] == route == raw.headers["x-edge-router-decided"]
+            assert "answer check" in raw.headers["x-edge-router-reason"]
+            events = [json.loads(line[6:]) for line in raw.iter_lines(decode_unicode=True)
+                      if line.startswith("data: {")]
+            info = events[-1]["edge_router"]
+            assert info["route"] == route and info["check_tokens"] == 3 and info["check_score"] == 0.5
+            text = "".join(e["choices"][0]["delta"].get("content") or "" for e in events)
+            assert (text == "cloud answer to: Say hi.") == (route == "cloud") and text
