@@ -71,6 +71,8 @@ _LAZY = {
     "Embedder": "backends.embedder",
     "RouterModel": "backends.router_model",
     "UncertaintyGate": "uncertainty.semantic_entropy",
+    "AnswerCheck": "uncertainty.answer_check",
+    "AnswerProbe": "uncertainty.answer_check",
     "semantic_entropy": "uncertainty.semantic_entropy",
     "ExactMatchClusterer": "uncertainty.clustering",
     "EmbeddingClusterer": "uncertainty.clustering",
@@ -83,6 +85,8 @@ _LAZY = {
 __all__ = [
     "AllRoutesFailedError",
     "Answer",
+    "AnswerCheck",
+    "AnswerProbe",
     "ChecksumMismatchError",
     "CloudCircuitOpenError",
     "CloudError",
