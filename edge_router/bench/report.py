@@ -31,8 +31,10 @@ def why_missed(target: dict, results: dict) -> str:
         return (f"one batched step of {k} sequences takes {_fmt(cell['decode_ms_per_step'])} ms in llama.cpp's "
                 f"decode (one answer's whole step: {_fmt(one_step_ms)} ms), so the model itself gives "
                 f"{int(k) * one_step_ms / cell['decode_ms_per_step']:.2f}× at best; drawing the tokens from the "
-                f"full softmax and detokenizing add {_fmt(cell['other_ms_per_step'])} ms per step. On these two "
-                "cores a batch of k tokens, each with its own output logits, costs close to k single steps")
+                f"full softmax and detokenizing add {_fmt(cell['other_ms_per_step'])} ms per step; and the k "
+                "samples stop at different lengths, so the later steps carry fewer sequences, while the prompt's "
+                "prefill is part of the time. On these two cores a batch of k tokens, each with its own output "
+                "logits, costs more than half of k single steps")
     if name.startswith("routing APGR"):
         rows = []
         for encoder, e in results["encoders"].items():
