@@ -49,7 +49,7 @@ from edge_router.routing.runtime import shipped_probe, shipped_router
 from edge_router.training.answer_probe import read_signals
 from edge_router.training.labels import read_rows
 from edge_router.uncertainty.answer_check import SIGNALS, AnswerProbe, answer_signals
-from edge_router.uncertainty.semantic_entropy import cluster_entropy, likelihood_entropy
+from edge_router.uncertainty.semantic_entropy import entropies_of
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
@@ -107,13 +107,9 @@ def se_backends(rows: list[dict], embedder: Embedder) -> dict[str, dict]:
     for name, clusterer in (("exact", ExactMatchClusterer()), ("embedding", EmbeddingClusterer(embedder)),
                             ("embedding-feature NLI", EmbeddingNLIClusterer()),
                             ("cross-encoder NLI", EntailmentClusterer())):
-        ids, ms = [], []
-        for r in rows:
-            t0 = time.perf_counter()
-            ids.append(clusterer.cluster(r["weak"]["samples"], question=r["prompt"]))
-            ms.append((time.perf_counter() - t0) * 1e3)
-        counts = np.array([cluster_entropy(i) for i in ids])
-        likes = np.array([likelihood_entropy(i, r["weak"]["mean_logprobs"]) for i, r in zip(ids, rows)])
+        _, counts, likes, ms = zip(*(entropies_of(clusterer, r["weak"]["samples"], r["weak"]["mean_logprobs"],
+                                                  r["prompt"]) for r in rows))
+        counts, likes = np.array(counts), np.array(likes)
         sample_ms = statistics.median(r["weak"]["sample_ms"] for r in rows)
         out[name] = {"counts": measured(counts, wrong), "likelihood": measured(likes, wrong),
                      "cluster_ms": statistics.median(ms), "ms": sample_ms + statistics.median(ms)}

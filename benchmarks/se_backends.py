@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +25,7 @@ from edge_router import Embedder, EmbeddingClusterer, EmbeddingNLIClusterer, Ent
 from edge_router.bench import environment
 from edge_router.metrics import auroc, auroc_interval
 from edge_router.training.labels import read_rows
-from edge_router.uncertainty.semantic_entropy import cluster_entropy, likelihood_entropy
+from edge_router.uncertainty.semantic_entropy import entropies_of
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = (ROOT / "models" / "routers" / "default.labels.jsonl.gz",
@@ -58,13 +57,9 @@ def rows_with_samples(limit: int | None) -> list[dict]:
 
 def measure(rows: list[dict], clusterer) -> dict:
     wrong = np.array([not r["weak"]["correct"] for r in rows])
-    ids, times = [], []
-    for r in rows:
-        t0 = time.perf_counter()
-        ids.append(clusterer.cluster(r["weak"]["samples"], question=r["prompt"]))
-        times.append((time.perf_counter() - t0) * 1e3)
-    counts = np.array([cluster_entropy(i) for i in ids])
-    likelihood = np.array([likelihood_entropy(i, r["weak"]["mean_logprobs"]) for i, r in zip(ids, rows)])
+    ids, counts, likelihood, times = zip(*(entropies_of(clusterer, r["weak"]["samples"],
+                                                        r["weak"]["mean_logprobs"], r["prompt"]) for r in rows))
+    counts, likelihood = np.array(counts), np.array(likelihood)
     return {
         "auroc_counts": auroc(counts, wrong), "auroc_counts_ci95": auroc_interval(counts, wrong),
         "auroc_likelihood": auroc(likelihood, wrong), "auroc_likelihood_ci95": auroc_interval(likelihood, wrong),

@@ -130,3 +130,13 @@ def test_the_gate_asks_its_samples_for_short_answers_without_touching_the_caller
     system = [{"role": "system", "content": "Be kind."}, *plain]
     assert with_instruction(system, SHORT_ANSWER)[0]["content"] == f"Be kind.\n\n{SHORT_ANSWER}"
     assert system[0]["content"] == "Be kind." and with_instruction(plain, None) is plain
+
+
+def test_stored_answers_give_their_clusters_both_entropies_and_the_time():
+    from edge_router import ExactMatchClusterer
+    from edge_router.uncertainty.semantic_entropy import entropies_of
+
+    ids, counts, likelihood, ms = entropies_of(ExactMatchClusterer(), ["Paris", "paris.", "Lyon"], [-0.1, -0.2, -3.0])
+    assert ids[0] == ids[1] != ids[2] and ms >= 0
+    assert counts == pytest.approx(-(2 / 3) * math.log(2 / 3) - (1 / 3) * math.log(1 / 3))
+    assert 0 < likelihood < counts  # the unlikely answer weighs less

@@ -61,6 +61,15 @@ def likelihood_entropy(cluster_ids: Sequence[int], log_likelihoods: Sequence[flo
     return float(-(np.exp(log_p) * log_p).sum())
 
 
+def entropies_of(clusterer: Clusterer, answers: Sequence[str], mean_logprobs: Sequence[float],
+                 question: str | None = None) -> tuple[list[int], float, float, float]:
+    """Cluster already drawn answers: their cluster ids, count SE, likelihood SE and the clustering time (ms)."""
+    t0 = time.perf_counter()
+    ids = clusterer.cluster(answers, question=question)
+    ms = (time.perf_counter() - t0) * 1e3
+    return ids, cluster_entropy(ids), likelihood_entropy(ids, mean_logprobs), ms
+
+
 @dataclass(frozen=True)
 class SemanticEntropy:
     """The samples, their clusters, both entropies and what it cost."""
