@@ -296,8 +296,8 @@ def render(report: dict) -> str:
         "held-out split it ranks a wrong local answer best of all, at a hundredth of the gate's cost. The "
         "outcome sets are small (see n) and differently shaped: a GSM8K answer's first tokens restate the "
         "problem before any arithmetic, and an MMLU answer is one letter, so one or two tokens carry every "
-        "signal; the intervals there are wide and include chance for every one-answer signal on MMLU, where "
-        "the router (which reads the question, not the answer) does better.",
+        "signal; the intervals there are wide, and on MMLU they include chance for every one-answer signal "
+        "and for the router alike.",
         "",
     ]
     if report.get("combined"):
