@@ -114,7 +114,6 @@ class BatchSampler:
                             "other_ms": (time.perf_counter() - started - decode_s) * 1e3}
         return [Sample(text="".join(t).strip(), token_logprobs=tuple(lp)) for t, lp in zip(texts, logprobs)]
 
-
     def forced(self, tokens: list[int], answer: list[int]) -> list[TokenStats]:
         """The statistics of each ``answer`` token after the prompt ``tokens``, from one prefill of both."""
         self._lib.llama_memory_clear(self._memory, True)

@@ -230,6 +230,11 @@ class LocalLLM:
                 samples.append(Sample(text="".join(text).strip(), token_logprobs=tuple(logprobs)))
         return samples
 
+    @property
+    def batch_timing(self) -> dict[str, float]:
+        """Where the last batched ``sample`` spent its time: steps, llama.cpp decode ms, other ms (benchmarks)."""
+        return dict(self._batcher.last_timing) if self._batcher is not None else {}
+
     def _batch_sampler(self) -> BatchSampler:
         """The batched sampler (a second context on these weights), created on first use."""
         if self._batcher is None:

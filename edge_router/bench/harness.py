@@ -344,7 +344,7 @@ def measure_sampling(plan: Plan, prompt: str, local: LocalLLM) -> dict:
                 runs[path].append(timed(lambda: sum(len(s.token_logprobs) for s in local.sample(
                     prompt, k, max_tokens=tokens, batched=path == "batched"))))
                 if path == "batched":
-                    splits.append(dict(local._batch_sampler().last_timing))
+                    splits.append(local.batch_timing)
         cell = {}
         for path, rows in runs.items():
             rate = float(np.median([n / t for t, n in rows]))
