@@ -52,18 +52,6 @@ def answers(model: str) -> list[dict]:
     return todo
 
 
-def _read(path: Path) -> list[dict]:
-    """The rows written so far (a torn last line from a stopped run is skipped)."""
-    rows = []
-    if path.exists():
-        for line in path.read_text(encoding="utf-8").splitlines():
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError:
-                continue
-    return rows
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--threads", type=int, default=None)
@@ -72,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     llm = LocalLLM(threads=args.threads)
     work = work_path()
     work.parent.mkdir(parents=True, exist_ok=True)
-    done = {(r["source"], r["key"]) for r in _read(work)}
+    done = {(r["source"], r["key"]) for r in (read_rows(work) if work.exists() else [])}
     todo = [a for a in answers(llm.id) if (a["source"], a["key"]) not in done][:args.limit]
 
     def row(item: dict) -> dict:
@@ -81,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
                 "logprobs": [round(s.logprob, 4) for s in stats], "entropies": [round(s.entropy, 4) for s in stats]}
 
     append_rows(work, todo, row, label="scoring", unit="answers", progress=True)
-    rows = sorted(_read(work), key=lambda r: (r["source"], r["key"]))
+    rows = sorted(read_rows(work), key=lambda r: (r["source"], r["key"]))
     with gzip.open(OUT, "wt", encoding="utf-8", compresslevel=9) as out:
         out.writelines(json.dumps(r) + "\n" for r in rows)
     print(f"{len(rows)} answers scored -> {OUT}", file=sys.stderr)
