@@ -72,11 +72,14 @@ def label_sets() -> dict[str, tuple[list[dict], str]]:
     return {"se": (pair, "se"), "accuracy": (pair, "local-wrong"), "rb-outcome": (recorded, "se")}
 
 
-def check_disjoint(rows: list[dict]) -> int:
+def evaluation_ids() -> set[str]:
+    """The ids of every evaluation prompt (read once; each label set is checked against them)."""
+    return {prompt_id(p) for b in eval_data.BENCHMARKS for p in eval_data.load(b).prompts}
+
+
+def check_disjoint(rows: list[dict], evaluation: set[str]) -> int:
     """Training prompts that are also evaluation prompts (must be 0)."""
-    train_ids = {prompt_id(r["prompt"]) for r in rows}
-    evaluation = {prompt_id(p) for b in eval_data.BENCHMARKS for p in eval_data.load(b).prompts}
-    return len(train_ids & evaluation)
+    return len({prompt_id(r["prompt"]) for r in rows} & evaluation)
 
 
 def train_sets(sets: dict, work: Path, embedder: Embedder) -> tuple[dict[str, list[Path]], dict[str, dict]]:
@@ -326,8 +329,9 @@ def main(argv: list[str] | None = None) -> int:
     embedder = Embedder()
     sets = label_sets()
     info = {}
+    evaluation = evaluation_ids()
     for name, (rows, target) in sets.items():
-        overlap = check_disjoint(rows)
+        overlap = check_disjoint(rows, evaluation)
         if overlap:
             print(f"{overlap} prompts of the {name} labels are evaluation prompts; refusing to evaluate.",
                   file=sys.stderr)
