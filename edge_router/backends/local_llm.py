@@ -119,7 +119,7 @@ class LocalLLM:
         return tokens
 
     def _generate(
-        self, tokens: list[int], *, max_tokens: int, temperature: float, logprobs: bool,
+        self, tokens: list[int], *, max_tokens: int, temperature: float, stats: bool,
         sampling: Sampling | None = None,
     ) -> Iterator[tuple[str, TokenStats | None]]:
         """Yield (text piece, the token's log-probability and entropy, or None) until EOG or ``max_tokens``.
@@ -143,9 +143,9 @@ class LocalLLM:
             for token in generator:
                 if self._is_eog(self._vocab, token):
                     return "stop"
-                stats = token_stats(self._last_logits(), token) if logprobs else None
+                token_stat = token_stats(self._last_logits(), token) if stats else None
                 piece = decoder.decode(self._llama.detokenize([token]))
-                yield piece, stats
+                yield piece, token_stat
                 n += 1
                 if n >= max_tokens:
                     return "length"
@@ -223,7 +223,7 @@ class LocalLLM:
             for _ in range(k):
                 text, logprobs = [], []
                 for piece, stats in self._generate(
-                    tokens, max_tokens=max_tokens, temperature=temperature, logprobs=True
+                    tokens, max_tokens=max_tokens, temperature=temperature, stats=True
                 ):
                     text.append(piece)
                     logprobs.append(stats.logprob)
@@ -269,7 +269,7 @@ class LocalStream:
         text, sent, n_tokens = "", 0, 0
         with llm._lock:
             gen = llm._generate(self._tokens, max_tokens=self._max_tokens, temperature=self._temperature,
-                                logprobs=self._stats, sampling=self._sampling)
+                                stats=self._stats, sampling=self._sampling)
             while True:
                 try:
                     piece, stats = next(gen)
