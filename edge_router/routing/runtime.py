@@ -29,6 +29,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Iterator
 
+import numpy as np
+
 from .. import defaults, settings
 from ..backends.chat_model import ChatModel
 from ..backends.cloud_llm import CloudLLM
@@ -276,8 +278,10 @@ class EdgeRouter:
         return self.router.threshold_for_share(cloud_share)
 
     def _decide(self, messages: Messages, force: str | None, max_tokens: int,
-                cloud_share: float | None = None) -> Decision:
+                cloud_share: float | None = None) -> tuple[Decision, np.ndarray | None]:
+        """The decision, and the query's embedding when the router computed one (the answer check reuses it)."""
         start = time.perf_counter()
+        vector = None
         timings = {"tokenize": 0.0, "embed": 0.0, "score": 0.0, "gate": 0.0}
         fields: dict = {}
         reasons: list[str] = []
@@ -297,6 +301,7 @@ class EdgeRouter:
             route, mode = LOCAL, self.mode
             if self.router is not None:
                 query = self.embedder.embed_one(routing_text(messages))
+                vector = query.vector
                 t = time.perf_counter()
                 score = float(self.router.score(query.vector)[0])
                 timings.update(
@@ -323,7 +328,7 @@ class EdgeRouter:
         timings["total"] = (time.perf_counter() - start) * 1e3
         decision = Decision(route=route, mode=mode, reason="; ".join(reasons), timings_ms=timings,
                             models=self.model_ids(), **fields)
-        return self._available_route(decision)
+        return self._available_route(decision), vector
 
     def _gate(self, messages: Messages, timings: dict, fields: dict, reasons: list[str]) -> str:
         gate = self.gate
@@ -358,7 +363,7 @@ class EdgeRouter:
               cloud_share: float | None = None) -> Decision:
         """The routing decision for ``messages`` without answering them."""
         messages = normalize(messages)
-        decision = self._decide(messages, force, self._max_tokens(max_tokens), cloud_share)
+        decision, _ = self._decide(messages, force, self._max_tokens(max_tokens), cloud_share)
         self._write_trace("route", messages, decision)
         return decision
 
@@ -415,9 +420,9 @@ class EdgeRouter:
         """
         messages = normalize(messages)
         max_tokens = self._max_tokens(max_tokens)
-        decision = self._decide(messages, force, max_tokens, cloud_share)
+        decision, vector = self._decide(messages, force, max_tokens, cloud_share)
         if self._checks(decision):  # the check reads the local answer's first tokens as they stream
-            stream = AnswerStream(self, messages, decision, max_tokens, sampling)
+            stream = AnswerStream(self, messages, decision, max_tokens, sampling, vector)
             for _ in stream:
                 pass
             assert stream.answer is not None
@@ -440,8 +445,8 @@ class EdgeRouter:
         """Route now; iterate the result for the answer's text pieces."""
         messages = normalize(messages)
         max_tokens = self._max_tokens(max_tokens)
-        return AnswerStream(self, messages, self._decide(messages, force, max_tokens, cloud_share), max_tokens,
-                            sampling)
+        decision, vector = self._decide(messages, force, max_tokens, cloud_share)
+        return AnswerStream(self, messages, decision, max_tokens, sampling, vector)
 
     def _checks(self, decision: Decision) -> bool:
         """Whether the answer check judges this local answer: on, a decided (not forced) local route, and a
@@ -475,8 +480,9 @@ class AnswerStream:
     """
 
     def __init__(self, router: EdgeRouter, messages: Messages, decision: Decision, max_tokens: int,
-                 sampling: Sampling | None = None):
+                 sampling: Sampling | None = None, query_vector: np.ndarray | None = None):
         self._router = router
+        self._query_vector = query_vector
         self._messages = messages
         self._max_tokens = max_tokens
         self._sampling = sampling
@@ -515,8 +521,9 @@ class AnswerStream:
             self.decision = router._fall_back(self.decision, exc)
             return
         t1 = time.perf_counter()
-        vector = (router.embedder.embed_one(routing_text(self._messages)).vector
-                  if check.probe.uses_embedding else None)
+        vector = self._query_vector
+        if check.probe.uses_embedding and vector is None:  # a gate-only router embedded nothing
+            vector = router.embedder.embed_one(routing_text(self._messages)).vector
         score = check.probe.score(stream.token_stats, vector)
         n = len(stream.token_stats)
         timings = {**self.decision.timings_ms, "check_hold": (t1 - t0) * 1e3,
