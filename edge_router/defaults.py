@@ -16,6 +16,8 @@ THRESHOLD = 0.5
 """Router score at which a query goes to the cloud, when no threshold or cloud share is given."""
 MAX_TOKENS = 256
 """Answer length limit."""
+REPEAT_PENALTY = 1.0
+"""llama.cpp's repetition penalty for local answers (1 is none)."""
 N_CTX = 2048
 """The local model's context window."""
 GATE_THRESHOLD = 0.9

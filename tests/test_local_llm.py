@@ -71,6 +71,24 @@ def test_bad_arguments_are_refused(local_llm):
         local_llm.chat("   ")
 
 
+def test_repeat_penalty_changes_answers_but_never_the_samples_for_entropy(local_llm):
+    with pytest.raises(InvalidInputError, match="repeat_penalty"):
+        LocalLLM(TINY_LLM, repeat_penalty=0)
+    prompt = "List the numbers from one to thirty in words, separated by commas."
+    before = local_llm.repeat_penalty
+    try:
+        local_llm.repeat_penalty = 1.0
+        plain = local_llm.chat(prompt, max_tokens=48).text
+        local_llm.repeat_penalty = 1.5
+        penalised = local_llm.chat(prompt, max_tokens=48).text
+        near_greedy = [local_llm.sample(prompt, 1, temperature=1e-4, max_tokens=48, batched=batched)[0].text
+                       for batched in (False, True)]
+    finally:
+        local_llm.repeat_penalty = before
+    assert penalised != plain, "a strong repetition penalty changes a long list's greedy answer"
+    assert near_greedy == [plain, plain], "samples for semantic entropy are the model's own, without the penalty"
+
+
 def test_calls_from_several_threads_are_serialised(local_llm):
     prompts = ["Count to three.", "Name a colour.", "Say yes."]
     expected = [local_llm.chat(p, max_tokens=12).text for p in prompts]

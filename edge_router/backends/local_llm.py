@@ -30,7 +30,9 @@ class LocalLLM:
     closed. ``model`` is a registry name, a GGUF path or None (the registry's default).
     ``n_gpu_layers`` offloads layers to a GPU when llama.cpp was built with one;
     ``threads=None`` uses every CPU (llama-cpp-python's own default is half of
-    them, which halves decoding speed on a 2-core machine).
+    them, which halves decoding speed on a 2-core machine). ``repeat_penalty`` divides the logits of tokens
+    seen in the last 64 (llama.cpp's repetition penalty; 1 is none) for answers; sampling for semantic entropy
+    never applies it, so that its log-probabilities are the model's own.
     """
 
     def __init__(
@@ -44,7 +46,11 @@ class LocalLLM:
         seed: int | None = None,
         verbose: bool = False,
         batched_sampling: bool = True,
+        repeat_penalty: float = defaults.REPEAT_PENALTY,
     ):
+        if isinstance(repeat_penalty, bool) or not isinstance(repeat_penalty, (int, float)) \
+                or not 0 < repeat_penalty <= 2:
+            raise InvalidInputError(f"repeat_penalty must be a number in (0, 2] (1 is none), not {repeat_penalty!r}.")
         self.model_path, default_id = model_store.locate("local-llm", model)
         self.id = model_id or default_id
         llama_cpp = require("llama_cpp", "llama-cpp-python")
@@ -71,6 +77,7 @@ class LocalLLM:
         self._threads = threads or os.cpu_count() or 1
         self._batcher: BatchSampler | None = None
         self.batched_sampling = batched_sampling
+        self.repeat_penalty = float(repeat_penalty)
 
     def __repr__(self) -> str:
         return f"LocalLLM(id={self.id!r}, n_ctx={self.n_ctx})"
@@ -120,12 +127,13 @@ class LocalLLM:
 
     def _generate(
         self, tokens: list[int], *, max_tokens: int, temperature: float, stats: bool,
-        sampling: Sampling | None = None,
+        sampling: Sampling | None = None, repeat_penalty: float = 1.0,
     ) -> Iterator[tuple[str, TokenStats | None]]:
         """Yield (text piece, the token's log-probability and entropy, or None) until EOG or ``max_tokens``.
 
         The caller holds the lock. Returns the finish reason ("stop" or "length"). ``sampling`` (top_p,
-        seed, penalties) applies to this call; without it sampling is unrestricted (exact log-probabilities).
+        seed, penalties) and ``repeat_penalty`` apply to this call; without them sampling is unrestricted
+        (exact log-probabilities).
         """
         sampling = sampling or Sampling()
         if sampling.seed is not None:
@@ -135,7 +143,7 @@ class LocalLLM:
         self._llama.set_seed(sampling.seed if sampling.seed is not None else self._rng.randrange(2**31))
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         generator = self._llama.generate(
-            tokens, temp=temperature, top_k=0, top_p=sampling.top_p or 1.0, min_p=0.0, repeat_penalty=1.0,
+            tokens, temp=temperature, top_k=0, top_p=sampling.top_p or 1.0, min_p=0.0, repeat_penalty=repeat_penalty,
             presence_penalty=sampling.presence_penalty or 0.0, frequency_penalty=sampling.frequency_penalty or 0.0,
         )
         n = 0
@@ -269,7 +277,7 @@ class LocalStream:
         text, sent, n_tokens = "", 0, 0
         with llm._lock:
             gen = llm._generate(self._tokens, max_tokens=self._max_tokens, temperature=self._temperature,
-                                stats=self._stats, sampling=self._sampling)
+                                stats=self._stats, sampling=self._sampling, repeat_penalty=llm.repeat_penalty)
             while True:
                 try:
                     piece, stats = next(gen)

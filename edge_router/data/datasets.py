@@ -44,7 +44,7 @@ _CHOICE_PATTERNS = (
 
 @dataclass(frozen=True)
 class Prompt:
-    """One question, its gold answers and how to score them (``qa`` or ``math``)."""
+    """One question, its gold answers and how to score them (``qa``, ``math``, ``choice``; ``code`` has none)."""
 
     dataset: str
     index: int
@@ -152,6 +152,17 @@ def routerbench_outcomes(strong: str, weak: str) -> list[dict]:
     return out
 
 
+def coding_tasks(*, limit: int | None = None, seed: int = 0) -> list[Prompt]:
+    """MBPP's train tasks from RouterBench ("Write a function to …"), kind ``code``: open-ended answers with no
+    gold to score, for measuring how the local model writes at length (repetition, length)."""
+    path = data_dir() / "routerbench" / "mbpp_train.csv.gz"
+    if not path.is_file():
+        raise ModelNotFoundError(f"{path} does not exist. Set {DATA_ENV} to the shared data folder.")
+    prompts = [Prompt("mbpp", i, question, (), "code", row["sample_id"])
+               for i, (question, row) in enumerate(_routerbench_rows(path))]
+    return _shuffled(prompts, limit=limit, seed=seed)
+
+
 def _first(response: str) -> str:
     """A RouterBench response is the repr of a list of answers; the first one."""
     try:
@@ -252,7 +263,9 @@ def chosen_letter(answer: str) -> str | None:
 
 def is_correct(answer: str, prompt: Prompt) -> bool:
     """Math: the answer's last number equals the target. Choice: the picked letter is the gold one.
-    QA: a normalised gold alias occurs in the answer."""
+    QA: a normalised gold alias occurs in the answer. Coding tasks have no gold here: an error."""
+    if prompt.kind == "code":
+        raise InvalidInputError(f"{prompt.dataset} prompts have no gold answer to score an answer against.")
     if prompt.kind == "choice":
         return chosen_letter(answer) == prompt.answers[0]
     if prompt.kind == "math":
