@@ -158,6 +158,13 @@ def test_batched_samples_match_greedy_at_a_vanishing_temperature(local_llm):
     greedy = local_llm.chat("Name three fruits.", max_tokens=10).text
     batched = local_llm.sample("Name three fruits.", 3, temperature=1e-6, max_tokens=10)
     assert [s.text for s in batched] == [greedy] * 3
+    prompt_tokens = len(local_llm.prompt_tokens("Name three fruits."))
+    assert local_llm.batch_timing["reused_prompt_tokens"] == prompt_tokens - 1, "the answer's KV cache is copied"
+    local_llm.clear_cache()
+    fresh = local_llm.sample("Name three fruits.", 3, temperature=1e-6, max_tokens=10)
+    assert local_llm.batch_timing["reused_prompt_tokens"] == 0
+    assert [s.text for s in fresh] == [greedy] * 3
+    assert fresh[0].token_logprobs == pytest.approx(batched[0].token_logprobs, abs=0.15)  # batch-shape rounding
 
 
 def test_batched_and_sequential_samples_come_from_the_same_distribution(local_llm):

@@ -8,12 +8,15 @@ top-p), each sequence with its own random stream; the log-probability kept is th
 distribution, as ``LocalLLM.sample`` keeps.
 
 The sampler owns a second llama.cpp context on the model's weights (its own KV cache, a few tens of MB for a
-0.5B model), created on first use. The same context scores a given answer by teacher forcing (``forced``).
+0.5B model), created on first use. When the model's main context already holds the start of the prompt (it just
+answered it greedily, as labelling does), that part of the KV cache is copied over instead of prefilled again.
+The same context scores a given answer by teacher forcing (``forced``).
 """
 
 from __future__ import annotations
 
 import codecs
+import ctypes
 import time
 from typing import Any
 
@@ -38,6 +41,8 @@ class BatchSampler:
         params.n_seq_max = MAX_SEQUENCES
         params.kv_unified = True
         params.n_threads = params.n_threads_batch = threads
+        main = llama.context_params  # the same KV layout as the main context, so that its cache can be copied
+        params.flash_attn_type, params.type_k, params.type_v = main.flash_attn_type, main.type_k, main.type_v
         self._ctx = llama_cpp.llama_init_from_model(llama._model.model, params)
         if not self._ctx:
             raise LocalModelError("llama.cpp could not create the batched sampling context.")
@@ -75,12 +80,30 @@ class BatchSampler:
         ptr = self._lib.llama_get_logits_ith(self._ctx, i)
         return np.ctypeslib.as_array(ptr, shape=(self._n_vocab,)).copy()
 
+    def _copy_prefix(self, source_ctx: Any, n_cached: int, n_prompt: int) -> int:
+        """Copy sequence 0 of ``source_ctx`` (whose first ``n_cached`` cells hold the prompt's first tokens) into
+        sequence 0 here, keep at most ``n_prompt - 1`` of them (the last prompt token is decoded again for its
+        logits) and return how many are kept; 0 when llama.cpp refuses the copy."""
+        lib, keep = self._lib, min(n_cached, n_prompt - 1)
+        if keep < 1:
+            return 0
+        size = lib.llama_state_seq_get_size(source_ctx, 0)
+        buffer = (ctypes.c_uint8 * size)()
+        if lib.llama_state_seq_get_data(source_ctx, buffer, size, 0) != size \
+                or lib.llama_state_seq_set_data(self._ctx, buffer, size, 0) == 0:
+            lib.llama_memory_clear(self._memory, True)
+            return 0
+        lib.llama_memory_seq_rm(self._memory, 0, keep, -1)
+        return keep
+
     def sample(self, tokens: list[int], k: int, *, temperature: float, max_tokens: int,
-               seeds: list[int]) -> list[Sample]:
-        """``k`` samples of the prompt ``tokens``; sequence i draws with ``seeds[i]``."""
+               seeds: list[int], cached: tuple[Any, int] | None = None) -> list[Sample]:
+        """``k`` samples of the prompt ``tokens``; sequence i draws with ``seeds[i]``. ``cached`` is (a llama.cpp
+        context, n): that context's sequence 0 starts with ``tokens[:n]``, which are copied, not prefilled."""
         lib = self._lib
         lib.llama_memory_clear(self._memory, True)
-        for start in range(0, len(tokens), 512):
+        reused = self._copy_prefix(*cached, len(tokens)) if cached is not None else 0
+        for start in range(reused, len(tokens), 512):
             chunk = tokens[start:start + 512]
             last = start + len(chunk) == len(tokens)
             self._decode([(t, start + j, 0, last and j == len(chunk) - 1) for j, t in enumerate(chunk)])
@@ -110,7 +133,7 @@ class BatchSampler:
             decode_s, steps = decode_s + time.perf_counter() - t0, steps + 1
             rows = {seq: self._logits(i) for i, (_, _, seq, _) in enumerate(step)}
             pos += 1
-        self.last_timing = {"steps": steps, "decode_ms": decode_s * 1e3,
+        self.last_timing = {"steps": steps, "decode_ms": decode_s * 1e3, "reused_prompt_tokens": reused,
                             "other_ms": (time.perf_counter() - started - decode_s) * 1e3}
         return [Sample(text="".join(t).strip(), token_logprobs=tuple(lp)) for t, lp in zip(texts, logprobs)]
 

@@ -207,11 +207,12 @@ class LocalLLM:
     ) -> list[Sample]:
         """``k`` answers sampled at ``temperature`` with per-token log-probabilities.
 
-        Sampling is unrestricted (no top-k/top-p), so log-probabilities are those of
-        the model's full distribution. By default the k samples are decoded together in
-        one batch (``BatchSampler``: the prompt prefilled once, one token per sample per
-        step); where the batch does not fit the context, or with ``batched=False`` (default:
-        the model's ``batched_sampling``), they are drawn one after another, sharing the prompt's prefill.
+        Sampling is unrestricted (no top-k/top-p), so log-probabilities are those of the model's full
+        distribution, and the answer's ``repeat_penalty`` does not apply. By default the k samples are decoded
+        together in one batch (``BatchSampler``: the prompt prefilled once, or copied from the KV cache when the
+        last answer was to the same prompt; one token per sample per step); where the batch does not fit the
+        context, or with ``batched=False`` (default: the model's ``batched_sampling``), they are drawn one after
+        another, sharing the prompt's prefill.
         """
         if not isinstance(k, int) or k < 1:
             raise InvalidInputError(f"k must be a positive integer, not {k!r}.")
@@ -224,7 +225,9 @@ class LocalLLM:
                 sampler = self._batch_sampler()
                 if sampler.fits(len(tokens), k, max_tokens):
                     seeds = [self._rng.randrange(2**63) for _ in range(k)]
-                    return sampler.sample(tokens, k, temperature=temperature, max_tokens=max_tokens, seeds=seeds)
+                    cached = self._cached_prefix(tokens)
+                    return sampler.sample(tokens, k, temperature=temperature, max_tokens=max_tokens, seeds=seeds,
+                                          cached=(self._llama._ctx.ctx, cached) if cached else None)
                 log.info("%d samples of %d tokens after a %d-token prompt do not fit one batch of the %d-token "
                          "context; sampling them one after another", k, max_tokens, len(tokens), sampler.n_ctx)
             samples = []
@@ -237,6 +240,13 @@ class LocalLLM:
                     logprobs.append(stats.logprob)
                 samples.append(Sample(text="".join(text).strip(), token_logprobs=tuple(logprobs)))
         return samples
+
+    def _cached_prefix(self, tokens: list[int]) -> int:
+        """How many of ``tokens`` the main context's KV cache already holds, from the start."""
+        held = self._llama._input_ids
+        n = min(len(held), len(tokens))
+        same = held[:n] == np.asarray(tokens[:n], dtype=held.dtype)
+        return n if same.all() else int(same.argmin())
 
     @property
     def batch_timing(self) -> dict[str, float]:
