@@ -1,145 +1,152 @@
-"""How well does the uncertainty gate's semantic entropy flag wrong local answers, per clustering setting?
+"""The uncertainty gate's settings for the default local model, chosen on labelled prompts.
 
-For N prompts from each of NQ-open, TriviaQA and MAWPS (shared data folder): the
-local model's greedy answer (scored against the gold answers) and k = 5 samples
-at temperature 1. Semantic entropy is computed with exact-match clustering and
-with embedding-similarity clustering at several cosine thresholds; the report
-gives the AUROC of each for "the greedy answer is wrong", the share the default
-gate (threshold 0.9 nats) would offload, and the time per prompt.
+Reads the Qwen pair's label rows (``models/routers/qwen-pair.labels.jsonl.gz``: for every training prompt the
+on-device model's greedy answer, whether it is right, and k = 5 samples of at most 32 tokens with each token's
+log-probability). Every gate setting is replayed from them without running the model: the first k of the five
+samples (k = 2..5), cut to their first n tokens (n = 8, 16, 32, by the model's own tokenizer), clustered by exact
+match, scored by count or likelihood semantic entropy. For each: AUROC for "the local answer is wrong" and the
+tokens the gate decodes per decision (its cost). The setting is chosen on the train and calibration splits (the
+cheapest within 0.01 of the best AUROC), the offload threshold there by Youden's J; the test split reports
+both, with bootstrap intervals and the share each threshold sends out. Seconds on two cores:
 
-The samples are a label file (``edge-router label`` rows, labelled against a
-fixed strong SE of 0), appended per prompt, so an interrupted run resumes where
-it stopped. Usage:
-
-    python benchmarks/gate_calibration.py [--per-dataset 40] [--max-tokens 48]
+    python benchmarks/gate_calibration.py
 """
 
 from __future__ import annotations
 
-import argparse
+import json
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 
-from edge_router import Embedder, LocalLLM
+from edge_router import defaults
 from edge_router.bench import environment
-from edge_router.data.datasets import DATASETS, data_dir, load
-from edge_router.metrics import auroc
-from edge_router.training.labels import LabelConfig, label_prompts, prompt_id, read_rows
-from edge_router.uncertainty.clustering import ExactMatchClusterer, greedy_clusters
+from edge_router.files import model_store
+from edge_router.metrics import auroc, auroc_interval
+from edge_router.training.labels import read_rows
+from edge_router.uncertainty.clustering import ExactMatchClusterer
 from edge_router.uncertainty.semantic_entropy import cluster_entropy, likelihood_entropy
 
-HERE = Path(__file__).parent
-COSINE_THRESHOLDS = (0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95)
-GATE_THRESHOLD = 0.9
-K = 5
+ROOT = Path(__file__).resolve().parent.parent
+LABELS = ROOT / "models" / "routers" / "qwen-pair.labels.jsonl.gz"
+RESULTS = ROOT / "benchmarks" / "results"
+KS = (2, 3, 4, 5)
+LENGTHS = (8, 16, 32)
+MEASURES = ("counts", "likelihood")
 
 
-def collect(args: argparse.Namespace, checkpoint: Path) -> list[dict]:
-    """Label rows (edge_router.training.labels) for every prompt; the checkpoint is a label file, so runs resume."""
-    prompts = [p for name in DATASETS for p in load(name, limit=args.per_dataset, seed=args.seed)]
-    label_prompts(prompts, checkpoint, weak=LocalLLM(seed=args.seed), strong=None, clusterer=ExactMatchClusterer(),
-                  config=LabelConfig(k=K, max_tokens=args.max_tokens))
-    by_id = {row["id"]: row for row in read_rows(checkpoint)}
-    return [by_id[prompt_id(p.question)] for p in prompts]
+def truncations(rows: list[dict]) -> dict[int, list[list[tuple[str, float, int]]]]:
+    """Per length n, per row, per sample: (its text cut to n tokens, mean log-probability of those, tokens)."""
+    llama_cpp = __import__("llama_cpp")
+    path, _ = model_store.locate("local-llm", None)
+    vocab = llama_cpp.Llama(model_path=str(path), vocab_only=True, verbose=False)
+    out: dict[int, list] = {n: [] for n in LENGTHS}
+    for row in rows:
+        tokenized = [vocab.tokenize(s.encode("utf-8"), add_bos=False, special=False) for s in row["weak"]["samples"]]
+        for n in LENGTHS:
+            out[n].append([
+                (vocab.detokenize(t[:n]).decode("utf-8", "replace") if len(t) > n else s,
+                 float(np.mean(lp[:n])) if lp else 0.0, min(len(lp), n))
+                for s, t, lp in zip(row["weak"]["samples"], tokenized, row["weak"]["token_logprobs"])])
+    return out
 
 
-def evaluate(rows: list[dict]) -> dict:
-    embedder = Embedder()
+def entropies(cut: list[list[tuple[str, float, int]]], k: int, measure: str) -> tuple[np.ndarray, np.ndarray]:
+    """The gate's entropy per row from its first k cut samples, and the tokens it decoded."""
     exact = ExactMatchClusterer()
-    wrong = [not r["weak"]["correct"] for r in rows]
-    results: dict[str, dict] = {}
-
-    def add(name: str, ids_per_row: list[list[int]], cluster_ms: float) -> None:
-        se = [cluster_entropy(ids) for ids in ids_per_row]
-        se_ll = [likelihood_entropy(ids, r["weak"]["mean_logprobs"]) for ids, r in zip(ids_per_row, rows)]
-        results[name] = {
-            "auroc_counts": auroc(se, wrong),
-            "auroc_likelihood": auroc(se_ll, wrong),
-            "offload_share_at_0.9": float(np.mean([s > GATE_THRESHOLD for s in se])),
-            "mean_clusters": float(np.mean([len(set(ids)) for ids in ids_per_row])),
-            "cluster_ms_per_prompt": cluster_ms,
-        }
-
-    t = time.perf_counter()
-    exact_ids = [exact.cluster(r["weak"]["samples"]) for r in rows]
-    add("exact", exact_ids, (time.perf_counter() - t) * 1e3 / len(rows))
-    t = time.perf_counter()
-    sims = []
-    for r in rows:
-        vectors = embedder.embed([s if s.strip() else "(no answer)" for s in r["weak"]["samples"]])
-        sims.append(vectors @ vectors.T)
-    embed_ms = (time.perf_counter() - t) * 1e3 / len(rows)
-    for threshold in COSINE_THRESHOLDS:
-        ids = [greedy_clusters(K, lambda i, j, m=m: bool(m[i, j] >= threshold)) for m in sims]
-        add(f"embedding@{threshold}", ids, embed_ms)
-    return results
+    values, tokens = [], []
+    for samples in cut:
+        texts, means, lengths = zip(*samples[:k])
+        ids = exact.cluster(list(texts))
+        values.append(cluster_entropy(ids) if measure == "counts" else likelihood_entropy(ids, list(means)))
+        tokens.append(sum(lengths))
+    return np.array(values), np.array(tokens, float)
 
 
-def write_report(rows: list[dict], results: dict, args: argparse.Namespace, path: Path) -> None:
-    accuracy = {name: float(np.mean([r["weak"]["correct"] for r in rows if r["dataset"] == name]))
-                for name in DATASETS}
-    sample_ms = float(np.median([r["weak"]["sample_ms"] for r in rows]))
-    greedy_ms = float(np.median([r["weak"]["greedy_ms"] for r in rows]))
-    env = environment.describe()
-    n_correct = sum(r["weak"]["correct"] for r in rows)
-    lines = [
-        "# Uncertainty gate: semantic entropy vs wrong local answers",
-        "",
-        f"Machine: {env['cpu']}, {env['cores']} cores ({', '.join(env['instruction_sets'])}), "
-        f"Python {env['python']}, commit `{env['commit']}`. Local model: SmolLM2-135M-Instruct Q4_1 "
-        "(llama.cpp, CPU).",
-        f"Prompts: {args.per_dataset} per dataset from {', '.join(DATASETS)} (seed {args.seed}), "
-        f"{len(rows)} in all; k = {K} samples at temperature 1, at most {args.max_tokens} tokens each.",
-        "Correct = a normalised gold alias occurs in the greedy answer (QA), or its last number equals the "
-        "target (MAWPS).",
-        "",
-        "Greedy accuracy of the local model: "
-        + ", ".join(f"{name} {acc:.1%}" for name, acc in accuracy.items()) + ".",
-        f"Median time per prompt: greedy answer {greedy_ms:.0f} ms, {K} samples {sample_ms:.0f} ms.",
-        "",
-        "| clustering | AUROC (count SE) | AUROC (likelihood SE) | mean clusters of 5 | offloaded at SE > 0.9 "
-        "| clustering ms/prompt |",
-        "|---|---|---|---|---|---|",
-    ]
-    for name, r in results.items():
-        lines.append(
-            f"| {name} | {r['auroc_counts']:.3f} | {r['auroc_likelihood']:.3f} | {r['mean_clusters']:.2f} | "
-            f"{r['offload_share_at_0.9']:.0%} | {r['cluster_ms_per_prompt']:.1f} |"
-        )
-    lines += [
-        "",
-        "AUROC 0.5 = no better than chance at telling wrong local answers from right ones.",
-        "",
-        f"Reading: only {n_correct} of {len(rows)} greedy answers are correct, so every AUROC here rests on "
-        f"{n_correct} right answers and the settings cannot be told apart; none is reliably better than chance. "
-        "A gate that offloads nearly everything is what this data calls for: the local model is wrong on "
-        f"{1 - n_correct / len(rows):.0%} of these questions. The embedding threshold stays at its documented "
-        "0.85 until a stronger local model or an NLI backend gives a measurable difference.",
-        "",
-    ]
-    path.write_text("\n".join(lines), encoding="utf-8")
+def thresholds(se: np.ndarray, wrong: np.ndarray) -> list[dict]:
+    """At each distinct entropy: the share offloaded (entropy above it), the kept answers' accuracy, Youden's J."""
+    out = []
+    for t in sorted(set(np.round(se, 4)))[:-1]:
+        sent = se > t + 1e-9
+        tpr, fpr = sent[wrong].mean(), sent[~wrong].mean()
+        kept = ~sent
+        out.append({"threshold": float(t), "sent": float(sent.mean()), "j": float(tpr - fpr),
+                    "kept_accuracy": float((~wrong[kept]).mean()) if kept.any() else float("nan")})
+    return out
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--per-dataset", type=int, default=40)
-    parser.add_argument("--max-tokens", type=int, default=48)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--checkpoint", type=Path, default=HERE / "results" / "gate_calibration.samples.jsonl")
-    parser.add_argument("--report", type=Path, default=HERE / "results" / "gate_calibration.md")
-    args = parser.parse_args()
-    if not (data_dir() / "qa").is_dir():
-        print(f"skipped: the shared data folder {data_dir()} is absent (set EDGE_ROUTER_DATA).")
-        return 0
-    args.checkpoint.parent.mkdir(parents=True, exist_ok=True)
-    rows = collect(args, args.checkpoint)
-    results = evaluate(rows)
-    write_report(rows, results, args, args.report)
-    print(args.report.read_text())
+    rows = [r for r in read_rows(LABELS) if r["weak"].get("correct") is not None]
+    wrong = np.array([not r["weak"]["correct"] for r in rows])
+    test = np.array([r["split"] == "test" for r in rows])
+    cuts = truncations(rows)
+    settings = []
+    for n in LENGTHS:
+        for k in KS:
+            for measure in MEASURES:
+                se, tokens = entropies(cuts[n], k, measure)
+                low, high = auroc_interval(se[test], wrong[test])
+                settings.append({"k": k, "max_tokens": n, "measure": measure, "auroc_select": auroc(se[~test],
+                                 wrong[~test]), "auroc_test": auroc(se[test], wrong[test]),
+                                 "auroc_test_interval": [low, high], "tokens_per_decision": float(tokens.mean())})
+    best = max(s["auroc_select"] for s in settings)
+    chosen = min((s for s in settings if s["auroc_select"] >= best - 0.01), key=lambda s: s["tokens_per_decision"])
+    se, _ = entropies(cuts[chosen["max_tokens"]], chosen["k"], chosen["measure"])
+    select_table, test_table = thresholds(se[~test], wrong[~test]), thresholds(se[test], wrong[test])
+    threshold = max(select_table, key=lambda t: t["j"])["threshold"]
+    env = environment.describe()
+    result = {"environment": env, "rows": len(rows), "test_rows": int(test.sum()), "settings": settings,
+              "chosen": chosen, "threshold": threshold, "thresholds_select": select_table,
+              "thresholds_test": test_table, "local_accuracy": float(1 - wrong.mean())}
+    (RESULTS / "gate_calibration.json").write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+    text = markdown(result)
+    (RESULTS / "gate_calibration.md").write_text(text, encoding="utf-8")
+    print(text)
     return 0
+
+
+def markdown(r: dict) -> str:
+    env, chosen = r["environment"], r["chosen"]
+    current = (defaults.GATE_K, defaults.GATE_MAX_TOKENS, defaults.GATE_THRESHOLD)
+    lines = [
+        "# Uncertainty gate: settings for the default local model",
+        "",
+        f"Machine: {env['cpu']}, {env['cores']} cores; commit {env.get('commit')}. Data: {r['rows']} label rows "
+        f"of the Qwen pair (`models/routers/qwen-pair.labels.jsonl.gz`), the on-device Qwen2.5-Coder-0.5B's greedy "
+        f"answer right on {r['local_accuracy']:.1%}; settings chosen on the train and calibration splits "
+        f"({r['rows'] - r['test_rows']} rows), reported on the test split ({r['test_rows']} rows). Each setting is "
+        "replayed from the rows' five samples (temperature 1, the gate's short-answer instruction): the first k, "
+        "cut to n tokens, exact-match clusters. Cost: tokens the gate decodes per decision (mean).",
+        "",
+        "| k | tokens per sample | entropy | AUROC, train+calibration | AUROC, test (95 % CI) | tokens per decision |",
+        "|---|---|---|---|---|---|",
+    ]
+    for s in r["settings"]:
+        mark = " **chosen**" if s is chosen else ""
+        lo, hi = s["auroc_test_interval"]
+        lines.append(f"| {s['k']} | {s['max_tokens']} | {s['measure']}{mark} | {s['auroc_select']:.3f} | "
+                     f"{s['auroc_test']:.3f} ({lo:.2f}–{hi:.2f}) | {s['tokens_per_decision']:.1f} |")
+    lines += [
+        "",
+        f"Chosen: k = {chosen['k']}, {chosen['max_tokens']} tokens per sample, {chosen['measure']} entropy: the "
+        "cheapest setting within 0.01 of the best AUROC on the train and calibration splits. Offload threshold "
+        f"{r['threshold']:.3f} nats (the largest Youden's J there). Defaults in `edge_router/defaults.py`: k = "
+        f"{current[0]}, {current[1]} tokens, threshold {current[2]:g}.",
+        "",
+        "| threshold (nats) | share sent out, train+cal. | kept answers right, train+cal. | share sent out, test "
+        "| kept answers right, test |",
+        "|---|---|---|---|---|",
+    ]
+    test_by = {t["threshold"]: t for t in r["thresholds_test"]}
+    for t in r["thresholds_select"]:
+        other = test_by.get(t["threshold"])
+        tail = f"{other['sent']:.0%} | {other['kept_accuracy']:.1%}" if other else "— | —"
+        lines.append(f"| {t['threshold']:.3f}{' **chosen**' if t['threshold'] == r['threshold'] else ''} | "
+                     f"{t['sent']:.0%} | {t['kept_accuracy']:.1%} | {tail} |")
+    lines += ["", "AUROC 0.5 is chance. Sending everything out gives the strong model's accuracy; keeping "
+              "everything, the local model's."]
+    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":

@@ -24,6 +24,8 @@ GATE_THRESHOLD = 0.9
 """Semantic entropy (nats) above which the uncertainty gate offloads: with k = 5, splits 5, 4-1 and 3-2 stay."""
 GATE_K = 5
 """Samples the uncertainty gate draws."""
+GATE_MAX_TOKENS = 48
+"""Tokens per gate sample."""
 CLOUD_DEADLINE_S = 20.0
 """Seconds a whole cloud answer may take, all retries included, before the local model answers instead."""
 CLOUD_FIRST_BYTE_S = 5.0

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import codecs
 import ctypes
+import logging
 import time
 from typing import Any
 
@@ -27,6 +28,7 @@ from .completions import Sample
 from .token_stats import TokenStats, token_stats
 
 MAX_SEQUENCES = 16
+log = logging.getLogger(__name__)
 
 
 class BatchSampler:
@@ -92,6 +94,7 @@ class BatchSampler:
         if lib.llama_state_seq_get_data(source_ctx, buffer, size, 0) != size \
                 or lib.llama_state_seq_set_data(self._ctx, buffer, size, 0) == 0:
             lib.llama_memory_clear(self._memory, True)
+            log.info("llama.cpp refused to copy the prompt's KV cache into the batch context; prefilling it again")
             return 0
         lib.llama_memory_seq_rm(self._memory, 0, keep, -1)
         return keep

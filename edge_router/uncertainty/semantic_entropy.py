@@ -129,7 +129,7 @@ class UncertaintyGate:
     k: int = defaults.GATE_K
     threshold: float = defaults.GATE_THRESHOLD
     measure: str = "counts"
-    max_tokens: int = 48
+    max_tokens: int = defaults.GATE_MAX_TOKENS
     temperature: float = 1.0
     instruction: str | None = SHORT_ANSWER
 
