@@ -2,7 +2,7 @@
 
 The default on-device model answers the same prompts greedily at each ``--penalties`` value (llama.cpp's
 repetition penalty over the last 64 tokens; 1 is none), asked as the SDK asks (the user's text alone, no
-system prompt), up to ``--max-tokens`` (512) tokens: ``--per-set`` (70) prompts each of MAWPS (arithmetic,
+system prompt), up to 512 tokens: ``--per-set`` (70) prompts each of MAWPS (arithmetic,
 scored by the last number), TriviaQA (facts, scored by alias) and MBPP's train tasks (code, not scored:
 length and repetition only). All three are training sources, none an evaluation question. Each answer also
 records where its first 256 tokens end, so the page shows the default length limit (256) beside 512: share of
@@ -123,7 +123,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--per-set", type=int, default=70, help="prompts from each of the three sets (default 70)")
     parser.add_argument("--penalties", type=float, nargs="+", default=[1.0, 1.1, 1.2],
                         help="repetition penalties to compare (default 1.0 1.1 1.2)")
-    parser.add_argument("--max-tokens", type=int, default=max(LIMITS), help="answer length limit (default 512)")
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args(argv)
     chosen = prompts(args.per_set)
@@ -134,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     done = {(r["penalty"], row_key(r["dataset"], r["index"])) for r in _rows(work)}
     jobs = [(p, penalty) for p in chosen for penalty in args.penalties
             if (penalty, row_key(p.dataset, p.index)) not in done]
-    append_rows(work, jobs, lambda job: answer(llm, job[0], job[1], args.max_tokens), label="answering",
+    append_rows(work, jobs, lambda job: answer(llm, job[0], job[1], max(LIMITS)), label="answering",
                 unit="answers", progress=True)
     rows = [r for r in _rows(work) if r["penalty"] in args.penalties and row_key(r["dataset"], r["index"]) in by_key]
     table = summarize(rows, by_key)
