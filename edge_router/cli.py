@@ -49,6 +49,9 @@ def _router_options(parser: argparse.ArgumentParser, *, prompt: bool = True, ans
     parser.add_argument("--cloud-share", type=float, help="offload this share of queries (calibrated router)")
     parser.add_argument("--max-tokens", type=int, default=defaults.MAX_TOKENS,
                         help=f"answer length limit (default {defaults.MAX_TOKENS})")
+    parser.add_argument("--repeat-penalty", type=_repeat_penalty, default=defaults.REPEAT_PENALTY,
+                        help=f"the local model's repetition penalty, 1 for none "
+                        f"(default {defaults.REPEAT_PENALTY:g}; benchmarks/results/generation_settings.md)")
     parser.add_argument("--cloud-deadline", type=float, default=defaults.CLOUD_DEADLINE_S, metavar="SECONDS",
                         help=f"a whole cloud answer, retries included, before the local model answers instead "
                         f"(default {defaults.CLOUD_DEADLINE_S:g})")
@@ -91,6 +94,7 @@ def _build_router(args: argparse.Namespace):
         gate_clusterer=args.gate_clusterer, gate_threshold=args.gate_threshold, gate_k=args.gate_k,
         breaker=CircuitBreaker(args.breaker_failures, args.breaker_cool_down),
         cloud_deadline_s=args.cloud_deadline, cloud_first_byte_s=args.cloud_first_byte, n_ctx=args.n_ctx,
+        repeat_penalty=args.repeat_penalty,
         cloud_prices=args.prices, cloud_from_env=getattr(args, "force", None) != "local",
         check=getattr(args, "check", False), check_share=getattr(args, "check_share", None),
         check_threshold=getattr(args, "check_threshold", None), probe_path=getattr(args, "probe", None),
@@ -327,6 +331,16 @@ def _json_object(text: str) -> dict:
         raise argparse.ArgumentTypeError(f"not JSON ({exc.msg})") from None
     if not isinstance(value, dict):
         raise argparse.ArgumentTypeError("must be a JSON object")
+    return value
+
+
+def _repeat_penalty(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value <= 2:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a repetition penalty (above 0, at most 2; 1 is none)")
     return value
 
 

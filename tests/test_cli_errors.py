@@ -50,6 +50,11 @@ def test_a_port_out_of_range_is_refused():
     assert out.returncode == 2 and "not a TCP port" in out.stderr and "Traceback" not in out.stderr
 
 
+def test_a_repetition_penalty_out_of_range_is_refused_in_cli_terms():
+    out = run("ask", "Hi", "--repeat-penalty", "0", "--local-model", TINY_LLM)
+    assert out.returncode == 2 and "--repeat-penalty" in out.stderr and "Traceback" not in out.stderr
+
+
 def test_a_forced_route_that_cannot_be_honoured_fails_and_route_prints_no_warning():
     out = run("ask", "Hi", "--force", "cloud", "--local-model", TINY_LLM)
     one_line_error(out, "no cloud model is configured")

@@ -186,6 +186,7 @@ class EdgeRouter:
         local_model: str | os.PathLike | None = None,
         threads: int | None = None,
         n_ctx: int = defaults.N_CTX,
+        repeat_penalty: float = defaults.REPEAT_PENALTY,
         embedder_name: str | None = None,
         gate_clusterer: str = defaults.CLUSTERER,
         gate_threshold: float = defaults.GATE_THRESHOLD,
@@ -234,7 +235,7 @@ class EdgeRouter:
                              prices=cloud_prices or (Prices(*env_prices) if env_prices else None))
         if cloud is None:
             log.info("no cloud endpoint configured (%s); every query stays local", settings.CLOUD_BASE_URL_ENV)
-        local = LocalLLM(local_model, threads=threads, n_ctx=n_ctx)
+        local = LocalLLM(local_model, threads=threads, n_ctx=n_ctx, repeat_penalty=repeat_penalty)
         if embedder_name is None and router_file is not None and "router" in mode:
             named = trained_on(router_file)
             embedder_name = named if named in {s.name for s in registry.specs_for_role("embedder")} else None
