@@ -6,7 +6,8 @@ log-probability). Every gate setting is replayed from them without running the m
 samples (k = 2..5), cut to their first n tokens (n = 8, 16, 32, by the model's own tokenizer), clustered by exact
 match, scored by count or likelihood semantic entropy. For each: AUROC for "the local answer is wrong" and the
 tokens the gate decodes per decision (its cost). The setting is chosen on the train and calibration splits (the
-cheapest within 0.01 of the best AUROC), the offload threshold there by Youden's J; the test split reports
+cheapest within 0.01 of the best AUROC), the offload threshold there by Youden's J (thresholds lie midway
+between the entropy values k samples can give); the test split reports
 both, with bootstrap intervals and the share each threshold sends out. Seconds on two cores:
 
     python benchmarks/gate_calibration.py
@@ -64,14 +65,21 @@ def entropies(cut: list[list[tuple[str, float, int]]], k: int, measure: str) -> 
     return np.array(values), np.array(tokens, float)
 
 
-def thresholds(se: np.ndarray, wrong: np.ndarray) -> list[dict]:
-    """At each distinct entropy: the share offloaded (entropy above it), the kept answers' accuracy, Youden's J."""
+def midpoints(se: np.ndarray) -> list[float]:
+    """Thresholds midway between neighbouring entropy values (k samples give a few), so that rounding cannot
+    move a split across one."""
+    values = sorted(set(np.round(se, 4)))
+    return [round(float(low + high) / 2, 3) for low, high in zip(values, values[1:])]
+
+
+def thresholds(se: np.ndarray, wrong: np.ndarray, cuts: list[float]) -> list[dict]:
+    """At each threshold: the share offloaded (entropy above it), the kept answers' accuracy and Youden's J for
+    "local answer wrong"."""
     out = []
-    for t in sorted(set(np.round(se, 4)))[:-1]:
-        sent = se > t + 1e-9
-        tpr, fpr = sent[wrong].mean(), sent[~wrong].mean()
+    for t in cuts:
+        sent = se > t
         kept = ~sent
-        out.append({"threshold": float(t), "sent": float(sent.mean()), "j": float(tpr - fpr),
+        out.append({"threshold": t, "sent": float(sent.mean()), "j": float(sent[wrong].mean() - sent[~wrong].mean()),
                     "kept_accuracy": float((~wrong[kept]).mean()) if kept.any() else float("nan")})
     return out
 
@@ -93,7 +101,8 @@ def main() -> int:
     best = max(s["auroc_select"] for s in settings)
     chosen = min((s for s in settings if s["auroc_select"] >= best - 0.01), key=lambda s: s["tokens_per_decision"])
     se, _ = entropies(cuts[chosen["max_tokens"]], chosen["k"], chosen["measure"])
-    select_table, test_table = thresholds(se[~test], wrong[~test]), thresholds(se[test], wrong[test])
+    cuts = midpoints(se[~test])
+    select_table, test_table = thresholds(se[~test], wrong[~test], cuts), thresholds(se[test], wrong[test], cuts)
     threshold = max(select_table, key=lambda t: t["j"])["threshold"]
     env = environment.describe()
     result = {"environment": env, "rows": len(rows), "test_rows": int(test.sum()), "settings": settings,
@@ -138,10 +147,8 @@ def markdown(r: dict) -> str:
         "| kept answers right, test |",
         "|---|---|---|---|---|",
     ]
-    test_by = {t["threshold"]: t for t in r["thresholds_test"]}
-    for t in r["thresholds_select"]:
-        other = test_by.get(t["threshold"])
-        tail = f"{other['sent']:.0%} | {other['kept_accuracy']:.1%}" if other else "— | —"
+    for t, other in zip(r["thresholds_select"], r["thresholds_test"]):
+        tail = f"{other['sent']:.0%} | {other['kept_accuracy']:.1%}"
         lines.append(f"| {t['threshold']:.3f}{' **chosen**' if t['threshold'] == r['threshold'] else ''} | "
                      f"{t['sent']:.0%} | {t['kept_accuracy']:.1%} | {tail} |")
     lines += ["", "AUROC 0.5 is chance. Sending everything out gives the strong model's accuracy; keeping "

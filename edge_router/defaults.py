@@ -20,12 +20,13 @@ REPEAT_PENALTY = 1.0
 """llama.cpp's repetition penalty for local answers (1 is none)."""
 N_CTX = 2048
 """The local model's context window."""
-GATE_THRESHOLD = 0.9
-"""Semantic entropy (nats) above which the uncertainty gate offloads: with k = 5, splits 5, 4-1 and 3-2 stay."""
+GATE_THRESHOLD = 1.194
+"""Semantic entropy (nats) above which the uncertainty gate offloads: with k = 5, splits 5, 4-1, 3-2, 3-1-1 and
+2-2-1 stay, 2-1-1-1 and five different answers go out (chosen in benchmarks/results/gate_calibration.md)."""
 GATE_K = 5
 """Samples the uncertainty gate draws."""
-GATE_MAX_TOKENS = 48
-"""Tokens per gate sample."""
+GATE_MAX_TOKENS = 16
+"""Tokens per gate sample (16 flagged wrong answers as well as 32, at half the decoding)."""
 CLOUD_DEADLINE_S = 20.0
 """Seconds a whole cloud answer may take, all retries included, before the local model answers instead."""
 CLOUD_FIRST_BYTE_S = 5.0

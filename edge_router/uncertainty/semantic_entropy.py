@@ -119,9 +119,10 @@ class UncertaintyGate:
     """Offload when the local model's semantic entropy is above ``threshold`` (nats).
 
     ``measure`` is ``"counts"`` or ``"likelihood"``. With k = 5 the count entropy
-    runs from 0 (all samples agree) to ln 5 = 1.61 (all differ); the default 0.9
-    keeps splits 5, 4-1 and 3-2 local (0, 0.50, 0.67) and offloads 3-1-1 (0.95)
-    and anything more scattered. The samples are drawn under ``instruction`` (a
+    runs from 0 (all samples agree) to ln 5 = 1.61 (all differ); the default 1.194
+    keeps splits up to 2-2-1 (1.05) local and offloads 2-1-1-1 (1.33) and five
+    different answers. The defaults (k, threshold, 16 tokens per sample) were chosen on
+    the Qwen pair's label rows (benchmarks/results/gate_calibration.md). The samples are drawn under ``instruction`` (a
     short-answer request; None samples the conversation as it is).
     """
 
