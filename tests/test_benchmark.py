@@ -8,6 +8,7 @@ import sys
 
 import pytest
 
+from edge_router import defaults
 from edge_router.bench import harness, report
 from edge_router.bench.stats import repeat, summarize
 
@@ -149,7 +150,8 @@ def test_quick_bench_writes_every_key_with_positive_figures(tmp_path):
     assert set(results["decision"]) == {"threads_1", "threads_2"}
     for part in ("tokenize", "embed", "score", "total"):
         assert part in results["decision"]["threads_1"]["32"]
-    assert set(results["gate"]) == {"k_3", "k_5", "k_10"}
+    lengths = {defaults.GATE_MAX_TOKENS, results["plan"]["gate_tokens"]}
+    assert set(results["gate"]) == {f"k_{k}_tokens_{n}" for k in (3, 5, 10) for n in lengths}
     assert results["sampling"]["k_5"]["batched"]["decode_ms_per_step"] > 0
     assert {"import", "resolve_files", "create_sessions", "first_decision", "total"} == \
         set(results["cold_start"]["cold_start_ms"])

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import settings
+from .. import defaults, settings
 from ..backends.cloud_llm import CloudLLM
 from ..backends.embedder import Embedder, load_tokenizer
 from ..backends.local_llm import LocalLLM
@@ -27,7 +27,7 @@ from ..files import registry
 from ..files.onnx_session import import_onnxruntime
 from ..metrics import spearman
 from ..routing.runtime import EdgeRouter, shipped_router
-from ..uncertainty.clustering import EmbeddingClusterer
+from ..uncertainty.entailment import clusterer_named
 from ..uncertainty.semantic_entropy import UncertaintyGate
 from . import environment
 from .encoder_quality import default_labels, routing_quality
@@ -308,17 +308,20 @@ def measure_cloud(plan: Plan) -> dict:
 
 
 def measure_gate(plan: Plan, prompt: str, local: LocalLLM, embedder: Embedder) -> dict:
-    """The uncertainty gate's cost: k local samples plus embedding clustering."""
+    """The uncertainty gate's cost: k local samples plus clustering, with the default clusterer at the default
+    sample length and at ``plan.gate_tokens`` (the length the gate used before its calibration)."""
+    clusterer = clusterer_named(defaults.CLUSTERER, embedder)
     out = {}
-    for k in plan.gate_ks:
-        gate = UncertaintyGate(EmbeddingClusterer(embedder), k=k, max_tokens=plan.gate_tokens)
-        rows = []
-        for _ in range(plan.gate_reps):
-            t0 = time.perf_counter()
-            _, se = gate.measure_entropy(local, [{"role": "user", "content": prompt}])
-            rows.append({"total_ms": (time.perf_counter() - t0) * 1e3, "sample_ms": se.sample_ms,
-                         "cluster_ms": se.cluster_ms})
-        out[f"k_{k}"] = {key: float(np.median([r[key] for r in rows])) for key in rows[0]}
+    for tokens in sorted({defaults.GATE_MAX_TOKENS, plan.gate_tokens}):
+        for k in plan.gate_ks:
+            gate = UncertaintyGate(clusterer, k=k, max_tokens=tokens)
+            rows = []
+            for _ in range(plan.gate_reps):
+                t0 = time.perf_counter()
+                _, se = gate.measure_entropy(local, [{"role": "user", "content": prompt}])
+                rows.append({"total_ms": (time.perf_counter() - t0) * 1e3, "sample_ms": se.sample_ms,
+                             "cluster_ms": se.cluster_ms})
+            out[f"k_{k}_tokens_{tokens}"] = {key: float(np.median([r[key] for r in rows])) for key in rows[0]}
     return out
 
 

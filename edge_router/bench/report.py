@@ -179,10 +179,11 @@ def markdown(results: dict, plot_name: str | None) -> str:
                          else "— | —")
                 out.append(f"| {k} | {path} | {c['tok_s']:.1f} | {c['x_one_answer']:.2f} | {c['seconds']:.2f} | "
                            f"{extra} |")
-    out += ["", f"## Uncertainty gate (k samples of up to {plan['gate_tokens']} tokens + embedding clustering, ms)", "",
-            "| k | total | sampling | clustering |", "|---|---|---|---|"]
-    for k, cell in results["gate"].items():
-        out.append(f"| {k.split('_')[1]} | {_fmt(cell['total_ms'])} | {_fmt(cell['sample_ms'])} | "
+    out += ["", "## Uncertainty gate (k samples of up to n tokens + the default clustering, ms; the default gate: "
+            "k = 5, 16 tokens)", "", "| k | tokens | total | sampling | clustering |", "|---|---|---|---|---|"]
+    for key, cell in results["gate"].items():
+        _, k, _, tokens = key.split("_")
+        out.append(f"| {k} | {tokens} | {_fmt(cell['total_ms'])} | {_fmt(cell['sample_ms'])} | "
                    f"{_fmt(cell['cluster_ms'])} |")
     out.append("")
     return "\n".join(out)
