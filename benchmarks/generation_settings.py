@@ -2,15 +2,15 @@
 
 The default on-device model answers the same prompts greedily at each ``--penalties`` value (llama.cpp's
 repetition penalty over the last 64 tokens; 1 is none), asked as the SDK asks (the user's text alone, no
-system prompt), up to 512 tokens: ``--per-set`` (70) prompts each of MAWPS (arithmetic,
+system prompt), up to 512 tokens: ``--per-set`` (50) prompts each of MAWPS (arithmetic,
 scored by the last number), TriviaQA (facts, scored by alias) and MBPP's train tasks (code, not scored:
 length and repetition only). All three are training sources, none an evaluation question. Each answer also
 records where its first 256 tokens end, so the page shows the default length limit (256) beside 512: share of
 answers that loop (``edge_router.evaluation.repetition``), share cut by the limit, accuracy, median tokens.
 Rows are appended to a work file in the cache, prompt by prompt, every setting in turn; rerun to resume.
-About 35 minutes on two cores; run on a quiet machine:
+About 45 minutes on two cores; run on a quiet machine:
 
-    python benchmarks/generation_settings.py [--per-set 70] [--penalties 1.0 1.1 1.2] [--threads 2]
+    python benchmarks/generation_settings.py [--per-set 50] [--penalties 1.0 1.1 1.2] [--threads 2]
 """
 
 from __future__ import annotations
@@ -120,7 +120,7 @@ def markdown(table: list[dict], env: dict, args: argparse.Namespace, model: str)
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--per-set", type=int, default=70, help="prompts from each of the three sets (default 70)")
+    parser.add_argument("--per-set", type=int, default=50, help="prompts from each of the three sets (default 50)")
     parser.add_argument("--penalties", type=float, nargs="+", default=[1.0, 1.1, 1.2],
                         help="repetition penalties to compare (default 1.0 1.1 1.2)")
     parser.add_argument("--threads", type=int, default=2)
