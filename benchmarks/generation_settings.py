@@ -22,7 +22,7 @@ import sys
 import time
 from pathlib import Path
 
-from edge_router import LocalLLM
+from edge_router import LocalLLM, defaults
 from edge_router.bench import environment
 from edge_router.data import datasets
 from edge_router.data.local_outcomes import row_key
@@ -115,6 +115,18 @@ def markdown(table: list[dict], env: dict, args: argparse.Namespace, model: str)
         lines.append(f"| {e['penalty']:g} | {e['dataset']} | {e['limit']} | {e['n']} | {pct(e['loops'], e['n'])} | "
                      f"{pct(e['cut'], e['n'])} | {e['repeated_4grams']:.3f} | {accuracy} | "
                      f"{e['median_tokens']:.0f} | {speed} |")
+    lines += ["", "Per penalty and limit: answers that loop (all three sets), MAWPS accuracy, coding answers cut.",
+              "", "| penalty | limit | loops | MAWPS right | code answers cut |", "|---|---|---|---|---|"]
+    for penalty in sorted({e["penalty"] for e in table}):
+        for limit in LIMITS:
+            cell = {e["dataset"]: e for e in table if e["penalty"] == penalty and e["limit"] == limit}
+            loops_all = sum(e["loops"] for e in cell.values())
+            n_all = sum(e["n"] for e in cell.values())
+            lines.append(f"| {penalty:g} | {limit} | {pct(loops_all, n_all)} | "
+                         f"{pct(cell['mawps']['correct'], cell['mawps']['n'])} | "
+                         f"{pct(cell['mbpp']['cut'], cell['mbpp']['n'])} |")
+    lines += ["", f"Defaults (`edge_router/defaults.py`): repetition penalty {defaults.REPEAT_PENALTY:g}, answer limit "
+              f"{defaults.MAX_TOKENS} tokens."]
     return "\n".join(lines) + "\n"
 
 
