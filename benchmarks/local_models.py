@@ -57,7 +57,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.snapshot:
         return write_snapshots([Path(m).stem if m.endswith(".gguf") else m for m in args.models])
     prompts = questions()[:args.limit]
-    models = [LocalLLM(m, threads=args.threads) for m in args.models]
+    # Without the answers' repetition penalty: the job began before its default became 1.1, and every row of
+    # a set must be made the same way (benchmarks/results/generation_settings.md compares the two).
+    models = [LocalLLM(m, threads=args.threads, repeat_penalty=1.0) for m in args.models]
     print(f"{len(prompts)} questions, models {[m.id for m in models]}, {environment.describe()}", file=sys.stderr)
     answer_paired(prompts, models, {m.id: work_path(m.id) for m in models},
                   log=lambda line: print(line, file=sys.stderr, flush=True))

@@ -113,7 +113,8 @@ def render(env: dict, acc: dict, speeds: dict, threads: int) -> str:
         "",
         f"Machine: {env['cpu']}, {env['cores']} cores ({', '.join(env['instruction_sets'])}), {env['os']}, "
         f"Python {env['python']}, llama-cpp-python {env['libraries'].get('llama-cpp-python')}; {threads} threads, "
-        f"greedy; commit {env.get('commit')}. Made by `python benchmarks/local_models_report.py`.",
+        f"greedy without a repetition penalty; commit {env.get('commit')}. Made by "
+        "`python benchmarks/local_models_report.py`.",
         "",
         "## Accuracy (greedy, Wilson 95 % interval)",
         "",
