@@ -225,7 +225,9 @@ def _cmd_label(args: argparse.Namespace) -> int:
     if strong is None:
         print(f"no strong model sampled: labels compare the local SE with a fixed strong SE of {args.strong_se}",
               file=sys.stderr)
-    weak = LocalLLM(args.local_model, threads=args.threads, seed=args.seed)
+    # Labels describe the model itself: its greedy answer without the answers' repetition penalty, as every
+    # label row so far was made.
+    weak = LocalLLM(args.local_model, threads=args.threads, seed=args.seed, repeat_penalty=1.0)
     summary = label_prompts(prompts, args.out, weak=weak, strong=strong, clusterer=clusterer, config=config)
     print(json.dumps(summary) if args.json else
           f"labelled {summary['labelled']} prompts ({summary['already_done']} already in {args.out}) at "
