@@ -28,7 +28,7 @@ GATE_THRESHOLD = 1.194
 GATE_K = 5
 """Samples the uncertainty gate draws."""
 GATE_MAX_TOKENS = 16
-"""Tokens per gate sample (16 flagged wrong answers as well as 32, at half the decoding)."""
+"""Tokens per gate sample (16 flagged wrong answers as well as 32, at two thirds of the decoding)."""
 CLOUD_DEADLINE_S = 20.0
 """Seconds a whole cloud answer may take, all retries included, before the local model answers instead."""
 CLOUD_FIRST_BYTE_S = 5.0

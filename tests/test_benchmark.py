@@ -61,7 +61,7 @@ def fake_results(decision_p50: float = 11.0, direct_p50: float = 10.5) -> dict:
         "local_llm": {"32": {"prompt_tokens": 40.0, "ttft_ms": 50.0, "answer_tokens": 64.0, "prefill_tok_s": 800.0,
                              "decode_tok_s": 60.0, "measured_ms": 1100.0, "answer_ms": 1100.0}},
         "cloud": {"standin": {"round_trip_ms": _cell(300.0), "first_token_ms": _cell(40.0)}},
-        "gate": {"k_3": {"total_ms": 900.0, "sample_ms": 880.0, "cluster_ms": 20.0}},
+        "gate": {"k_3_tokens_16": {"total_ms": 900.0, "sample_ms": 880.0, "cluster_ms": 20.0}},
         "sampling": {"tokens": 12, "one_answer_tok_s": 30.0, "one_answer_s": 0.4, **{
             f"k_{k}": {"sequential": {"tok_s": 29.0, "x_one_answer": 29 / 30, "seconds": 0.4 * k},
                        "batched": {"tok_s": rate, "x_one_answer": rate / 30, "seconds": 12 * k / rate,
