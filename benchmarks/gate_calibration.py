@@ -23,11 +23,12 @@ import numpy as np
 
 from edge_router import defaults
 from edge_router.bench import environment
+from edge_router.errors import require
 from edge_router.files import model_store
 from edge_router.metrics import auroc, auroc_interval
 from edge_router.training.labels import read_rows
 from edge_router.uncertainty.clustering import ExactMatchClusterer
-from edge_router.uncertainty.semantic_entropy import cluster_entropy, likelihood_entropy
+from edge_router.uncertainty.semantic_entropy import entropies_of
 
 ROOT = Path(__file__).resolve().parent.parent
 LABELS = ROOT / "models" / "routers" / "qwen-pair.labels.jsonl.gz"
@@ -39,7 +40,7 @@ MEASURES = ("counts", "likelihood")
 
 def truncations(rows: list[dict]) -> dict[int, list[list[tuple[str, float, int]]]]:
     """Per length n, per row, per sample: (its text cut to n tokens, mean log-probability of those, tokens)."""
-    llama_cpp = __import__("llama_cpp")
+    llama_cpp = require("llama_cpp", "llama-cpp-python")
     path, _ = model_store.locate("local-llm", None)
     vocab = llama_cpp.Llama(model_path=str(path), vocab_only=True, verbose=False)
     out: dict[int, list] = {n: [] for n in LENGTHS}
@@ -53,16 +54,18 @@ def truncations(rows: list[dict]) -> dict[int, list[list[tuple[str, float, int]]
     return out
 
 
-def entropies(cut: list[list[tuple[str, float, int]]], k: int, measure: str) -> tuple[np.ndarray, np.ndarray]:
-    """The gate's entropy per row from its first k cut samples, and the tokens it decoded."""
+def entropies(cut: list[list[tuple[str, float, int]]], k: int) -> dict[str, np.ndarray]:
+    """Per row, from its first k cut samples clustered by exact match: count and likelihood entropy, and the
+    tokens the gate decoded."""
     exact = ExactMatchClusterer()
-    values, tokens = [], []
+    out: dict[str, list] = {"counts": [], "likelihood": [], "tokens": []}
     for samples in cut:
         texts, means, lengths = zip(*samples[:k])
-        ids = exact.cluster(list(texts))
-        values.append(cluster_entropy(ids) if measure == "counts" else likelihood_entropy(ids, list(means)))
-        tokens.append(sum(lengths))
-    return np.array(values), np.array(tokens, float)
+        _, counts, likelihood, _ = entropies_of(exact, list(texts), list(means))
+        out["counts"].append(counts)
+        out["likelihood"].append(likelihood)
+        out["tokens"].append(sum(lengths))
+    return {name: np.array(values, float) for name, values in out.items()}
 
 
 def midpoints(se: np.ndarray) -> list[float]:
@@ -92,15 +95,16 @@ def main() -> int:
     settings = []
     for n in LENGTHS:
         for k in KS:
+            replayed = entropies(cuts[n], k)
             for measure in MEASURES:
-                se, tokens = entropies(cuts[n], k, measure)
+                se, tokens = replayed[measure], replayed["tokens"]
                 low, high = auroc_interval(se[test], wrong[test])
                 settings.append({"k": k, "max_tokens": n, "measure": measure, "auroc_select": auroc(se[~test],
                                  wrong[~test]), "auroc_test": auroc(se[test], wrong[test]),
                                  "auroc_test_interval": [low, high], "tokens_per_decision": float(tokens.mean())})
     best = max(s["auroc_select"] for s in settings)
     chosen = min((s for s in settings if s["auroc_select"] >= best - 0.01), key=lambda s: s["tokens_per_decision"])
-    se, _ = entropies(cuts[chosen["max_tokens"]], chosen["k"], chosen["measure"])
+    se = entropies(cuts[chosen["max_tokens"]], chosen["k"])[chosen["measure"]]
     cuts = midpoints(se[~test])
     select_table, test_table = thresholds(se[~test], wrong[~test], cuts), thresholds(se[test], wrong[test], cuts)
     threshold = max(select_table, key=lambda t: t["j"])["threshold"]

@@ -30,6 +30,7 @@ from edge_router.data.resumable import append_rows
 from edge_router.evaluation.repetition import loops, repeated_share
 from edge_router.metrics import wilson
 from edge_router.settings import cache_dir
+from edge_router.training.labels import read_rows
 
 RESULTS = Path(__file__).resolve().parent / "results"
 LIMITS = (256, 512)
@@ -142,12 +143,13 @@ def main(argv: list[str] | None = None) -> int:
     llm = LocalLLM(threads=args.threads)
     work = cache_dir() / "bench" / f"generation_settings.{llm.id}.jsonl"
     work.parent.mkdir(parents=True, exist_ok=True)
-    done = {(r["penalty"], row_key(r["dataset"], r["index"])) for r in _rows(work)}
+    done = {(r["penalty"], row_key(r["dataset"], r["index"])) for r in (read_rows(work) if work.exists() else [])}
     jobs = [(p, penalty) for p in chosen for penalty in args.penalties
             if (penalty, row_key(p.dataset, p.index)) not in done]
     append_rows(work, jobs, lambda job: answer(llm, job[0], job[1], max(LIMITS)), label="answering",
                 unit="answers", progress=True)
-    rows = [r for r in _rows(work) if r["penalty"] in args.penalties and row_key(r["dataset"], r["index"]) in by_key]
+    rows = [r for r in read_rows(work)
+            if r["penalty"] in args.penalties and row_key(r["dataset"], r["index"]) in by_key]
     table = summarize(rows, by_key)
     env = environment.describe()
     RESULTS.mkdir(exist_ok=True)
@@ -157,19 +159,6 @@ def main(argv: list[str] | None = None) -> int:
     (RESULTS / "generation_settings.md").write_text(text, encoding="utf-8")
     print(text)
     return 0
-
-
-def _rows(path: Path) -> list[dict]:
-    if not path.exists():
-        return []
-    rows = []
-    with open(path, encoding="utf-8") as fh:
-        for line in fh:
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError:  # a torn last line from a stopped run
-                continue
-    return rows
 
 
 if __name__ == "__main__":

@@ -135,14 +135,20 @@ def _routerbench(name: str, path: Path) -> list[Prompt]:
 ROUTERBENCH_TRAIN = ("arc_challenge_train.csv.gz", "winograde_train.csv.gz", "mbpp_train.csv.gz")
 
 
+def _routerbench_file(name: str) -> Path:
+    """A RouterBench file of the shared data folder, or a clear error naming the setting to fix."""
+    path = data_dir() / "routerbench" / name
+    if not path.is_file():
+        raise ModelNotFoundError(f"{path} does not exist. Set {DATA_ENV} to the shared data folder.")
+    return path
+
+
 def routerbench_outcomes(strong: str, weak: str) -> list[dict]:
     """Two models' recorded 0/1 scores on RouterBench's train rows (ARC-Challenge, Winogrande, MBPP):
     ``{"dataset", "sample_id", "question", "strong", "weak"}`` per row, for labels from outcomes."""
     out = []
     for name in ROUTERBENCH_TRAIN:
-        path = data_dir() / "routerbench" / name
-        if not path.is_file():
-            raise ModelNotFoundError(f"{path} does not exist. Set {DATA_ENV} to the shared data folder.")
+        path = _routerbench_file(name)
         for question, row in _routerbench_rows(path):
             if strong not in row or weak not in row:
                 raise InvalidInputError(f"{path} has no scores for {strong!r} and {weak!r}; its models are "
@@ -155,11 +161,8 @@ def routerbench_outcomes(strong: str, weak: str) -> list[dict]:
 def coding_tasks(*, limit: int | None = None, seed: int = 0) -> list[Prompt]:
     """MBPP's train tasks from RouterBench ("Write a function to …"), kind ``code``: open-ended answers with no
     gold to score, for measuring how the local model writes at length (repetition, length)."""
-    path = data_dir() / "routerbench" / "mbpp_train.csv.gz"
-    if not path.is_file():
-        raise ModelNotFoundError(f"{path} does not exist. Set {DATA_ENV} to the shared data folder.")
     prompts = [Prompt("mbpp", i, question, (), "code", row["sample_id"])
-               for i, (question, row) in enumerate(_routerbench_rows(path))]
+               for i, (question, row) in enumerate(_routerbench_rows(_routerbench_file("mbpp_train.csv.gz")))]
     return _shuffled(prompts, limit=limit, seed=seed)
 
 
