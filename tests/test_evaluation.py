@@ -120,16 +120,18 @@ def test_local_outcomes_are_paired_scored_appended_and_resumed(local_llm, tmp_pa
     from edge_router.data import local_outcomes
 
     monkeypatch.setattr(local_outcomes, "MAX_TOKENS", {"math": 8, "choice": 4})
+    monkeypatch.setattr(local_llm, "repeat_penalty", 1.0)  # answer_many decodes without one
     prompts = [datasets.Prompt("gsm8k", 7, "What is 2 + 2?", ("4",), "math"),
                datasets.Prompt("mmlu", 3, "2 + 2 =\nA. 3\nB. 4\nC. 5\nD. 6\nAnswer:", ("B",), "choice", "math")]
     work = {local_llm.id: tmp_path / "outcomes.jsonl"}
     first = local_outcomes.answer_paired(prompts[:1], [local_llm], work)
-    again = local_outcomes.answer_paired(prompts, [local_llm], work)
+    again = local_outcomes.answer_paired(prompts, [local_llm], work, chunk=1)
     rows = local_outcomes.read_outcomes(work[local_llm.id])
     assert (first, again) == (1, 1)
     assert set(rows) == {"gsm8k/7", "mmlu/3"} and rows["mmlu/3"]["subject"] == "math"
     assert rows["gsm8k/7"]["correct"] == datasets.is_correct(rows["gsm8k/7"]["answer"], prompts[0])
     assert rows["mmlu/3"]["completion_tokens"] <= 4 and rows["gsm8k/7"]["model"] == local_llm.id
+    assert rows["mmlu/3"]["slots"] == 8 and rows["mmlu/3"]["ms"] > 0
 
 
 @needs_data

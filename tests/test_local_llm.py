@@ -185,3 +185,32 @@ def test_samples_that_do_not_fit_one_batch_are_drawn_one_after_another(caplog):
         samples = small.sample("Say hi.", 5, max_tokens=60)
     assert len(samples) == 5 and "one after another" in caplog.text
     small.close()
+
+
+def test_answers_decoded_together_come_back_in_order_and_one_slot_is_the_plain_greedy_answer(local_llm, monkeypatch):
+    monkeypatch.setattr(local_llm, "repeat_penalty", 1.0)
+    prompts = ["Name three fruits.", "What is 2 + 2?", "Who wrote Hamlet?", "Say hi.", "List the planets."]
+    local_llm.clear_cache()
+    assert local_llm.answer_many(prompts[:1], max_tokens=24, slots=1)[0].text == \
+        local_llm.chat(prompts[0], max_tokens=24).text
+    together = local_llm.answer_many(prompts, max_tokens=24, slots=4)
+    assert [c.usage.prompt_tokens for c in together] == [len(local_llm.prompt_tokens(p)) for p in prompts]
+    for c in together:
+        assert c.text and (c.finish_reason == "length") == (c.usage.completion_tokens == 24)
+    # each answer is likelier after its own prompt than after any other: the answers are not shuffled
+    for i, answer in enumerate(together):
+        fit = [np.mean([s.logprob for s in local_llm.score_answer(p, answer.text)]) for p in prompts]
+        assert int(np.argmax(fit)) == i, (answer.text, fit)
+
+
+def test_answering_many_refuses_a_repetition_penalty_and_bad_slots_and_fits_the_context(local_llm, caplog):
+    with pytest.raises(InvalidInputError, match="repeat_penalty=1.0"):
+        LocalLLM(TINY_LLM, threads=2, n_ctx=256, repeat_penalty=1.1).answer_many(["Say hi."])
+    small = LocalLLM(TINY_LLM, threads=2, n_ctx=256, repeat_penalty=1.0)
+    with pytest.raises(InvalidInputError, match="slots"):
+        small.answer_many(["Say hi."], slots=0)
+    assert small.answer_many([], max_tokens=8) == []
+    with caplog.at_level(logging.INFO, logger="edge_router.backends.local_llm"):
+        answers = small.answer_many(["Say hi.", "Say bye.", "Say yes."], max_tokens=100, slots=3)
+    assert len(answers) == 3 and all(a.text for a in answers) and "1 at a time" in caplog.text
+    small.close()

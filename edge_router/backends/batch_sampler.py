@@ -10,7 +10,9 @@ distribution, as ``LocalLLM.sample`` keeps.
 The sampler owns a second llama.cpp context on the model's weights (its own KV cache, a few tens of MB for a
 0.5B model), created on first use. When the model's main context already holds the start of the prompt (it just
 answered it greedily, as labelling does), that part of the KV cache is copied over instead of prefilled again.
-The same context scores a given answer by teacher forcing (``forced``).
+The same context scores a given answer by teacher forcing (``forced``), and answers many prompts greedily
+with continuous batching (``greedy``): each prompt gets a sequence slot, and a finished answer's slot takes the
+next prompt, so that offline jobs (benchmark answers) decode several answers per weight read.
 """
 
 from __future__ import annotations
@@ -19,7 +21,9 @@ import codecs
 import ctypes
 import logging
 import time
-from typing import Any
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 
@@ -140,6 +144,50 @@ class BatchSampler:
                             "other_ms": (time.perf_counter() - started - decode_s) * 1e3}
         return [Sample(text="".join(t).strip(), token_logprobs=tuple(lp)) for t, lp in zip(texts, logprobs)]
 
+    def greedy(self, prompts: Sequence[list[int]], *, max_tokens: int, slots: int
+               ) -> Iterator[tuple[int, list[int], str]]:
+        """Greedy answers (no penalties) to the token lists ``prompts``, at most ``slots`` decoding together; yields
+        (prompt index, answer tokens, "stop" or "length") as each answer ends. The caller checks that ``slots``
+        prompts and their answers fit the KV cache (``n_ctx``)."""
+        lib = self._lib
+        lib.llama_memory_clear(self._memory, True)
+        queue = deque(enumerate(prompts))
+        free = list(range(min(slots, MAX_SEQUENCES)))
+        active: dict[int, _Answer] = {}
+        while queue or active:
+            while free and queue:
+                index, tokens = queue.popleft()
+                active[free.pop()] = _Answer(index, tokens)
+            entries, owners = [], []
+            for seq, answer in active.items():  # one token for every answering sequence first
+                if answer.fed == len(answer.prompt):
+                    entries.append((answer.tokens[-1], len(answer.prompt) + len(answer.tokens) - 1, seq, True))
+                    owners.append(seq)
+            for seq, answer in active.items():  # then as much prompt as the batch holds
+                room = 512 - len(entries)
+                if answer.fed < len(answer.prompt) and room > 0:
+                    chunk = answer.prompt[answer.fed:answer.fed + room]
+                    answer.fed += len(chunk)
+                    done = answer.fed == len(answer.prompt)
+                    entries += [(t, answer.fed - len(chunk) + j, seq, done and j == len(chunk) - 1)
+                                for j, t in enumerate(chunk)]
+                    owners += [seq] if done else []
+            self._decode(entries)
+            outputs = [i for i, entry in enumerate(entries) if entry[3]]
+            for i, seq in zip(outputs, owners):
+                answer = active[seq]
+                token = int(np.ctypeslib.as_array(lib.llama_get_logits_ith(self._ctx, i),
+                                                  shape=(self._n_vocab,)).argmax())
+                finish = "stop" if lib.llama_vocab_is_eog(self._vocab, token) else None
+                if finish is None:
+                    answer.tokens.append(token)
+                    finish = "length" if len(answer.tokens) >= max_tokens else None
+                if finish is not None:
+                    yield answer.index, answer.tokens, finish
+                    lib.llama_memory_seq_rm(self._memory, seq, -1, -1)
+                    del active[seq]
+                    free.append(seq)
+
     def forced(self, tokens: list[int], answer: list[int]) -> list[TokenStats]:
         """The statistics of each ``answer`` token after the prompt ``tokens``, from one prefill of both."""
         self._lib.llama_memory_clear(self._memory, True)
@@ -152,6 +200,16 @@ class BatchSampler:
             self._decode([(t, start + j, 0, w) for j, (t, w) in enumerate(zip(chunk, wanted))])
             stats += [token_stats(self._logits(j), full[start + j + 1]) for j, w in enumerate(wanted) if w]
         return stats
+
+
+@dataclass
+class _Answer:
+    """One prompt's place in ``greedy``: its tokens, how many are in the KV cache, the answer so far."""
+
+    index: int
+    prompt: list[int]
+    fed: int = 0
+    tokens: list[int] = field(default_factory=list)
 
 
 def _draw(logits: np.ndarray, temperature: float, rng: np.random.Generator) -> tuple[int, float]:

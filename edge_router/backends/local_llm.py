@@ -6,14 +6,14 @@ import codecs
 import logging
 import os
 import random
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 
 from .. import defaults
 from ..errors import CorruptModelError, InvalidInputError, LocalModelError, PromptTooLongError, require
 from ..files import model_store
-from .batch_sampler import BatchSampler
+from .batch_sampler import MAX_SEQUENCES, BatchSampler
 from .completions import Completion, Sample, Sampling, Usage
 from .fifo_lock import FifoLock
 from .messages import Messages, normalize
@@ -240,6 +240,34 @@ class LocalLLM:
                     logprobs.append(stats.logprob)
                 samples.append(Sample(text="".join(text).strip(), token_logprobs=tuple(logprobs)))
         return samples
+
+    def answer_many(self, conversations: Sequence[Messages | str], *, max_tokens: int = defaults.MAX_TOKENS,
+                    slots: int = 8) -> list[Completion]:
+        """Greedy answers to many conversations, ``slots`` decoded together in one batch (continuous batching:
+        a finished answer's slot takes the next conversation). For offline jobs: the answers come at once, in
+        order, and decoding several per weight read raises throughput. No repetition penalty applies, so the
+        model must have ``repeat_penalty=1``; answers equal ``chat``'s up to the rounding of batch shapes."""
+        if self.repeat_penalty != 1.0:
+            raise InvalidInputError("answer_many decodes without a repetition penalty; create the LocalLLM with "
+                                    f"repeat_penalty=1.0 (it has {self.repeat_penalty}) or answer with chat().")
+        if not isinstance(slots, int) or not 1 <= slots <= MAX_SEQUENCES:
+            raise InvalidInputError(f"slots must be an integer from 1 to {MAX_SEQUENCES}, not {slots!r}.")
+        prompts = [self._checked_tokens(c, max_tokens) for c in conversations]
+        if not prompts:
+            return []
+        fitting = max(1, self.n_ctx // (max(map(len, prompts)) + max_tokens))
+        if fitting < slots:
+            log.info("%d answers of %d tokens do not fit the %d-token context together; decoding %d at a time "
+                     "(a larger n_ctx fits more)", slots, max_tokens, self.n_ctx, fitting)
+        answers: list[Completion | None] = [None] * len(prompts)
+        with self._lock:
+            for index, tokens, finish in self._batch_sampler().greedy(prompts, max_tokens=max_tokens,
+                                                                       slots=min(slots, fitting)):
+                text = self._llama.detokenize(tokens).decode("utf-8", errors="replace").strip()
+                usage = Usage(prompt_tokens=len(prompts[index]), completion_tokens=len(tokens))
+                answers[index] = Completion(text=text, finish_reason=finish, model=self.id, usage=usage,
+                                            cost_usd=0.0)
+        return answers  # type: ignore[return-value]
 
     def _cached_prefix(self, tokens: list[int]) -> int:
         """How many of ``tokens`` the main context's KV cache already holds, from the start."""

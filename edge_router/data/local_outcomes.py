@@ -16,6 +16,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Sequence
 
+from ..backends.completions import Completion
 from ..backends.local_llm import LocalLLM
 from .datasets import Prompt, is_correct
 
@@ -69,20 +70,19 @@ def messages_for(prompt: Prompt) -> list[dict]:
     return [{"role": "system", "content": SYSTEM[prompt.kind]}, {"role": "user", "content": prompt.question}]
 
 
-def answer_row(llm: LocalLLM, prompt: Prompt) -> dict:
-    """``llm``'s greedy answer to ``prompt``, scored, with its token counts and time."""
-    t0 = time.perf_counter()
-    completion = llm.chat(messages_for(prompt), max_tokens=MAX_TOKENS[prompt.kind])
+def _row(llm: LocalLLM, prompt: Prompt, completion: Completion, ms: float, slots: int) -> dict:
     return {"dataset": prompt.dataset, "index": prompt.index, "subject": prompt.group, "model": llm.id,
             "answer": completion.text, "correct": is_correct(completion.text, prompt),
             "finish_reason": completion.finish_reason, "prompt_tokens": completion.usage.prompt_tokens,
-            "completion_tokens": completion.usage.completion_tokens, "ms": round((time.perf_counter() - t0) * 1e3, 1)}
+            "completion_tokens": completion.usage.completion_tokens, "ms": round(ms, 1), "slots": slots}
 
 
 def answer_paired(prompts: Sequence[Prompt], models: Sequence[LocalLLM], work: dict[str, Path], *,
-                  log=None) -> int:
-    """Every model answers every prompt in turn (question by question, so a stopped run leaves paired rows),
-    appending to its work file ``work[model.id]`` and skipping what is already there. Returns answers made."""
+                  chunk: int = 32, slots: int = 8, log=None) -> int:
+    """Every model answers every prompt, ``chunk`` prompts at a time (each model the whole chunk in turn, so a
+    stopped run leaves paired rows), with ``slots`` answers decoded together (``LocalLLM.answer_many``), appending
+    to its work file ``work[model.id]`` and skipping what is already there. A row's ``ms`` is its batch's time per
+    answer. Returns answers made."""
     done = {m.id: read_outcomes(work[m.id]) for m in models}
     outs = {}
     for model in models:
@@ -90,15 +90,22 @@ def answer_paired(prompts: Sequence[Prompt], models: Sequence[LocalLLM], work: d
         outs[model.id] = open(work[model.id], "a", encoding="utf-8")
     started, answered = time.perf_counter(), 0
     try:
-        for i, prompt in enumerate(prompts):
+        for start in range(0, len(prompts), chunk):
             for model in models:
-                if row_key(prompt.dataset, prompt.index) not in done[model.id]:
-                    outs[model.id].write(json.dumps(answer_row(model, prompt), ensure_ascii=False) + "\n")
+                todo = [p for p in prompts[start:start + chunk] if row_key(p.dataset, p.index) not in done[model.id]]
+                for kind in sorted({p.kind for p in todo}):
+                    group = [p for p in todo if p.kind == kind]
+                    t0 = time.perf_counter()
+                    completions = model.answer_many([messages_for(p) for p in group], max_tokens=MAX_TOKENS[kind],
+                                                    slots=slots)
+                    ms = (time.perf_counter() - t0) * 1e3 / len(group)
+                    outs[model.id].writelines(json.dumps(_row(model, p, c, ms, slots), ensure_ascii=False) + "\n"
+                                              for p, c in zip(group, completions))
                     outs[model.id].flush()
-                    answered += 1
-            if log is not None and i % 20 == 0:
-                log(f"question {i + 1}/{len(prompts)}: {answered / max(time.perf_counter() - started, 1e-9) * 60:.1f}"
-                    " answers/minute")
+                    answered += len(group)
+            if log is not None:
+                log(f"question {min(start + chunk, len(prompts))}/{len(prompts)}: "
+                    f"{answered / max(time.perf_counter() - started, 1e-9) * 60:.1f} answers/minute")
     finally:
         for out in outs.values():
             out.close()
