@@ -91,3 +91,18 @@ def test_the_kind_that_ships_is_chosen_on_validation_and_must_clear_chance():
     assert validation_lower_bound(cards["knn"]) > 0.5
     assert validation_lower_bound(card(0.60, 0.5, n=40)) < 0.5  # 40 prompts: 0.60 is within chance
     assert validation_lower_bound(cards["mf"]) == -1.0
+
+
+def test_labelling_order_is_the_hash_order_with_each_block_sorted_by_kind():
+    from edge_router.data.datasets import Prompt
+    from edge_router.training.labels import labelling_order, prompt_id
+
+    kinds = ("qa", "math", "choice")
+    prompts = [Prompt("mine", i, f"question {i}", ("x",), kinds[i % 3]) for i in range(40)]
+    hashed = sorted(prompts, key=lambda p: prompt_id(p.question))
+    assert labelling_order(prompts, 1) == hashed
+    ordered = labelling_order(prompts, 16)
+    for start in (0, 16, 32):
+        block = ordered[start:start + 16]
+        assert {p.index for p in block} == {p.index for p in hashed[start:start + 16]}  # the same prompts per block
+        assert [p.kind for p in block] == sorted(p.kind for p in block)

@@ -47,6 +47,7 @@ class StandinServer:
         threads: int | None = None,
         startup_timeout: float = 120.0,
         batched_sampling: bool = True,
+        repeat_penalty: float = defaults.REPEAT_PENALTY,
     ):
         model = model if model is not None else registry.default_spec("cloud-standin").name
         self.model_path, self.model_id = model_store.locate("local-llm", model)
@@ -56,6 +57,7 @@ class StandinServer:
         self.threads = threads
         self.startup_timeout = startup_timeout
         self.batched_sampling = batched_sampling
+        self.repeat_penalty = repeat_penalty
         self._proc: subprocess.Popen | None = None
         self._log = None
 
@@ -65,7 +67,7 @@ class StandinServer:
         import requests
 
         cmd = [sys.executable, "-m", "edge_router.bench.standin_app", "--model", str(self.model_path),
-               "--port", str(self.port), "--n-ctx", str(self.n_ctx)]
+               "--port", str(self.port), "--n-ctx", str(self.n_ctx), "--repeat-penalty", str(self.repeat_penalty)]
         if self.threads:
             cmd += ["--threads", str(self.threads)]
         if not self.batched_sampling:

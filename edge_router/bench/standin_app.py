@@ -6,6 +6,7 @@ side uses; temperature 0 (the default) answers greedily. Streams as server-sent 
 chunk. Run by ``StandinServer``:
 
     python -m edge_router.bench.standin_app --model NAME_OR_GGUF --port 8091 [--n-ctx 2048] [--threads N]
+        [--repeat-penalty 1.1]
 """
 
 from __future__ import annotations
@@ -109,9 +110,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--sequential", action="store_true",
                         help="answer n > 1 by sampling one answer after another (default: one batch)")
+    parser.add_argument("--repeat-penalty", type=float, default=defaults.REPEAT_PENALTY,
+                        help="greedy answers' repetition penalty (labelling uses 1.0, as for the local side)")
     args = parser.parse_args(argv)
     uvicorn = require("uvicorn", "'edge-router[server]'")
-    llm = LocalLLM(args.model, n_ctx=args.n_ctx, threads=args.threads, batched_sampling=not args.sequential)
+    llm = LocalLLM(args.model, n_ctx=args.n_ctx, threads=args.threads, batched_sampling=not args.sequential,
+                   repeat_penalty=args.repeat_penalty)
     uvicorn.run(create_app(llm), host="127.0.0.1", port=args.port, log_level="warning")
 
 

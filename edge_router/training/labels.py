@@ -175,15 +175,23 @@ def read_rows(path: str | Path) -> list[dict]:
     return rows
 
 
+def labelling_order(prompts: Sequence[Prompt], block: int) -> list[Prompt]:
+    """``prompts`` in the order of their hash, each run of ``block`` sorted by kind: a run stopped early has
+    covered every source in proportion, and consecutive prompts mostly share their system prompt, whose tokens
+    both models then keep in their prompt cache instead of prefilling them again (``block=1``: hash order)."""
+    ordered = sorted(prompts, key=lambda p: prompt_id(p.question))
+    return [p for start in range(0, len(ordered), block)
+            for p in sorted(ordered[start:start + block], key=lambda p: p.kind)]
+
+
 def label_prompts(prompts: Sequence[Prompt], out_path: str | Path, *, weak: ChatModel, strong: ChatModel | None,
-                  clusterer: Clusterer, config: LabelConfig, progress: bool = True) -> dict:
-    """Label ``prompts`` into ``out_path``, skipping those already there. Returns a summary."""
+                  clusterer: Clusterer, config: LabelConfig, progress: bool = True, block: int = 64) -> dict:
+    """Label ``prompts`` into ``out_path`` in ``labelling_order``, skipping those already there. Returns a
+    summary."""
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     done = {row["id"] for row in read_rows(out_path)} if out_path.exists() else set()
-    # In the order of their hash: a run stopped early has covered every source in proportion.
-    todo = sorted((p for p in _unique(prompts) if prompt_id(p.question) not in done),
-                  key=lambda p: prompt_id(p.question))
+    todo = labelling_order([p for p in _unique(prompts) if prompt_id(p.question) not in done], block)
     skipped: list[str] = []
 
     def row(prompt: Prompt) -> dict | None:
