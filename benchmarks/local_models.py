@@ -5,7 +5,8 @@ machine) and the stratified 10 % of MMLU test (1,430 questions, the same share o
 They are answered in one hash-mixed order, 128 questions at a time, every model in turn on each block, so a
 stopped run leaves paired answers on a random part of both sets; within a block, eight answers are decoded
 together (``LocalLLM.answer_many``: continuous batching, about 1.5 times one answer's throughput here; the
-first 282 answers of each model were made one at a time). Rows are appended to one work file per model
+first 282 answers of each model were made one at a time, and the token statistics of their first 32 tokens are
+kept from the rest on). Rows are appended to one work file per model
 in the cache; rerun the same command to resume. ``--snapshot`` (and the end of a full run) writes
 the rows so far, sorted and compressed, to ``models/eval/outcomes/<model>.jsonl.gz``, which the
 evaluation's on-device pair and ``benchmarks/local_models_report.py`` read. Usage:

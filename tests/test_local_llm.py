@@ -191,8 +191,12 @@ def test_answers_decoded_together_come_back_in_order_and_one_slot_is_the_plain_g
     monkeypatch.setattr(local_llm, "repeat_penalty", 1.0)
     prompts = ["Name three fruits.", "What is 2 + 2?", "Who wrote Hamlet?", "Say hi.", "List the planets."]
     local_llm.clear_cache()
-    assert local_llm.answer_many(prompts[:1], max_tokens=24, slots=1)[0].text == \
-        local_llm.chat(prompts[0], max_tokens=24).text
+    stream = local_llm.stream(prompts[0], max_tokens=24, stats=True)
+    "".join(stream)
+    alone = local_llm.answer_many(prompts[:1], max_tokens=24, slots=1, stats=5)[0]
+    assert alone.text == stream.completion.text and len(alone.token_stats) == 5
+    assert [t.entropy for t in alone.token_stats] == pytest.approx([t.entropy for t in stream.token_stats[:5]],
+                                                                   abs=1e-3)
     together = local_llm.answer_many(prompts, max_tokens=24, slots=4)
     assert [c.usage.prompt_tokens for c in together] == [len(local_llm.prompt_tokens(p)) for p in prompts]
     for c in together:

@@ -144,11 +144,11 @@ class BatchSampler:
                             "other_ms": (time.perf_counter() - started - decode_s) * 1e3}
         return [Sample(text="".join(t).strip(), token_logprobs=tuple(lp)) for t, lp in zip(texts, logprobs)]
 
-    def greedy(self, prompts: Sequence[list[int]], *, max_tokens: int, slots: int
-               ) -> Iterator[tuple[int, list[int], str]]:
+    def greedy(self, prompts: Sequence[list[int]], *, max_tokens: int, slots: int, stats: int = 0
+               ) -> Iterator[tuple[int, list[int], str, list[TokenStats]]]:
         """Greedy answers (no penalties) to the token lists ``prompts``, at most ``slots`` decoding together; yields
-        (prompt index, answer tokens, "stop" or "length") as each answer ends. The caller checks that ``slots``
-        prompts and their answers fit the KV cache (``n_ctx``)."""
+        (prompt index, answer tokens, "stop" or "length", the ``TokenStats`` of the first ``stats`` tokens) as each
+        answer ends. The caller checks that ``slots`` prompts and their answers fit the KV cache (``n_ctx``)."""
         lib = self._lib
         lib.llama_memory_clear(self._memory, True)
         queue = deque(enumerate(prompts))
@@ -176,14 +176,16 @@ class BatchSampler:
             outputs = [i for i, entry in enumerate(entries) if entry[3]]
             for i, seq in zip(outputs, owners):
                 answer = active[seq]
-                token = int(np.ctypeslib.as_array(lib.llama_get_logits_ith(self._ctx, i),
-                                                  shape=(self._n_vocab,)).argmax())
+                logits = np.ctypeslib.as_array(lib.llama_get_logits_ith(self._ctx, i), shape=(self._n_vocab,))
+                token = int(logits.argmax())
                 finish = "stop" if lib.llama_vocab_is_eog(self._vocab, token) else None
                 if finish is None:
+                    if len(answer.tokens) < stats:
+                        answer.stats.append(token_stats(logits, token))
                     answer.tokens.append(token)
                     finish = "length" if len(answer.tokens) >= max_tokens else None
                 if finish is not None:
-                    yield answer.index, answer.tokens, finish
+                    yield answer.index, answer.tokens, finish, answer.stats
                     lib.llama_memory_seq_rm(self._memory, seq, -1, -1)
                     del active[seq]
                     free.append(seq)
@@ -204,12 +206,14 @@ class BatchSampler:
 
 @dataclass
 class _Answer:
-    """One prompt's place in ``greedy``: its tokens, how many are in the KV cache, the answer so far."""
+    """One prompt's place in ``greedy``: its tokens, how many are in the KV cache, the answer so far and the
+    statistics of its first tokens."""
 
     index: int
     prompt: list[int]
     fed: int = 0
     tokens: list[int] = field(default_factory=list)
+    stats: list[TokenStats] = field(default_factory=list)
 
 
 def _draw(logits: np.ndarray, temperature: float, rng: np.random.Generator) -> tuple[int, float]:

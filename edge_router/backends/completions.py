@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import InvalidInputError
+from .token_stats import TokenStats
 
 
 @dataclass(frozen=True)
@@ -43,13 +44,15 @@ class Prices:
 
 @dataclass(frozen=True)
 class Completion:
-    """One answer: its text, why it ended, what it used and cost (None when unknown)."""
+    """One answer: its text, why it ended, what it used and cost (None when unknown); ``token_stats`` holds its
+    first tokens' log-probabilities and entropies where the call asked for them (``LocalLLM.answer_many``)."""
 
     text: str
     finish_reason: str
     model: str
     usage: Usage | None = None
     cost_usd: float | None = None
+    token_stats: tuple[TokenStats, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -242,11 +242,12 @@ class LocalLLM:
         return samples
 
     def answer_many(self, conversations: Sequence[Messages | str], *, max_tokens: int = defaults.MAX_TOKENS,
-                    slots: int = 8) -> list[Completion]:
+                    slots: int = 8, stats: int = 0) -> list[Completion]:
         """Greedy answers to many conversations, ``slots`` decoded together in one batch (continuous batching:
         a finished answer's slot takes the next conversation). For offline jobs: the answers come at once, in
         order, and decoding several per weight read raises throughput. No repetition penalty applies, so the
-        model must have ``repeat_penalty=1``; answers equal ``chat``'s up to the rounding of batch shapes."""
+        model must have ``repeat_penalty=1``; answers equal ``chat``'s up to the rounding of batch shapes.
+        Each answer's first ``stats`` tokens come with their ``TokenStats`` (``Completion.token_stats``)."""
         if self.repeat_penalty != 1.0:
             raise InvalidInputError("answer_many decodes without a repetition penalty; create the LocalLLM with "
                                     f"repeat_penalty=1.0 (it has {self.repeat_penalty}) or answer with chat().")
@@ -261,12 +262,12 @@ class LocalLLM:
                      "(a larger n_ctx fits more)", slots, max_tokens, self.n_ctx, fitting)
         answers: list[Completion | None] = [None] * len(prompts)
         with self._lock:
-            for index, tokens, finish in self._batch_sampler().greedy(prompts, max_tokens=max_tokens,
-                                                                       slots=min(slots, fitting)):
+            for index, tokens, finish, token_stats in self._batch_sampler().greedy(
+                    prompts, max_tokens=max_tokens, slots=min(slots, fitting), stats=stats):
                 text = self._llama.detokenize(tokens).decode("utf-8", errors="replace").strip()
                 usage = Usage(prompt_tokens=len(prompts[index]), completion_tokens=len(tokens))
                 answers[index] = Completion(text=text, finish_reason=finish, model=self.id, usage=usage,
-                                            cost_usd=0.0)
+                                            cost_usd=0.0, token_stats=tuple(token_stats))
         return answers  # type: ignore[return-value]
 
     def _cached_prefix(self, tokens: list[int]) -> int:

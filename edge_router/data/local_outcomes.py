@@ -1,6 +1,7 @@
 """The local model's greedy answers to benchmark questions, scored against the gold answers.
 
-One JSONL row per question and model (dataset, index, subject, model, answer, correct, tokens, time), made by
+One JSONL row per question and model (dataset, index, subject, model, answer, correct, tokens, time, the first
+tokens' statistics), made by
 ``benchmarks/local_models.py`` and shipped compressed as ``models/eval/outcomes/<model>.jsonl.gz``; the
 evaluation's local pairs read them.
 """
@@ -29,6 +30,7 @@ SYSTEM = {
     "choice": "Reply with the letter of the correct option only: A, B, C or D.",
 }
 MAX_TOKENS = {"math": 512, "choice": 8}
+STATS_TOKENS = 32  # the first tokens' log-probabilities and entropies are kept: what the answer check reads
 
 
 def stratified(prompts: Sequence[Prompt], share: float, *, seed: int = 0) -> list[Prompt]:
@@ -74,7 +76,9 @@ def _row(llm: LocalLLM, prompt: Prompt, completion: Completion, ms: float, slots
     return {"dataset": prompt.dataset, "index": prompt.index, "subject": prompt.group, "model": llm.id,
             "answer": completion.text, "correct": is_correct(completion.text, prompt),
             "finish_reason": completion.finish_reason, "prompt_tokens": completion.usage.prompt_tokens,
-            "completion_tokens": completion.usage.completion_tokens, "ms": round(ms, 1), "slots": slots}
+            "completion_tokens": completion.usage.completion_tokens, "ms": round(ms, 1), "slots": slots,
+            "logprobs": [round(t.logprob, 4) for t in completion.token_stats],
+            "entropies": [round(t.entropy, 4) for t in completion.token_stats]}
 
 
 def answer_paired(prompts: Sequence[Prompt], models: Sequence[LocalLLM], work: dict[str, Path], *,
@@ -82,7 +86,8 @@ def answer_paired(prompts: Sequence[Prompt], models: Sequence[LocalLLM], work: d
     """Every model answers every prompt, ``chunk`` prompts at a time (each model the whole chunk in turn, so a
     stopped run leaves paired rows), with ``slots`` answers decoded together (``LocalLLM.answer_many``), appending
     to its work file ``work[model.id]`` and skipping what is already there. A row's ``ms`` is its batch's time per
-    answer. Returns answers made."""
+    answer; ``logprobs`` and ``entropies`` are those of its first ``STATS_TOKENS`` tokens, taken while decoding.
+    Returns answers made."""
     done = {m.id: read_outcomes(work[m.id]) for m in models}
     outs = {}
     for model in models:
@@ -97,7 +102,7 @@ def answer_paired(prompts: Sequence[Prompt], models: Sequence[LocalLLM], work: d
                     group = [p for p in todo if p.kind == kind]
                     t0 = time.perf_counter()
                     completions = model.answer_many([messages_for(p) for p in group], max_tokens=MAX_TOKENS[kind],
-                                                    slots=slots)
+                                                    slots=slots, stats=STATS_TOKENS)
                     ms = (time.perf_counter() - t0) * 1e3 / len(group)
                     outs[model.id].writelines(json.dumps(_row(model, p, c, ms, slots), ensure_ascii=False) + "\n"
                                               for p, c in zip(group, completions))

@@ -2,8 +2,9 @@
 
 For every row of the Qwen pair's label file (the 0.5B greedy short answer, asked as labelling asked it) and
 every measured GSM8K/MMLU outcome of the local model (its greedy answer, asked as the benchmark asked it),
-the log-probability and entropy of each of the answer's first 32 tokens, by teacher forcing
-(``LocalLLM.score_answer``: one prefill, no generation). Resumable; writes
+the log-probability and entropy of each of the answer's first 32 tokens: by teacher forcing
+(``LocalLLM.score_answer``: one prefill, no generation), or, for outcomes that kept them while they were
+decoded (``local_outcomes.STATS_TOKENS``), those. Resumable; writes
 ``models/probes/qwen-pair.signals.jsonl.gz`` (one row per answer: ``source``, ``key``, ``logprobs``, ``entropies``).
 Run from the repository root:
 
@@ -48,7 +49,8 @@ def answers(model: str) -> list[dict]:
         by_key = {f"{p.dataset}/{p.index}": p for name in ("gsm8k", "mmlu") for p in datasets.load(name)}
         for key, row in sorted(outcomes.items()):
             todo.append({"source": "outcomes", "key": key, "messages": messages_for(by_key[key]),
-                         "answer": row["answer"]})
+                         "answer": row["answer"], "kept": (row["logprobs"], row["entropies"]) if "logprobs" in row
+                         else None})
     return todo
 
 
@@ -64,9 +66,13 @@ def main(argv: list[str] | None = None) -> int:
     todo = [a for a in answers(llm.id) if (a["source"], a["key"]) not in done][:args.limit]
 
     def row(item: dict) -> dict:
-        stats = llm.score_answer(item["messages"], item["answer"], max_tokens=MAX_TOKENS)
-        return {"source": item["source"], "key": item["key"], "model": llm.id,
-                "logprobs": [round(s.logprob, 4) for s in stats], "entropies": [round(s.entropy, 4) for s in stats]}
+        if item.get("kept"):
+            logprobs, entropies = item["kept"]
+        else:
+            stats = llm.score_answer(item["messages"], item["answer"], max_tokens=MAX_TOKENS)
+            logprobs, entropies = [round(s.logprob, 4) for s in stats], [round(s.entropy, 4) for s in stats]
+        return {"source": item["source"], "key": item["key"], "model": llm.id, "logprobs": logprobs,
+                "entropies": entropies}
 
     append_rows(work, todo, row, label="scoring", unit="answers", progress=True)
     rows = sorted(read_rows(work), key=lambda r: (r["source"], r["key"]))
