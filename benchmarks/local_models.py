@@ -3,10 +3,10 @@
 The questions: 400 GSM8K test questions chosen by the sha256 of their text (the same 400 on every
 machine) and the stratified 10 % of MMLU test (1,430 questions, the same share of each subject).
 They are answered in one hash-mixed order, 128 questions at a time, every model in turn on each block, so a
-stopped run leaves paired answers on a random part of both sets; within a block, eight answers are decoded
-together (``LocalLLM.answer_many``: continuous batching, about 1.5 times one answer's throughput here; the
-first 282 answers of each model were made one at a time, and the token statistics of their first 32 tokens are
-kept from the rest on). Rows are appended to one work file per model
+stopped run leaves paired answers on a random part of both sets; within a block, GSM8K answers are decoded
+four together (``LocalLLM.answer_many``, ``local_outcomes.SLOTS``: about 1.4 times one answer's throughput
+here) and every answer keeps its first 32 tokens' statistics (the first 282 answers of each model were made
+one at a time, without them). Rows are appended to one work file per model
 in the cache; rerun the same command to resume. ``--snapshot`` (and the end of a full run) writes
 the rows so far, sorted and compressed, to ``models/eval/outcomes/<model>.jsonl.gz``, which the
 evaluation's on-device pair and ``benchmarks/local_models_report.py`` read. Usage:
@@ -62,10 +62,10 @@ def main(argv: list[str] | None = None) -> int:
     prompts = questions()[:args.limit]
     # Without the answers' repetition penalty: the job began before its default became 1.1, and every row of
     # a set must be made the same way (benchmarks/results/generation_settings.md compares the two).
-    # n_ctx: eight 512-token answers and their prompts side by side in the batch's KV cache.
-    models = [LocalLLM(m, threads=args.threads, repeat_penalty=1.0, n_ctx=8192) for m in args.models]
+    # n_ctx: four 512-token answers and their prompts side by side in the batch's KV cache.
+    models = [LocalLLM(m, threads=args.threads, repeat_penalty=1.0, n_ctx=4096) for m in args.models]
     print(f"{len(prompts)} questions, models {[m.id for m in models]}, {environment.describe()}", file=sys.stderr)
-    answer_paired(prompts, models, {m.id: work_path(m.id) for m in models}, chunk=128, slots=8,
+    answer_paired(prompts, models, {m.id: work_path(m.id) for m in models},
                   log=lambda line: print(line, file=sys.stderr, flush=True))
     return write_snapshots([m.id for m in models]) if args.limit is None else 0
 

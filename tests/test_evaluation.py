@@ -131,7 +131,7 @@ def test_local_outcomes_are_paired_scored_appended_and_resumed(local_llm, tmp_pa
     assert set(rows) == {"gsm8k/7", "mmlu/3"} and rows["mmlu/3"]["subject"] == "math"
     assert rows["gsm8k/7"]["correct"] == datasets.is_correct(rows["gsm8k/7"]["answer"], prompts[0])
     assert rows["mmlu/3"]["completion_tokens"] <= 4 and rows["gsm8k/7"]["model"] == local_llm.id
-    assert rows["mmlu/3"]["slots"] == 8 and rows["mmlu/3"]["ms"] > 0
+    assert rows["mmlu/3"]["slots"] == local_outcomes.SLOTS["choice"] and rows["mmlu/3"]["ms"] > 0
     gsm8k = rows["gsm8k/7"]
     assert len(gsm8k["logprobs"]) == len(gsm8k["entropies"]) == min(gsm8k["completion_tokens"], 32)
 

@@ -218,3 +218,12 @@ def test_answering_many_refuses_a_repetition_penalty_and_bad_slots_and_fits_the_
         answers = small.answer_many(["Say hi.", "Say bye.", "Say yes."], max_tokens=100, slots=3)
     assert len(answers) == 3 and all(a.text for a in answers) and "1 at a time" in caplog.text
     small.close()
+
+
+def test_the_shared_prompt_prefix_leaves_every_prompt_a_token_of_its_own():
+    from edge_router.backends.batch_sampler import _common_prefix
+
+    assert _common_prefix([[1, 2, 3, 4], [1, 2, 5]]) == 2
+    assert _common_prefix([[1, 2], [1, 2, 3]]) == 1
+    assert _common_prefix([[9, 1], [8, 1]]) == 0
+    assert _common_prefix([[5], [5, 6]]) == 0

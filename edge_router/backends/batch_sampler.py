@@ -12,7 +12,8 @@ The sampler owns a second llama.cpp context on the model's weights (its own KV c
 answered it greedily, as labelling does), that part of the KV cache is copied over instead of prefilled again.
 The same context scores a given answer by teacher forcing (``forced``), and answers many prompts greedily
 with continuous batching (``greedy``): each prompt gets a sequence slot, and a finished answer's slot takes the
-next prompt, so that offline jobs (benchmark answers) decode several answers per weight read.
+next prompt, so that offline jobs (benchmark answers) decode several answers per weight read; the tokens all
+prompts start with are prefilled once.
 """
 
 from __future__ import annotations
@@ -151,13 +152,22 @@ class BatchSampler:
         answer ends. The caller checks that ``slots`` prompts and their answers fit the KV cache (``n_ctx``)."""
         lib = self._lib
         lib.llama_memory_clear(self._memory, True)
+        # The tokens every prompt starts with (the chat template, a shared system prompt) are prefilled once, into
+        # a sequence of their own, and shared with each slot's sequence when it takes a prompt.
+        shared, holder = _common_prefix(prompts) if len(prompts) > 1 else 0, MAX_SEQUENCES - 1
+        for start in range(0, shared, 512):
+            chunk = prompts[0][start:min(start + 512, shared)]
+            self._decode([(t, start + j, holder, False) for j, t in enumerate(chunk)])
         queue = deque(enumerate(prompts))
-        free = list(range(min(slots, MAX_SEQUENCES)))
+        free = list(range(min(slots, holder)))
         active: dict[int, _Answer] = {}
         while queue or active:
             while free and queue:
                 index, tokens = queue.popleft()
-                active[free.pop()] = _Answer(index, tokens)
+                seq = free.pop()
+                if shared:
+                    lib.llama_memory_seq_cp(self._memory, holder, seq, 0, shared)
+                active[seq] = _Answer(index, tokens, fed=shared)
             entries, owners = [], []
             for seq, answer in active.items():  # one token for every answering sequence first
                 if answer.fed == len(answer.prompt):
@@ -202,6 +212,15 @@ class BatchSampler:
             self._decode([(t, start + j, 0, w) for j, (t, w) in enumerate(zip(chunk, wanted))])
             stats += [token_stats(self._logits(j), full[start + j + 1]) for j, w in enumerate(wanted) if w]
         return stats
+
+
+def _common_prefix(prompts: Sequence[list[int]]) -> int:
+    """How many tokens all ``prompts`` start with, leaving each at least its last token of its own."""
+    n = min(len(p) for p in prompts) - 1
+    for i in range(max(n, 0)):
+        if any(p[i] != prompts[0][i] for p in prompts):
+            return i
+    return max(n, 0)
 
 
 @dataclass

@@ -251,12 +251,12 @@ class LocalLLM:
         if self.repeat_penalty != 1.0:
             raise InvalidInputError("answer_many decodes without a repetition penalty; create the LocalLLM with "
                                     f"repeat_penalty=1.0 (it has {self.repeat_penalty}) or answer with chat().")
-        if not isinstance(slots, int) or not 1 <= slots <= MAX_SEQUENCES:
-            raise InvalidInputError(f"slots must be an integer from 1 to {MAX_SEQUENCES}, not {slots!r}.")
+        if not isinstance(slots, int) or not 1 <= slots < MAX_SEQUENCES:
+            raise InvalidInputError(f"slots must be an integer from 1 to {MAX_SEQUENCES - 1}, not {slots!r}.")
         prompts = [self._checked_tokens(c, max_tokens) for c in conversations]
         if not prompts:
             return []
-        fitting = max(1, self.n_ctx // (max(map(len, prompts)) + max_tokens))
+        fitting = max(1, self.n_ctx // (max(map(len, prompts)) + max_tokens))  # (shared prefix counted each time)
         if fitting < slots:
             log.info("%d answers of %d tokens do not fit the %d-token context together; decoding %d at a time "
                      "(a larger n_ctx fits more)", slots, max_tokens, self.n_ctx, fitting)
