@@ -30,9 +30,10 @@ SYSTEM = {
     "choice": "Reply with the letter of the correct option only: A, B, C or D.",
 }
 MAX_TOKENS = {"math": 512, "choice": 8}
-# Answers decoded together (LocalLLM.answer_many), measured on 16 questions each with Qwen2.5-Coder-0.5B on two
-# cores: GSM8K 36 tokens/s with 4, 35 with 8, about 26 one at a time; MMLU's one-letter answers are all
-# prefill, 1.18 s each alone against 1.48 s with 8 (every prompt token attends over every sequence's cells).
+# Answers decoded together (LocalLLM.answer_many), measured on two cores: GSM8K with Qwen2.5-Coder-0.5B 36 tokens/s
+# with 4, 35 with 8, about 26 one at a time (16 questions); with the 1.5B 17.3 with 4, 14.0 alone (8 and 4
+# questions); MMLU's one-letter answers are all prefill, 1.18 s each alone against 1.48 s with 8 (0.5B, 16
+# questions): every token attends over every sequence's cells, which costs more than the batch saves.
 SLOTS = {"math": 4, "choice": 1}
 STATS_TOKENS = 32  # the first tokens' log-probabilities and entropies are kept: what the answer check reads
 
