@@ -4,9 +4,9 @@ The questions: 400 GSM8K test questions chosen by the sha256 of their text (the 
 machine) and the stratified 10 % of MMLU test (1,430 questions, the same share of each subject).
 They are answered in one hash-mixed order, 128 questions at a time, every model in turn on each block, so a
 stopped run leaves paired answers on a random part of both sets; within a block, GSM8K answers are decoded
-four together (``LocalLLM.answer_many``, ``local_outcomes.SLOTS``: 1.2 to 1.4 times one answer's
-throughput here) and every answer keeps its first 32 tokens' statistics (the first 282 answers of each model were made
-one at a time, without them). Rows are appended to one work file per model
+four together (``LocalLLM.answer_many``, ``local_outcomes.SLOTS``: 1.2 to 1.4 times one answer's throughput
+here) and every answer keeps its first 32 tokens' statistics (rows without ``slots`` were made one at a time,
+without them). Rows are appended to one work file per model
 in the cache; rerun the same command to resume. ``--snapshot`` (and the end of a full run) writes
 the rows so far, sorted and compressed, to ``models/eval/outcomes/<model>.jsonl.gz``, which the
 evaluation's on-device pair and ``benchmarks/local_models_report.py`` read. Usage:
