@@ -245,7 +245,10 @@ class LocalLLM:
                     slots: int = 8, stats: int = 0) -> list[Completion]:
         """Greedy answers to many conversations, ``slots`` decoded together in one batch (continuous batching:
         a finished answer's slot takes the next conversation). For offline jobs: the answers come at once, in
-        order, and decoding several per weight read raises throughput. No repetition penalty applies, so the
+        order, and decoding several per weight read raises throughput; the tokens all conversations start with
+        are prefilled once. Every token attends over all slots' cached tokens, so slots pay off for long answers
+        (GSM8K: 1.2 to 1.4 times one at a time on two cores) and not for answers of a few tokens, which are all
+        prefill (``local_outcomes.SLOTS``). No repetition penalty applies, so the
         model must have ``repeat_penalty=1``; answers equal ``chat``'s up to the rounding of batch shapes.
         Each answer's first ``stats`` tokens come with their ``TokenStats`` (``Completion.token_stats``)."""
         if self.repeat_penalty != 1.0:
