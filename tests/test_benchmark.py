@@ -61,7 +61,8 @@ def fake_results(decision_p50: float = 11.0, direct_p50: float = 10.5) -> dict:
         "local_llm": {"32": {"prompt_tokens": 40.0, "ttft_ms": 50.0, "answer_tokens": 64.0, "prefill_tok_s": 800.0,
                              "decode_tok_s": 60.0, "measured_ms": 1100.0, "answer_ms": 1100.0}},
         "cloud": {"standin": {"round_trip_ms": _cell(300.0), "first_token_ms": _cell(40.0)}},
-        "gate": {"k_3_tokens_16": {"total_ms": 900.0, "sample_ms": 880.0, "cluster_ms": 20.0}},
+        "gate": {"k_3_tokens_16": {"total_ms": 900.0, "sample_ms": 880.0, "cluster_ms": 20.0, "sample_tokens": 6.5,
+                                   "runs": 10}},
         "sampling": {"tokens": 12, "one_answer_tok_s": 30.0, "one_answer_s": 0.4, **{
             f"k_{k}": {"sequential": {"tok_s": 29.0, "x_one_answer": 29 / 30, "seconds": 0.4 * k},
                        "batched": {"tok_s": rate, "x_one_answer": rate / 30, "seconds": 12 * k / rate,
@@ -152,6 +153,9 @@ def test_quick_bench_writes_every_key_with_positive_figures(tmp_path):
         assert part in results["decision"]["threads_1"]["32"]
     lengths = {defaults.GATE_MAX_TOKENS, results["plan"]["gate_tokens"]}
     assert set(results["gate"]) == {f"k_{k}_tokens_{n}" for k in (3, 5, 10) for n in lengths}
+    for key, cell in results["gate"].items():  # every prompt of the length, and samples within their limit
+        assert cell["runs"] == results["plan"]["per_length"] * results["plan"]["gate_reps"]
+        assert 0 < cell["sample_tokens"] <= int(key.rsplit("_", 1)[1])
     assert results["sampling"]["k_5"]["batched"]["decode_ms_per_step"] > 0
     assert {"import", "resolve_files", "create_sessions", "first_decision", "total"} == \
         set(results["cold_start"]["cold_start_ms"])

@@ -307,21 +307,25 @@ def measure_cloud(plan: Plan) -> dict:
     return out
 
 
-def measure_gate(plan: Plan, prompt: str, local: LocalLLM, embedder: Embedder) -> dict:
+def measure_gate(plan: Plan, prompts: list[str], local: LocalLLM, embedder: Embedder) -> dict:
     """The uncertainty gate's cost: k local samples plus clustering, with the default clusterer at the default
-    sample length and at ``plan.gate_tokens`` (the length the gate used before its calibration)."""
+    sample length and at ``plan.gate_tokens`` (the length the gate used before its calibration), each of
+    ``prompts`` ``plan.gate_reps`` times; medians, and the samples' mean length in tokens."""
     clusterer = clusterer_named(defaults.CLUSTERER, embedder)
     out = {}
     for tokens in sorted({defaults.GATE_MAX_TOKENS, plan.gate_tokens}):
         for k in plan.gate_ks:
             gate = UncertaintyGate(clusterer, k=k, max_tokens=tokens)
             rows = []
-            for _ in range(plan.gate_reps):
-                t0 = time.perf_counter()
-                _, se = gate.measure_entropy(local, [{"role": "user", "content": prompt}])
-                rows.append({"total_ms": (time.perf_counter() - t0) * 1e3, "sample_ms": se.sample_ms,
-                             "cluster_ms": se.cluster_ms})
+            for prompt in prompts:
+                for _ in range(plan.gate_reps):
+                    t0 = time.perf_counter()
+                    _, se = gate.measure_entropy(local, [{"role": "user", "content": prompt}])
+                    rows.append({"total_ms": (time.perf_counter() - t0) * 1e3, "sample_ms": se.sample_ms,
+                                 "cluster_ms": se.cluster_ms,
+                                 "sample_tokens": float(np.mean([len(x.token_logprobs) for x in se.samples]))})
             out[f"k_{k}_tokens_{tokens}"] = {key: float(np.median([r[key] for r in rows])) for key in rows[0]}
+            out[f"k_{k}_tokens_{tokens}"]["runs"] = len(rows)
     return out
 
 
@@ -455,7 +459,7 @@ def run(*, quick: bool = False, router_path: Path | None = None, labels: Path | 
         log("k samples, one after another and in one batch ...")
         results["sampling"] = measure_sampling(plan, prompts[32 if 32 in prompts else plan.lengths[0]][0], local)
         log("uncertainty gate ...")
-        results["gate"] = measure_gate(plan, prompts[32 if 32 in prompts else plan.lengths[0]][0], local, embedder)
+        results["gate"] = measure_gate(plan, prompts[32 if 32 in prompts else plan.lengths[0]], local, embedder)
     results["targets"] = targets(results)
     results["run_seconds"] = time.perf_counter() - started
     return results

@@ -179,12 +179,14 @@ def markdown(results: dict, plot_name: str | None) -> str:
                          else "— | —")
                 out.append(f"| {k} | {path} | {c['tok_s']:.1f} | {c['x_one_answer']:.2f} | {c['seconds']:.2f} | "
                            f"{extra} |")
-    out += ["", "## Uncertainty gate (k samples of up to n tokens + the default clustering, ms; the default gate: "
-            "k = 5, 16 tokens)", "", "| k | tokens | total | sampling | clustering |", "|---|---|---|---|---|"]
+    out += ["", "## Uncertainty gate (k samples of up to n tokens + the default clustering, ms, medians over the "
+            "runs; the default gate: k = 5, 16 tokens)", "",
+            "| k | tokens | runs | total | sampling | clustering | sample length (tokens, median of means) |",
+            "|---|---|---|---|---|---|---|"]
     for key, cell in results["gate"].items():
         _, k, _, tokens = key.split("_")
-        out.append(f"| {k} | {tokens} | {_fmt(cell['total_ms'])} | {_fmt(cell['sample_ms'])} | "
-                   f"{_fmt(cell['cluster_ms'])} |")
+        out.append(f"| {k} | {tokens} | {cell['runs']} | {_fmt(cell['total_ms'])} | {_fmt(cell['sample_ms'])} | "
+                   f"{_fmt(cell['cluster_ms'])} | {cell['sample_tokens']:.1f} |")
     out.append("")
     return "\n".join(out)
 
