@@ -242,7 +242,8 @@ def render(report: dict) -> str:
         f"llama-cpp-python {env['libraries']['llama-cpp-python']}, commit `{env['commit']}`. Local model: the "
         f"default (Qwen2.5-Coder-0.5B). AUROC for \"the local answer is wrong\" with bootstrap 95 % intervals; "
         f"the signals read the first {probe['n_tokens']} tokens (the shipped probe's n) of the greedy answer "
-        "(by teacher forcing, `models/probes/signals.py`); each signal's direction was set on the train split.",
+        "(by teacher forcing, or for the outcomes answered in batches as kept while decoding, "
+        "`models/probes/signals.py`); each signal's direction was set on the train split.",
         "",
         "| method | ms per query | " + " | ".join(f"{s} (n = {report['sets'][s]['probe']['n']}, "
                                                  f"{report['sets'][s]['local_wrong_share']:.0%} wrong)"
@@ -289,15 +290,18 @@ def render(report: dict) -> str:
         f"{live['hold_ms']:.0f} ms.",
         "",
     ]
+    outcomes = {name: report["sets"][name]["probe"] for name in set_names[1:] if report["sets"][name].get("probe")}
+    outcome_probe = ", ".join(f"{name} {m['auroc']:.3f} (n = {m['n']})" for name, m in outcomes.items())
+    carries = "does not carry over" if all(m["auroc"] < 0.6 for m in outcomes.values()) else "carries over in part"
     lines += [
         "## Reading",
         "",
         "The probe was trained on the label rows' short answers (a word, a number, a letter), and on their "
         "held-out split it ranks a wrong local answer best of all, at a hundredth of the gate's cost. The "
-        "outcome sets are small (see n) and differently shaped: a GSM8K answer's first tokens restate the "
-        "problem before any arithmetic, and an MMLU answer is one letter, so one or two tokens carry every "
-        "signal; the intervals there are wide, and on MMLU they include chance for every one-answer signal "
-        "and for the router alike.",
+        "benchmark answers are differently shaped: a GSM8K answer's first tokens restate the problem before "
+        "any arithmetic, and an MMLU answer is one letter, so one or two tokens carry every signal. There the "
+        f"probe's AUROC is {outcome_probe or 'not measured (no outcomes)'}: what it learnt on short answers "
+        f"{carries} to them.",
         "",
     ]
     if report.get("combined"):
