@@ -26,11 +26,10 @@ from edge_router import LocalLLM, defaults
 from edge_router.bench import environment
 from edge_router.data import datasets
 from edge_router.data.local_outcomes import row_key
-from edge_router.data.resumable import append_rows
+from edge_router.data.resumable import append_rows, read_rows
 from edge_router.evaluation.repetition import loops, repeated_share
 from edge_router.metrics import wilson
 from edge_router.settings import cache_dir
-from edge_router.training.labels import read_rows
 
 RESULTS = Path(__file__).resolve().parent / "results"
 LIMITS = (256, 512)
@@ -143,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     llm = LocalLLM(threads=args.threads)
     work = cache_dir() / "bench" / f"generation_settings.{llm.id}.jsonl"
     work.parent.mkdir(parents=True, exist_ok=True)
-    done = {(r["penalty"], row_key(r["dataset"], r["index"])) for r in (read_rows(work) if work.exists() else [])}
+    done = {(r["penalty"], row_key(r["dataset"], r["index"])) for r in read_rows(work)}
     jobs = [(p, penalty) for p in chosen for penalty in args.penalties
             if (penalty, row_key(p.dataset, p.index)) not in done]
     append_rows(work, jobs, lambda job: answer(llm, job[0], job[1], max(LIMITS)), label="answering",

@@ -83,6 +83,14 @@ class BatchSampler:
         if self._lib.llama_decode(self._ctx, batch) != 0:
             raise LocalModelError("llama.cpp failed to decode a batch while sampling.")
 
+    def _prefill(self, tokens: list[int], *, seq: int, start: int = 0, last_logits: bool = True) -> None:
+        """Decode ``tokens[start:]`` at their positions into sequence ``seq``, 512 a batch; with ``last_logits``
+        the last token's logits are kept (``_logits(-1)``)."""
+        for begin in range(start, len(tokens), 512):
+            chunk = tokens[begin:begin + 512]
+            last = last_logits and begin + len(chunk) == len(tokens)
+            self._decode([(t, begin + j, seq, last and j == len(chunk) - 1) for j, t in enumerate(chunk)])
+
     def _logits(self, i: int) -> np.ndarray:
         ptr = self._lib.llama_get_logits_ith(self._ctx, i)
         return np.ctypeslib.as_array(ptr, shape=(self._n_vocab,)).copy()
@@ -111,10 +119,7 @@ class BatchSampler:
         lib = self._lib
         lib.llama_memory_clear(self._memory, True)
         reused = self._copy_prefix(*cached, len(tokens)) if cached is not None else 0
-        for start in range(reused, len(tokens), 512):
-            chunk = tokens[start:start + 512]
-            last = start + len(chunk) == len(tokens)
-            self._decode([(t, start + j, 0, last and j == len(chunk) - 1) for j, t in enumerate(chunk)])
+        self._prefill(tokens, seq=0, start=reused)
         for seq in range(1, k):
             lib.llama_memory_seq_cp(self._memory, 0, seq, -1, -1)
         rngs = [np.random.default_rng(seed) for seed in seeds]
@@ -155,9 +160,7 @@ class BatchSampler:
         # The tokens every prompt starts with (the chat template, a shared system prompt) are prefilled once, into
         # a sequence of their own, and shared with each slot's sequence when it takes a prompt.
         shared, holder = _common_prefix(prompts) if len(prompts) > 1 else 0, MAX_SEQUENCES - 1
-        for start in range(0, shared, 512):
-            chunk = prompts[0][start:min(start + 512, shared)]
-            self._decode([(t, start + j, holder, False) for j, t in enumerate(chunk)])
+        self._prefill(prompts[0][:shared], seq=holder, last_logits=False)
         queue = deque(enumerate(prompts))
         free = list(range(min(slots, holder)))
         active: dict[int, _Answer] = {}

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import InvalidInputError
-from .token_stats import TokenStats
+
+if TYPE_CHECKING:  # token_stats imports numpy, which this module's users must not pay for
+    from .token_stats import TokenStats
 
 
 @dataclass(frozen=True)

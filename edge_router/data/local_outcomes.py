@@ -8,7 +8,6 @@ evaluation's local pairs read them.
 
 from __future__ import annotations
 
-import gzip
 import json
 import math
 import random
@@ -20,6 +19,7 @@ from typing import Sequence
 from ..backends.completions import Completion
 from ..backends.local_llm import LocalLLM
 from .datasets import Prompt, is_correct
+from .resumable import read_rows
 
 # Measured on 20 GSM8K test questions outside the evaluated 400 (Qwen2.5-Coder-0.5B): this math system prompt
 # got 8/20 right against 3/20 for "end with the final number" in the user turn (fewer code blocks); answers
@@ -57,19 +57,7 @@ def row_key(dataset: str, index: int) -> str:
 
 def read_outcomes(path: str | Path) -> dict[str, dict]:
     """Rows by ``dataset/index`` from a .jsonl or .jsonl.gz file (a torn last line is skipped)."""
-    path = Path(path)
-    opener = gzip.open if path.suffix == ".gz" else open
-    rows = {}
-    if not path.exists():
-        return rows
-    with opener(path, "rt", encoding="utf-8") as fh:
-        for line in fh:
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            rows[row_key(row["dataset"], row["index"])] = row
-    return rows
+    return {row_key(row["dataset"], row["index"]): row for row in read_rows(path)}
 
 
 def messages_for(prompt: Prompt) -> list[dict]:

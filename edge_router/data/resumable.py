@@ -1,7 +1,9 @@
-"""Appending one JSONL row per finished item, so that a long job that stops resumes where it left off."""
+"""Appending one JSONL row per finished item, so that a long job that stops resumes where it left off, and
+reading such rows back."""
 
 from __future__ import annotations
 
+import gzip
 import json
 import time
 from pathlib import Path
@@ -29,3 +31,19 @@ def append_rows(path: Path, items: Sequence[T], make_row: Callable[[T], dict | N
     if bar is not None:
         bar.close()
     return time.perf_counter() - started
+
+
+def read_rows(path: str | Path) -> list[dict]:
+    """The rows of a JSONL file, plain or .gz; none when it does not exist yet (a half-written last line from an
+    interrupted run is skipped)."""
+    if not Path(path).is_file():
+        return []
+    rows = []
+    opener = gzip.open if str(path).endswith(".gz") else open
+    with opener(path, "rt", encoding="utf-8") as fh:
+        for line in fh:
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+    return rows

@@ -22,9 +22,7 @@ its text and never changes.
 
 from __future__ import annotations
 
-import gzip
 import hashlib
-import json
 import logging
 import time
 from dataclasses import asdict, dataclass
@@ -32,6 +30,7 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 from ..backends.chat_model import ChatModel
+from ..data import resumable
 from ..data.datasets import Prompt, is_correct
 from ..data.resumable import append_rows
 from ..errors import CloudError, InvalidInputError, ModelNotFoundError
@@ -164,15 +163,7 @@ def read_rows(path: str | Path) -> list[dict]:
     """The rows of a label file, plain or .gz (a half-written last line from an interrupted run is skipped)."""
     if not Path(path).is_file():
         raise ModelNotFoundError(f"Label file {path} does not exist; create it with `edge-router label --out {path}`.")
-    rows = []
-    opener = gzip.open if str(path).endswith(".gz") else open
-    with opener(path, "rt", encoding="utf-8") as fh:
-        for line in fh:
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError:
-                continue
-    return rows
+    return resumable.read_rows(path)
 
 
 def labelling_order(prompts: Sequence[Prompt], block: int) -> list[Prompt]:

@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 
 from edge_router import LocalLLM
-from edge_router.data import datasets
+from edge_router.data import datasets, resumable
 from edge_router.data.local_outcomes import messages_for, read_outcomes
 from edge_router.data.resumable import append_rows
 from edge_router.settings import cache_dir
@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     llm = LocalLLM(threads=args.threads)
     work = work_path()
     work.parent.mkdir(parents=True, exist_ok=True)
-    done = {(r["source"], r["key"]) for r in (read_rows(work) if work.exists() else [])}
+    done = {(r["source"], r["key"]) for r in resumable.read_rows(work)}
     todo = [a for a in answers(llm.id) if (a["source"], a["key"]) not in done][:args.limit]
 
     def row(item: dict) -> dict:
@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
                 "entropies": entropies}
 
     append_rows(work, todo, row, label="scoring", unit="answers", progress=True)
-    rows = sorted(read_rows(work), key=lambda r: (r["source"], r["key"]))
+    rows = sorted(resumable.read_rows(work), key=lambda r: (r["source"], r["key"]))
     with gzip.open(OUT, "wt", encoding="utf-8", compresslevel=9) as out:
         out.writelines(json.dumps(r) + "\n" for r in rows)
     print(f"{len(rows)} answers scored -> {OUT}", file=sys.stderr)
