@@ -2,10 +2,12 @@
 regenerates ``benchmarks/results/quality.md``, ``quality.json`` and one PNG of PGR against the share of
 strong calls per pair and benchmark.
 
-1. Three label sets, none holding an evaluation prompt (checked):
+1. Four label sets, none holding an evaluation prompt (checked):
    - ``se``: the paper's labels from the on-device pair (``models/routers/qwen-pair.labels.jsonl.gz``):
      k = 5 samples of Qwen2.5-Coder-0.5B and of Qwen2.5-Coder-1.5B, relative SE difference, τ = 0.1;
    - ``accuracy``: on the same prompts, "the 0.5B greedy answer was wrong" (TO-Router-style baseline);
+   - ``outcome``: on the same prompts, the pair's greedy answers as RouteLLM labels them (strong when only
+     the 1.5B was right, weak when only the 0.5B was): what the SE labels are compared with;
    - ``rb-outcome``: GPT-4 vs Mixtral recorded outcomes on RouterBench's train rows (ARC-Challenge,
      Winogrande, MBPP), for the pair neither of whose models can be sampled here (out of domain, as
      RouteLLM's Arena data is).
@@ -49,10 +51,11 @@ SEEDS = 20
 LABEL_SETS = {
     "se": "semantic-entropy preferences of the on-device pair (Qwen 0.5B vs 1.5B, k = 5, τ = 0.1)",
     "accuracy": "the Qwen 0.5B greedy answer was wrong, same prompts (TO-Router-style baseline)",
+    "outcome": "the pair's greedy answers, same prompts: strong when only the 1.5B was right (RouteLLM-style)",
     "rb-outcome": "GPT-4 vs Mixtral recorded outcomes on RouterBench train (ARC-Challenge, Winogrande, MBPP)",
 }
 EVALUATIONS = (
-    ("on-device", ("gsm8k", "mmlu"), ("se", "accuracy")),
+    ("on-device", ("gsm8k", "mmlu"), ("se", "accuracy", "outcome")),
     ("local-gpt4", ("gsm8k", "mmlu"), ("se", "accuracy")),
     ("gpt4-mixtral", ("gsm8k", "mmlu", "mt-bench"), ("se", "accuracy", "rb-outcome")),
 )
@@ -69,7 +72,16 @@ def label_sets() -> dict[str, tuple[list[dict], str]]:
     pair = read_rows(PAIR_LABELS)
     recorded = outcome_rows(routerbench_outcomes(RB_MODELS["strong"], RB_MODELS["weak"]),
                             strong_model=RB_MODELS["strong"], weak_model=RB_MODELS["weak"])
-    return {"se": (pair, "se"), "accuracy": (pair, "local-wrong"), "rb-outcome": (recorded, "se")}
+    return {"se": (pair, "se"), "accuracy": (pair, "local-wrong"), "outcome": (pair_outcomes(pair), "se"),
+            "rb-outcome": (recorded, "se")}
+
+
+def pair_outcomes(pair: list[dict]) -> list[dict]:
+    """The SE label prompts relabelled by the pair's greedy answers (rows without a scored answer left out)."""
+    scored = [r for r in pair if r["weak"].get("correct") is not None and r["strong"].get("correct") is not None]
+    records = [{"question": r["prompt"], "dataset": r["dataset"], "sample_id": r["index"],
+                "strong": float(r["strong"]["correct"]), "weak": float(r["weak"]["correct"])} for r in scored]
+    return outcome_rows(records, strong_model=pair[0]["strong"]["model"], weak_model=pair[0]["weak"]["model"])
 
 
 def evaluation_ids() -> set[str]:
@@ -290,7 +302,7 @@ def reading(results: list[dict], cards: dict, sets: dict) -> list[str]:
     out = []
     for result in results:
         rnd = result["routers"][RANDOM]
-        for label_set in ("se", "rb-outcome"):
+        for label_set in ("se", "outcome", "rb-outcome"):
             if not any(n.startswith(f"{label_set}/") for n in result["routers"]):
                 continue
             name, r = chosen_result(result, cards, label_set)
