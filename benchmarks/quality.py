@@ -38,7 +38,9 @@ from edge_router.backends.cloud_llm import CloudLLM
 from edge_router.bench import environment
 from edge_router.data import eval_data
 from edge_router.data.datasets import routerbench_outcomes
-from edge_router.evaluation.runner import DEFAULT_PRICES, ORACLE, RANDOM, run
+from edge_router.evaluation.quality import curve
+from edge_router.evaluation.runner import DEFAULT_PRICES, ORACLE, RANDOM, run, strong_better_auroc
+from edge_router.metrics import auroc
 from edge_router.settings import cache_dir
 from edge_router.training.labels import outcome_rows, prompt_id, read_rows
 from edge_router.training.trainer import chosen_kind, train
@@ -298,8 +300,23 @@ def paper_rows(results: list[dict], cards: dict) -> list[str]:
     return rows
 
 
+def ceilings(benchmark: str) -> str:
+    """What two query-blind references reach on the on-device pair's outcomes: a perfect detector of the local
+    answer being wrong (the most the gate or the answer check could do), and question length (a difficulty
+    proxy any router could learn), each with its AUROC for "local wrong" and for "strong better"."""
+    s = eval_data.load(benchmark, "on-device")
+    wrong, length = 1.0 - s.weak, np.array([len(p) for p in s.prompts], float)
+    parts = []
+    for name, scores in (("a perfect \"local answer wrong\" detector", wrong), ("routing the longest first", length)):
+        c = curve(scores, s.strong, s.weak)
+        parts.append(f"{name} reaches CPT(50%) {_pct(c.cpt(0.5))}, APGR {c.apgr():.3f}")
+    return (f"- on-device / {benchmark}, references: " + "; ".join(parts) + f". Question length ranks \"local "
+            f"wrong\" with AUROC {_fmt(auroc(length, s.weak == 0))} and \"strong better\" with "
+            f"{_fmt(strong_better_auroc(length, s.strong, s.weak))}.")
+
+
 def reading(results: list[dict], cards: dict, sets: dict) -> list[str]:
-    out = []
+    out = [ceilings(r["benchmark"]) for r in results if r["pair"] == "on-device"]
     for result in results:
         rnd = result["routers"][RANDOM]
         for label_set in ("se", "outcome", "rb-outcome"):
