@@ -7,8 +7,8 @@ import json
 import pytest
 
 from edge_router import CloudLLM, EdgeRouter, ExactMatchClusterer, RouterModel
-from edge_router.data.datasets import load_jsonl
-from edge_router.training.labels import LabelConfig, label_prompts, read_rows
+from edge_router.data.datasets import Prompt, load_jsonl
+from edge_router.training.labels import LabelConfig, label_messages, label_prompts, read_rows
 from edge_router.training.trainer import calibrate, train
 
 QUESTIONS = [
@@ -46,6 +46,22 @@ def test_label_rows_hold_what_training_needs(label_file):
         assert row["strong"] == {"model": None, "sampled": False, "se": 0.0}
         assert row["label"] in ("strong", "tie") and row["split"] in ("train", "calibration", "test")
     assert any(r["weak"]["correct"] is not None for r in rows)
+
+
+def test_the_local_greedy_answer_keeps_its_token_statistics(label_file, local_llm):
+    """Kept while decoding, they are what teacher forcing the answer gives (up to batch-shape rounding)."""
+    rows = [r for r in read_rows(label_file) if r["weak"]["greedy"]]
+    assert rows
+    for row in rows:
+        kept, entropies = row["weak"]["greedy_logprobs"], row["weak"]["greedy_entropies"]
+        assert 1 <= len(kept) == len(entropies) <= 8
+        assert all(x <= 0 for x in kept) and all(h >= 0 for h in entropies)
+    row = rows[0]
+    prompt = Prompt(row["dataset"], row["index"], row["prompt"], tuple(row["answers"]), row["kind"])
+    forced = local_llm.score_answer(label_messages(prompt), row["weak"]["greedy"], max_tokens=8)
+    n = min(len(forced), len(row["weak"]["greedy_logprobs"]))
+    assert n >= 1
+    assert [s.logprob for s in forced[:n]] == pytest.approx(row["weak"]["greedy_logprobs"][:n], abs=0.35)
 
 
 UNUSED_CLOUD = CloudLLM(base_url="http://127.0.0.1:9/v1", model="never-called")  # route() answers nothing

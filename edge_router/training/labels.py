@@ -13,7 +13,8 @@ the same thing (SE 0 and 0) tie, which keeps the query on the device.
 
 Both models get the same chat (a short-answer instruction for the prompt's kind,
 then the question) and the same clusterer; each side's greedy answer is scored
-against the gold answers, and every sample's token log-probabilities are kept.
+against the gold answers, and every sample's token log-probabilities are kept, as are the on-device side's
+greedy answer's per-token log-probabilities and entropies (the answer check's signals, kept while decoding).
 
 Rows are appended to a JSONL file one by one, so a run that stops resumes where
 it left off; a prompt's split (train / calibration / test) comes from a hash of
@@ -30,6 +31,7 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 from ..backends.chat_model import ChatModel
+from ..backends.local_llm import LocalLLM
 from ..data import resumable
 from ..data.datasets import Prompt, is_correct
 from ..data.resumable import append_rows
@@ -123,15 +125,27 @@ def label_messages(prompt: Prompt) -> list[dict]:
     return [{"role": "system", "content": system}, user] if system else [user]
 
 
+def _greedy(model: ChatModel, messages: list[dict], max_tokens: int) -> tuple[str, dict]:
+    """The greedy answer; a local model's also with each token's log-probability and entropy."""
+    if not isinstance(model, LocalLLM):
+        return model.chat(messages, max_tokens=max_tokens, temperature=0.0).text, {}
+    stream = model.stream(messages, max_tokens=max_tokens, temperature=0.0, stats=True)
+    for _ in stream:
+        pass
+    assert stream.completion is not None
+    return stream.completion.text, {"greedy_logprobs": [round(s.logprob, 4) for s in stream.token_stats],
+                                    "greedy_entropies": [round(s.entropy, 4) for s in stream.token_stats]}
+
+
 def _side(model: ChatModel, messages: list[dict], prompt: Prompt, clusterer: Clusterer, config: LabelConfig) -> dict:
     """One model's greedy answer (and whether it is right) and the semantic entropy of its k samples."""
     t0 = time.perf_counter()
-    greedy = model.chat(messages, max_tokens=config.max_tokens, temperature=0.0).text
+    greedy, greedy_stats = _greedy(model, messages, config.max_tokens)
     t1 = time.perf_counter()
     se = semantic_entropy(model, messages, clusterer, k=config.k, temperature=config.temperature,
                           max_tokens=config.max_tokens)
     return {
-        "model": model.id, "sampled": True, "greedy": greedy,
+        "model": model.id, "sampled": True, "greedy": greedy, **greedy_stats,
         "correct": is_correct(greedy, prompt) if prompt.answers else None,
         "samples": [s.text for s in se.samples], "mean_logprobs": [s.mean_logprob for s in se.samples],
         "token_logprobs": [[round(x, 4) for x in s.token_logprobs] for s in se.samples],

@@ -3,8 +3,8 @@
 For every row of the Qwen pair's label file (the 0.5B greedy short answer, asked as labelling asked it) and
 every measured GSM8K/MMLU outcome of the local model (its greedy answer, asked as the benchmark asked it),
 the log-probability and entropy of each of the answer's first 32 tokens: by teacher forcing
-(``LocalLLM.score_answer``: one prefill, no generation), or, for outcomes that kept them while they were
-decoded (``local_outcomes.STATS_TOKENS``), those. Resumable; writes
+(``LocalLLM.score_answer``: one prefill, no generation), or, for label rows and outcomes that kept them
+while they were decoded (``labels._greedy``, ``local_outcomes.STATS_TOKENS``), those. Resumable; writes
 ``models/probes/qwen-pair.signals.jsonl.gz`` (one row per answer: ``source``, ``key``, ``logprobs``, ``entropies``).
 Run from the repository root:
 
@@ -42,8 +42,10 @@ def answers(model: str) -> list[dict]:
     todo = []
     for row in read_rows(LABELS):
         prompt = datasets.Prompt(row["dataset"], row["index"], row["prompt"], tuple(row["answers"]), row["kind"])
+        weak = row["weak"]
         todo.append({"source": "labels", "key": row["id"], "messages": label_messages(prompt),
-                     "answer": row["weak"]["greedy"]})
+                     "answer": weak["greedy"], "kept": (weak["greedy_logprobs"], weak["greedy_entropies"])
+                     if "greedy_logprobs" in weak else None})
     outcomes = read_outcomes(OUTCOMES / f"{model}.jsonl.gz")
     if outcomes:
         by_key = {f"{p.dataset}/{p.index}": p for name in ("gsm8k", "mmlu") for p in datasets.load(name)}
@@ -67,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
 
     def row(item: dict) -> dict:
         if item.get("kept"):
-            logprobs, entropies = item["kept"]
+            logprobs, entropies = (values[:MAX_TOKENS] for values in item["kept"])
         else:
             stats = llm.score_answer(item["messages"], item["answer"], max_tokens=MAX_TOKENS)
             logprobs, entropies = [round(s.logprob, 4) for s in stats], [round(s.entropy, 4) for s in stats]
