@@ -300,7 +300,7 @@ def paper_rows(results: list[dict], cards: dict) -> list[str]:
     return rows
 
 
-def ceilings(benchmark: str) -> str:
+def references(benchmark: str) -> str:
     """What two query-blind references reach on the on-device pair's outcomes: a perfect detector of the local
     answer being wrong (the most the gate or the answer check could do), and question length (a difficulty
     proxy any router could learn), each with its AUROC for "local wrong" and for "strong better"."""
@@ -316,7 +316,7 @@ def ceilings(benchmark: str) -> str:
 
 
 def reading(results: list[dict], cards: dict, sets: dict) -> list[str]:
-    out = [ceilings(r["benchmark"]) for r in results if r["pair"] == "on-device"]
+    out = [references(r["benchmark"]) for r in results if r["pair"] == "on-device"]
     for result in results:
         rnd = result["routers"][RANDOM]
         for label_set in ("se", "outcome", "rb-outcome"):
