@@ -47,7 +47,8 @@ class Prices:
 @dataclass(frozen=True)
 class Completion:
     """One answer: its text, why it ended, what it used and cost (None when unknown); ``token_stats`` holds its
-    first tokens' log-probabilities and entropies where the call asked for them (``LocalLLM.answer_many``)."""
+    first tokens' log-probabilities and entropies where the call asked for them (``LocalLLM.answer_many``,
+    ``chat`` and ``stream`` with ``stats``)."""
 
     text: str
     finish_reason: str

@@ -179,10 +179,12 @@ class LocalLLM:
 
     def chat(
         self, messages: Messages | str, *, max_tokens: int = defaults.MAX_TOKENS, temperature: float = 0.0,
-        sampling: Sampling | None = None,
+        sampling: Sampling | None = None, stats: bool = False,
     ) -> Completion:
-        """Answer ``messages`` (greedy by default; ``sampling`` sets temperature, top_p, seed, stop, penalties)."""
-        stream = self.stream(messages, max_tokens=max_tokens, temperature=temperature, sampling=sampling)
+        """Answer ``messages`` (greedy by default; ``sampling`` sets temperature, top_p, seed, stop, penalties);
+        with ``stats`` every generated token's ``TokenStats`` (``Completion.token_stats``)."""
+        stream = self.stream(messages, max_tokens=max_tokens, temperature=temperature, sampling=sampling,
+                             stats=stats)
         for _ in stream:
             pass
         assert stream.completion is not None
@@ -342,7 +344,7 @@ class LocalStream:
             yield text[sent:]
         usage = Usage(prompt_tokens=len(self._tokens), completion_tokens=n_tokens)
         self.completion = Completion(text=text.strip(), finish_reason=finish, model=llm.id, usage=usage,
-                                     cost_usd=0.0)
+                                     cost_usd=0.0, token_stats=tuple(self.token_stats))
 
 
 def _chat_formatter(llama: Any) -> Any:

@@ -4,6 +4,7 @@ distribution it was drawn from, both from the full vocabulary's softmax."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Sequence
 
 import numpy as np
 
@@ -14,6 +15,11 @@ class TokenStats:
 
     logprob: float
     entropy: float
+
+
+def as_lists(stats: Sequence[TokenStats], digits: int = 4) -> tuple[list[float], list[float]]:
+    """The log-probabilities and the entropies of ``stats``, rounded for storing in a JSONL row."""
+    return [round(s.logprob, digits) for s in stats], [round(s.entropy, digits) for s in stats]
 
 
 def token_stats(logits: np.ndarray, token: int) -> TokenStats:

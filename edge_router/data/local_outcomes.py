@@ -18,6 +18,7 @@ from typing import Sequence
 
 from ..backends.completions import Completion
 from ..backends.local_llm import LocalLLM
+from ..backends.token_stats import as_lists
 from .datasets import Prompt, is_correct
 from .resumable import read_rows
 
@@ -66,12 +67,12 @@ def messages_for(prompt: Prompt) -> list[dict]:
 
 
 def _row(llm: LocalLLM, prompt: Prompt, completion: Completion, ms: float, slots: int) -> dict:
+    logprobs, entropies = as_lists(completion.token_stats)
     return {"dataset": prompt.dataset, "index": prompt.index, "subject": prompt.group, "model": llm.id,
             "answer": completion.text, "correct": is_correct(completion.text, prompt),
             "finish_reason": completion.finish_reason, "prompt_tokens": completion.usage.prompt_tokens,
             "completion_tokens": completion.usage.completion_tokens, "ms": round(ms, 1), "slots": slots,
-            "logprobs": [round(t.logprob, 4) for t in completion.token_stats],
-            "entropies": [round(t.entropy, 4) for t in completion.token_stats]}
+            "logprobs": logprobs, "entropies": entropies}
 
 
 def answer_paired(prompts: Sequence[Prompt], models: Sequence[LocalLLM], work: dict[str, Path], *,

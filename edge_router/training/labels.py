@@ -32,6 +32,7 @@ from typing import Iterable, Sequence
 
 from ..backends.chat_model import ChatModel
 from ..backends.local_llm import LocalLLM
+from ..backends.token_stats import as_lists
 from ..data import resumable
 from ..data.datasets import Prompt, is_correct
 from ..data.resumable import append_rows
@@ -129,12 +130,9 @@ def _greedy(model: ChatModel, messages: list[dict], max_tokens: int) -> tuple[st
     """The greedy answer; a local model's also with each token's log-probability and entropy."""
     if not isinstance(model, LocalLLM):
         return model.chat(messages, max_tokens=max_tokens, temperature=0.0).text, {}
-    stream = model.stream(messages, max_tokens=max_tokens, temperature=0.0, stats=True)
-    for _ in stream:
-        pass
-    assert stream.completion is not None
-    return stream.completion.text, {"greedy_logprobs": [round(s.logprob, 4) for s in stream.token_stats],
-                                    "greedy_entropies": [round(s.entropy, 4) for s in stream.token_stats]}
+    completion = model.chat(messages, max_tokens=max_tokens, temperature=0.0, stats=True)
+    logprobs, entropies = as_lists(completion.token_stats)
+    return completion.text, {"greedy_logprobs": logprobs, "greedy_entropies": entropies}
 
 
 def _side(model: ChatModel, messages: list[dict], prompt: Prompt, clusterer: Clusterer, config: LabelConfig) -> dict:

@@ -20,6 +20,7 @@ import sys
 from pathlib import Path
 
 from edge_router import LocalLLM
+from edge_router.backends.token_stats import as_lists
 from edge_router.data import datasets, resumable
 from edge_router.data.local_outcomes import messages_for, read_outcomes
 from edge_router.data.resumable import append_rows
@@ -71,8 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         if item.get("kept"):
             logprobs, entropies = (values[:MAX_TOKENS] for values in item["kept"])
         else:
-            stats = llm.score_answer(item["messages"], item["answer"], max_tokens=MAX_TOKENS)
-            logprobs, entropies = [round(s.logprob, 4) for s in stats], [round(s.entropy, 4) for s in stats]
+            logprobs, entropies = as_lists(llm.score_answer(item["messages"], item["answer"], max_tokens=MAX_TOKENS))
         return {"source": item["source"], "key": item["key"], "model": llm.id, "logprobs": logprobs,
                 "entropies": entropies}
 
