@@ -355,8 +355,8 @@ def reading(results: list[dict], cards: dict, sets: dict, cache: EmbeddingCache)
                        f"{rnd['apgr']:.3f}; it ranks \"strong better\" here with AUROC "
                        f"{_fmt(r.get('auroc_strong_better'))}.")
     se_rows = sets["se"][0]
-    spread = "; ".join(f"{r['benchmark']}: {r['n']} after contaminated ones are dropped, random's CPT(50%) "
-                       f"± {100 * r['routers'][RANDOM]['spread']['cpt50']:.1f} pts, so a 10-point margin is "
+    spread = "; ".join(f"{r['benchmark']}: {r['n']} once RouteLLM's contaminated prompts are dropped, random's "
+                       f"CPT(50%) ± {100 * r['routers'][RANDOM]['spread']['cpt50']:.1f} pts, so a 10-point margin is "
                        f"{0.1 / r['routers'][RANDOM]['spread']['cpt50']:.1f} sd"
                        for r in results if r["pair"] == "on-device")
     by_source: dict[str, int] = {}
@@ -369,6 +369,10 @@ def reading(results: list[dict], cards: dict, sets: dict, cache: EmbeddingCache)
         "out of domain on GSM8K and partly in domain on MMLU (MMLU dev/val are among their sources). The "
         "on-device pair is evaluated on the questions both Qwen models have answered of "
         "`benchmarks/local_models.py`'s fixed 400 GSM8K and 1,430 MMLU questions (" + spread + ").",
+        "",
+        "The in-domain kNN is a reference for what the query embedding carries at these sizes: where even it "
+        "misses a target, no router on these embeddings is likely to meet it with more labels of the same kind; "
+        "where it meets one that the shipped router misses, what is missing is in-domain labels.",
         "",
         "GPT-4 vs Mixtral: neither model can be sampled here, so the SE routers carry the Qwen pair's notion of "
         "difficulty to another pair, and the `rb-outcome` routers learn GPT-4 vs Mixtral from out-of-domain "
