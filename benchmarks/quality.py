@@ -16,6 +16,9 @@ strong calls per pair and benchmark.
 3. ``edge_router.evaluation.runner.run`` on GSM8K and MMLU for the on-device pair (both Qwen models'
    outcomes measured here) and for the 0.5B vs GPT-4, and on GSM8K, MMLU and MT-Bench for GPT-4 vs Mixtral
    (RouteLLM's records); random over 20 seeds and the oracle in every table.
+4. References that say why a target is missed: a kNN cross-fitted on each evaluation set's own outcomes
+   (what the query embedding carries with in-domain labels) and, on the on-device pair, a perfect
+   "local answer wrong" detector and question length.
 
 Embeddings are cached on disk, so a rerun takes a minute or two. Usage:
 
