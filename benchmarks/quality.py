@@ -313,8 +313,8 @@ def references(pair: str, benchmark: str, cache: EmbeddingCache) -> str:
     proxy any router could learn); each with its AUROC for "strong better"."""
     s = eval_data.load(benchmark, pair)
     length = np.array([len(p) for p in s.prompts], float)
-    scores = {f"a kNN (k = {IN_DOMAIN_K}) trained in domain, on the other {IN_DOMAIN_FOLDS - 1} fifths of these "
-              "outcomes": in_domain_scores(cache.embed(s.prompts), s.strong, s.weak)}
+    scores = {f"a kNN (k = {IN_DOMAIN_K}) cross-fitted in {IN_DOMAIN_FOLDS} folds on these outcomes":
+              in_domain_scores(cache.embed(s.prompts), s.strong, s.weak)}
     if pair == "on-device":
         scores |= {"a perfect \"local answer wrong\" detector": 1.0 - s.weak, "routing the longest first": length}
     parts = []
