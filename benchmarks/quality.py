@@ -41,10 +41,8 @@ from edge_router.backends.cloud_llm import CloudLLM
 from edge_router.bench import environment
 from edge_router.data import eval_data
 from edge_router.data.datasets import routerbench_outcomes
-from edge_router.data.embedding_cache import EmbeddingCache
-from edge_router.evaluation.quality import curve
-from edge_router.evaluation.runner import DEFAULT_PRICES, ORACLE, RANDOM, run, strong_better_auroc
-from edge_router.metrics import auroc
+from edge_router.data.eval_data import EvalSet
+from edge_router.evaluation.runner import DEFAULT_PRICES, ORACLE, RANDOM, run
 from edge_router.settings import cache_dir
 from edge_router.training.labels import outcome_rows, prompt_id, read_rows
 from edge_router.training.routers import KnnRouter
@@ -73,6 +71,8 @@ PAPER = {
 }
 ON_DEVICE_MARGIN, ON_DEVICE_APGR = 0.10, 0.60
 IN_DOMAIN_FOLDS, IN_DOMAIN_K = 5, 10
+IN_DOMAIN = f"a kNN (k = {IN_DOMAIN_K}) cross-fitted in {IN_DOMAIN_FOLDS} folds on these outcomes"
+PERFECT, LONGEST = "a perfect \"local answer wrong\" detector", "routing the longest first"
 
 
 def label_sets() -> dict[str, tuple[list[dict], str]]:
@@ -306,25 +306,25 @@ def paper_rows(results: list[dict], cards: dict) -> list[str]:
     return rows
 
 
-def references(pair: str, benchmark: str, cache: EmbeddingCache) -> str:
-    """What references reach on one evaluation set: a kNN cross-fitted on its own outcomes
+def reference_scores(eval_set: EvalSet, vectors: np.ndarray) -> dict[str, np.ndarray]:
+    """Scores that say why a target is missed: a kNN cross-fitted on the set's own outcomes
     (``in_domain_scores``) and, on the on-device pair, two query-blind ones: a perfect detector of the local
     answer being wrong (the most the gate or the answer check could do) and question length (a difficulty
-    proxy any router could learn); each with its AUROC for "strong better"."""
-    s = eval_data.load(benchmark, pair)
-    length = np.array([len(p) for p in s.prompts], float)
-    scores = {f"a kNN (k = {IN_DOMAIN_K}) cross-fitted in {IN_DOMAIN_FOLDS} folds on these outcomes":
-              in_domain_scores(cache.embed(s.prompts), s.strong, s.weak)}
-    if pair == "on-device":
-        scores |= {"a perfect \"local answer wrong\" detector": 1.0 - s.weak, "routing the longest first": length}
-    parts = []
-    for name, score in scores.items():
-        c = curve(score, s.strong, s.weak)
-        parts.append(f"{name} reaches CPT(50%) {_pct(c.cpt(0.5))}, APGR {c.apgr():.3f}, AUROC strong better "
-                     f"{_fmt(strong_better_auroc(score, s.strong, s.weak))}")
-    tail = f" Question length ranks \"local wrong\" with AUROC {_fmt(auroc(length, s.weak == 0))}." \
-        if pair == "on-device" else ""
-    return f"- {pair} / {benchmark}, references: " + "; ".join(parts) + "." + tail
+    proxy any router could learn)."""
+    scores = {IN_DOMAIN: in_domain_scores(vectors, eval_set.strong, eval_set.weak)}
+    if eval_set.pair == "on-device":
+        scores |= {PERFECT: 1.0 - eval_set.weak, LONGEST: np.array([len(p) for p in eval_set.prompts], float)}
+    return scores
+
+
+def references(result: dict) -> str:
+    """One reading line: what each reference reached on this evaluation set."""
+    refs = result["references"]
+    parts = [f"{name} reaches CPT(50%) {_pct(r['cpt50'])}, APGR {r['apgr']:.3f}, AUROC strong better "
+             f"{_fmt(r['auroc_strong_better'])}" for name, r in refs.items()]
+    tail = f" Question length ranks \"local wrong\" with AUROC {_fmt(refs[LONGEST]['auroc_weak_wrong'])}." \
+        if LONGEST in refs else ""
+    return f"- {result['pair']} / {result['benchmark']}, references: " + "; ".join(parts) + "." + tail
 
 
 def in_domain_scores(vectors: np.ndarray, strong: np.ndarray, weak: np.ndarray) -> np.ndarray:
@@ -343,8 +343,8 @@ def in_domain_scores(vectors: np.ndarray, strong: np.ndarray, weak: np.ndarray) 
     return scores
 
 
-def reading(results: list[dict], cards: dict, sets: dict, cache: EmbeddingCache) -> list[str]:
-    out = [references(r["pair"], r["benchmark"], cache) for r in results]
+def reading(results: list[dict], cards: dict, sets: dict) -> list[str]:
+    out = [references(r) for r in results]
     for result in results:
         rnd = result["routers"][RANDOM]
         for label_set in ("se", "outcome", "rb-outcome"):
@@ -413,7 +413,7 @@ def main(argv: list[str] | None = None) -> int:
             router_paths = [p for name in used for p in paths[name]]
             for result in run(list(benchmarks), pair=pair, router_paths=router_paths, embedder=embedder,
                               seeds=SEEDS, judge_client=judge if pair == "gpt4-mixtral" else None,
-                              judge_limit=args.judge_limit):
+                              judge_limit=args.judge_limit, references=reference_scores):
                 results.append(result)
     for result in results:
         name = f"quality_{result['pair']}_{result['benchmark']}.png"
@@ -426,7 +426,7 @@ def main(argv: list[str] | None = None) -> int:
                   for name, c in cards.items()},
         "judge_model": args.judge_model if judge else None, "paper_reported": PAPER, "results": results,
     }
-    report["reading"] = reading(results, report["cards"], sets, EmbeddingCache(embedder))
+    report["reading"] = reading(results, report["cards"], sets)
     (RESULTS / "quality.json").write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
     write_markdown(report, RESULTS / "quality.md")
     print("\n".join(targets(results, report["cards"])))

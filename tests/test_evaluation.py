@@ -13,7 +13,7 @@ from edge_router.data.embedding_cache import EmbeddingCache
 from edge_router.data.local_outcomes import stratified
 from edge_router.errors import InvalidInputError
 from edge_router.evaluation.judge import judge
-from edge_router.evaluation.runner import ORACLE, RANDOM, Tokens, evaluate
+from edge_router.evaluation.runner import ORACLE, RANDOM, Tokens, evaluate, score_summary
 
 ROUTELLM = datasets.data_dir() / eval_data.ROUTELLM
 needs_data = pytest.mark.skipif(not ROUTELLM.is_dir(), reason="shared data folder with routellm_evals/ is absent")
@@ -162,6 +162,15 @@ def test_each_router_is_scored_against_where_the_strong_model_was_better():
     assert result["routers"]["reversed"]["auroc_strong_better"] == 0.0
     one_way = evaluate(_toy_set([1, 1, 0], [0, 1, 0]), {"any": np.array([0.2, 0.7, 0.1])})
     assert one_way["routers"]["any"]["auroc_strong_better"] is None  # strong is never the worse one
+
+
+def test_a_reference_score_is_summarised_like_a_router_and_ranks_the_weak_answer_wrong_on_accuracy_sets():
+    strong, weak = np.array([1, 1, 0, 1, 0, 1.0]), np.array([0, 1, 1, 0, 0, 1.0])
+    summary = score_summary(1.0 - weak, _toy_set(strong, weak))
+    assert summary["auroc_weak_wrong"] == 1.0
+    assert summary["cpt50"] == evaluate(_toy_set(strong, weak), {"r": 1.0 - weak})["routers"]["r"]["cpt50"]
+    judged = eval_data.EvalSet(**{**vars(_toy_set(strong, weak)), "outcome": "judge score (1-10)"})
+    assert score_summary(1.0 - weak, judged)["auroc_weak_wrong"] is None
 
 
 @pytest.mark.skipif(not (datasets.data_dir() / "routerbench").is_dir(), reason="shared routerbench/ is absent")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -69,6 +70,15 @@ def strong_better_auroc(scores: np.ndarray, strong: np.ndarray, weak: np.ndarray
     return auroc(scores[differ], better) if differ.any() and 0 < better.mean() < 1 else None
 
 
+def score_summary(scores: np.ndarray, eval_set: EvalSet) -> dict:
+    """APGR, CPT(50 %), CPT(80 %) and AUROC for "strong better" of one score per query; with accuracy outcomes
+    also the AUROC for "the weak answer was wrong"."""
+    strong, weak = eval_set.strong, eval_set.weak
+    weak_wrong = auroc(scores, weak == 0) if eval_set.outcome == "accuracy" else None
+    return {**_summary(curve(scores, strong, weak)), "auroc_strong_better": strong_better_auroc(scores, strong, weak),
+            "auroc_weak_wrong": weak_wrong}
+
+
 def evaluate(eval_set: EvalSet, scores: dict[str, np.ndarray], *, tokens: Tokens | None = None,
              prices: Prices | None = None, seeds: int = 10) -> dict:
     """The results of each router (name → score per query), random over ``seeds`` seeds, and the oracle."""
@@ -125,8 +135,11 @@ def router_scores(paths: list[str | Path], vectors: np.ndarray, *, embedder_id: 
 
 def run(benchmarks: list[str], *, pair: str, router_paths: list[str | Path], embedder, seeds: int = 10,
         judge_client=None, judge_limit: int | None = None, local_outcomes: str | Path | None = None,
-        prices: Prices | None = None) -> list[dict]:
-    """Evaluate router files on benchmarks; embeddings come from the on-disk cache."""
+        prices: Prices | None = None,
+        references: Callable[[EvalSet, np.ndarray], dict[str, np.ndarray]] | None = None) -> list[dict]:
+    """Evaluate router files on benchmarks; embeddings come from the on-disk cache. ``references`` (the
+    evaluation set and its vectors → named scores) adds ``score_summary`` of scores that are not router files
+    under ``result["references"]``."""
     cache = EmbeddingCache(embedder)
     counter = load_tokenizer(embedder.tokenizer_path, 100_000)
     results = []
@@ -141,6 +154,9 @@ def run(benchmarks: list[str], *, pair: str, router_paths: list[str | Path], emb
             rand = np.random.default_rng(0).random(len(eval_set))
             masks[RANDOM] = strong_mask(rand, result["routers"][RANDOM]["cpt80"])
             result["judge_at_cpt80"] = judge(eval_set, masks, judge_client, limit=judge_limit)
+        if references is not None:
+            result["references"] = {name: score_summary(np.asarray(s, float), eval_set)
+                                    for name, s in references(eval_set, vectors).items()}
         result["embedding_cache"] = {"hits": cache.hits, "misses": cache.misses}
         results.append(result)
     return results
