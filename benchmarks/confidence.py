@@ -45,7 +45,7 @@ from edge_router.bench import environment
 from edge_router.data import datasets
 from edge_router.data.local_outcomes import messages_for, read_outcomes
 from edge_router.metrics import auroc, auroc_interval
-from edge_router.routing.runtime import shipped_probe, shipped_router
+from edge_router.files.shipped import shipped_probe, shipped_router
 from edge_router.training.answer_probe import read_signals
 from edge_router.training.labels import read_rows
 from edge_router.uncertainty.answer_check import SIGNALS, AnswerProbe, answer_signals

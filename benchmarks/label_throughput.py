@@ -22,7 +22,7 @@ from pathlib import Path
 
 from edge_router import CloudLLM, ExactMatchClusterer, LocalLLM
 from edge_router.bench import environment
-from edge_router.bench.standin import MODEL_ALIAS, StandinServer
+from edge_router.loopback.standin import MODEL_ALIAS, StandinServer
 from edge_router.data import datasets
 from edge_router.defaults import TRAINING_SETS
 from edge_router.training.labels import LabelConfig, label_prompts, prompt_id, read_rows

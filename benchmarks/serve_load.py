@@ -2,7 +2,7 @@
 fourth request streamed, with faults injected into the cloud side.
 
 The local model is the tiny SmolLM2-135M (this measures the server and its fallbacks, not the models); the cloud
-is the misbehaving loopback server of ``edge_router.bench.fault_server``, whose answers are drawn from a seeded
+is the misbehaving loopback server of ``edge_router.loopback.fault_server``, whose answers are drawn from a seeded
 mix: mostly fine, some 500s, 429s with Retry-After, malformed bodies, hangs past the cloud deadline and streams
 cut halfway. Every request must end in an answer (possibly degraded) or a clear error; the report gives
 answered, degraded, errors, p50/p99 latency per route, and the server process's resident memory before and
@@ -25,9 +25,9 @@ import uvicorn
 
 from edge_router import CloudLLM, EdgeRouter, ExactMatchClusterer, LocalLLM, UncertaintyGate
 from edge_router.bench import environment
-from edge_router.bench.fault_server import CloudServer
-from edge_router.bench.load import run_load
-from edge_router.bench.standin import free_port
+from edge_router.loopback.fault_server import CloudServer
+from edge_router.loopback.load import run_load
+from edge_router.loopback.standin import free_port
 from edge_router.serving.server import create_app
 
 RESULTS = Path(__file__).parent / "results"

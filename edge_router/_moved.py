@@ -20,7 +20,8 @@ MOVED = {
     **{m: f"training.{m}" for m in ("labels", "onnx_export", "routers")},
     **{m: f"evaluation.{m}" for m in ("quality", "judge")},
     "server": "serving.server",
-    "standin": "bench.standin",
+    "standin": "loopback.standin",
+    **{f"bench.{m}": f"loopback.{m}" for m in ("fault_server", "standin_app", "standin", "load")},
     "benchmark": "bench",
 }
 _PREFIX = "edge_router."

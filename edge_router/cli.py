@@ -21,84 +21,25 @@ def _local_model_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--local-model", metavar="NAME_OR_PATH",
                         help="the local model: a registry name or a GGUF file (default: the registry's local model)")
     parser.add_argument("--threads", type=int, default=None, help="threads for the local model (default: all CPUs)")
-    parser.add_argument("--n-ctx", type=int, default=defaults.N_CTX,
-                        help=f"the local model's context window in tokens (default {defaults.N_CTX})")
 
 
 def _router_options(parser: argparse.ArgumentParser, *, prompt: bool = True, answers: bool = True) -> None:
+    """The prompt's options, then every ``RouterSettings`` field (``edge_router.config``) as an option."""
+    from .config import GROUPS, add_options
+
     if prompt:
         parser.add_argument("prompt", help="the question (a single user message)")
         parser.add_argument("--system", metavar="TEXT", help="a system message before the question")
         parser.add_argument("--json", action="store_true", help="print one JSON object")
         parser.add_argument("--force", choices=defaults.ROUTES, help="skip the decision and send the query this way")
-    parser.add_argument("--prices", type=_prices, metavar="IN,OUT",
-                        help=f"the cloud's USD per million input and output tokens, for cost reports "
-                        f"(default: {settings.CLOUD_PRICES_ENV}, else unknown)")
-    parser.add_argument("--router", metavar="PATH",
-                        help="a trained router file (default: models/routers/default.onnx when the package ships one)")
-    parser.add_argument("--mode", choices=defaults.MODES,
-                        help="decide by the trained router, the uncertainty gate, or both (default: the router "
-                        "when one is given or ships, else the gate)")
-    parser.add_argument("--threshold", type=float,
-                        help=f"router score at which to offload (default {defaults.THRESHOLD:g}; router modes only)")
-    parser.add_argument("--gate-threshold", type=float, default=defaults.GATE_THRESHOLD,
-                        help="semantic entropy (nats) above which the gate offloads "
-                        f"(default {defaults.GATE_THRESHOLD:g})")
-    parser.add_argument("--gate-k", type=int, default=defaults.GATE_K,
-                        help=f"samples the gate draws (default {defaults.GATE_K})")
-    parser.add_argument("--cloud-share", type=float, help="offload this share of queries (calibrated router)")
-    parser.add_argument("--max-tokens", type=int, default=defaults.MAX_TOKENS,
-                        help=f"answer length limit (default {defaults.MAX_TOKENS})")
-    parser.add_argument("--repeat-penalty", type=_repeat_penalty, default=defaults.REPEAT_PENALTY,
-                        help=f"the local model's repetition penalty, 1 for none "
-                        f"(default {defaults.REPEAT_PENALTY:g}; benchmarks/results/generation_settings.md)")
-    parser.add_argument("--cloud-deadline", type=float, default=defaults.CLOUD_DEADLINE_S, metavar="SECONDS",
-                        help=f"a whole cloud answer, retries included, before the local model answers instead "
-                        f"(default {defaults.CLOUD_DEADLINE_S:g})")
-    parser.add_argument("--cloud-first-byte", type=float, default=defaults.CLOUD_FIRST_BYTE_S, metavar="SECONDS",
-                        help=f"until a cloud stream's first byte (default {defaults.CLOUD_FIRST_BYTE_S:g})")
-    parser.add_argument("--breaker-failures", type=int, default=defaults.BREAKER_FAILURES,
-                        help=f"consecutive cloud failures that open the circuit breaker "
-                        f"(default {defaults.BREAKER_FAILURES})")
-    parser.add_argument("--breaker-cool-down", type=float, default=defaults.BREAKER_COOL_DOWN_S,
-                        help=f"seconds the cloud is then skipped (default {defaults.BREAKER_COOL_DOWN_S:g})")
-    if answers:
-        _check_options(parser)
-    _local_model_option(parser)
-    _embedder_option(parser)
-    parser.add_argument("--gate-clusterer", choices=defaults.CLUSTERERS, default=defaults.CLUSTERER,
-                        help=f"how the gate clusters samples (default {defaults.CLUSTERER}: "
-                        "see benchmarks/results/se_backends.md)")
-
-
-def _check_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--check", action="store_true",
-                        help="the answer check: hold the local answer's first tokens back and send the query to the "
-                        "cloud when they look unsure (needs a cloud)")
-    parser.add_argument("--check-share", type=float, metavar="SHARE",
-                        help=f"offload at the probe's threshold for this share of its calibration answers "
-                        f"(default {defaults.CHECK_SHARE:g})")
-    parser.add_argument("--check-threshold", type=float, metavar="P",
-                        help="offload when P(local answer wrong) reaches this instead")
-    parser.add_argument("--probe", metavar="PATH",
-                        help="an answer-check probe file (default: models/probes/answer_check.json)")
+    add_options(parser, groups=GROUPS if answers else tuple(g for g in GROUPS if g != "answer"))
 
 
 def _build_router(args: argparse.Namespace):
-    from .routing.breaker import CircuitBreaker
+    from .config import from_args
     from .routing.runtime import EdgeRouter
 
-    return EdgeRouter.from_defaults(
-        mode=args.mode, router_path=args.router, threshold=args.threshold, cloud_share=args.cloud_share,
-        local_model=args.local_model, threads=args.threads, max_tokens=args.max_tokens, embedder_name=args.embedder,
-        gate_clusterer=args.gate_clusterer, gate_threshold=args.gate_threshold, gate_k=args.gate_k,
-        breaker=CircuitBreaker(args.breaker_failures, args.breaker_cool_down),
-        cloud_deadline_s=args.cloud_deadline, cloud_first_byte_s=args.cloud_first_byte, n_ctx=args.n_ctx,
-        repeat_penalty=args.repeat_penalty,
-        cloud_prices=args.prices, cloud_from_env=getattr(args, "force", None) != "local",
-        check=getattr(args, "check", False), check_share=getattr(args, "check_share", None),
-        check_threshold=getattr(args, "check_threshold", None), probe_path=getattr(args, "probe", None),
-    )
+    return EdgeRouter.from_settings(from_args(args), cloud_from_env=getattr(args, "force", None) != "local")
 
 
 def _describe(decision) -> str:
@@ -114,15 +55,6 @@ def _describe(decision) -> str:
 def _messages(args: argparse.Namespace) -> list[dict]:
     system = [{"role": "system", "content": args.system}] if args.system else []
     return [*system, {"role": "user", "content": args.prompt}]
-
-
-def _prices(text: str):
-    from .backends.completions import Prices
-
-    try:
-        return Prices(*settings.parse_prices(text, "--prices"))
-    except EdgeRouterError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _cmd_route(args: argparse.Namespace) -> int:
@@ -274,7 +206,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     from .data import eval_data
     from .evaluation.quality import Prices
     from .evaluation.runner import run, table
-    from .routing.runtime import shipped_router
+    from .files.shipped import shipped_router
 
     benchmarks = list(eval_data.BENCHMARKS) if args.benchmark == "all" else [args.benchmark]
     if args.pair != "gpt4-mixtral" and args.benchmark == "all":
@@ -333,16 +265,6 @@ def _json_object(text: str) -> dict:
         raise argparse.ArgumentTypeError(f"not JSON ({exc.msg})") from None
     if not isinstance(value, dict):
         raise argparse.ArgumentTypeError("must be a JSON object")
-    return value
-
-
-def _repeat_penalty(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not 0 < value <= 2:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a repetition penalty (above 0, at most 2; 1 is none)")
     return value
 
 

@@ -2,7 +2,7 @@
 
 The on-device model is Qwen2.5-Coder-0.5B-Instruct (llama.cpp, CPU). The "cloud" is a
 stand-in unless you configure a real one: an OpenAI-compatible server started on 127.0.0.1
-by this script (edge_router/bench/standin_app.py), serving the stronger Qwen2.5-Coder-1.5B-Instruct,
+by this script (edge_router/loopback/standin_app.py), serving the stronger Qwen2.5-Coder-1.5B-Instruct,
 so the cloud is the better model, as it is in real use. To use a real provider, set
 
     EDGE_ROUTER_CLOUD_BASE_URL=https://api.openai.com/v1
@@ -33,9 +33,9 @@ import textwrap
 import time
 
 from edge_router import CloudLLM, EdgeRouter, Prices
-from edge_router.bench.standin import MODEL_ALIAS, StandinServer
+from edge_router.loopback.standin import MODEL_ALIAS, StandinServer
 from edge_router.defaults import MODES
-from edge_router.routing.runtime import shipped_router
+from edge_router.files.shipped import shipped_router
 from edge_router.settings import CLOUD_BASE_URL_ENV
 
 PROMPTS = [

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-from edge_router.bench.fault_server import CloudServer  # noqa: E402
+from edge_router.testing import CloudServer
 
 
 @pytest.fixture(autouse=True)

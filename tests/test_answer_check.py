@@ -7,7 +7,8 @@ import math
 
 import numpy as np
 import pytest
-from test_runtime import FakeCloud, FakeEmbedder, FakeLocal, FakeRouter, _Stream
+from edge_router.testing import FakeCloud, FakeEmbedder, FakeLocal, FakeRouter
+from edge_router.testing import FakeStream as _Stream
 
 from edge_router import CloudLLM, EdgeRouter
 from edge_router.backends.token_stats import TokenStats, token_stats

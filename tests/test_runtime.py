@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from edge_router import CloudLLM, EdgeRouter, EmbeddingClusterer, UncertaintyGate
+from edge_router.testing import FakeCloud, FakeEmbedder, FakeLocal, FakeRouter
 from edge_router.backends.completions import Completion, Sample, Usage
 from edge_router.backends.embedder import EmbeddedQuery
 from edge_router.errors import (
@@ -24,88 +25,7 @@ from edge_router.errors import (
 from edge_router.routing.breaker import CircuitBreaker
 from edge_router.routing.decision import FallbackKind
 
-# ---------------------------------------------------------------- fakes for the logic
-
-
-class _Stream:
-    def __init__(self, text: str, model: str, fail: Exception | None = None, cut_after: int | None = None):
-        self._text, self._model, self._fail, self._cut = text, model, fail, cut_after
-        self.completion = None
-
-    def __iter__(self):
-        if self._fail:
-            raise self._fail
-        words = self._text.split(" ")
-        for i, word in enumerate(words):
-            if self._cut is not None and i == self._cut:
-                raise CloudResponseError("cut", partial_text=" ".join(words[:i]))
-            yield word if i == 0 else " " + word
-        self.completion = Completion(self._text, "stop", self._model, Usage(3, len(words)), 0.0)
-
-
-class FakeLocal:
-    id = "fake-local"
-    n_ctx = 50
-
-    def __init__(self, *, fail: bool = False, samples: list[str] | None = None):
-        self.fail = fail
-        self.samples = samples or ["same"] * 5
-        self.calls = 0
-        self.prefixes: list[str] = []
-
-    def fits(self, messages, max_tokens):
-        return len(messages[-1]["content"].split()) + max_tokens <= self.n_ctx
-
-    def chat(self, messages, *, max_tokens, temperature=0.0, sampling=None):
-        self.calls += 1
-        if self.fail:
-            raise LocalModelError("local exploded")
-        return Completion("local answer", "stop", self.id, Usage(3, 2), 0.0)
-
-    def stream(self, messages, *, max_tokens, temperature=0.0, sampling=None, prefix=""):
-        if prefix:
-            self.prefixes.append(prefix)
-        return _Stream("local answer here", self.id, LocalModelError("local exploded") if self.fail else None)
-
-    def sample(self, messages, k, *, temperature, max_tokens):
-        return [Sample(text, (-0.5,)) for text in self.samples[:k]]
-
-
-class FakeCloud:
-    id = "cloud:fake"
-
-    def __init__(self, *, fail: bool = False, cut_after: int | None = None):
-        self.fail = fail
-        self.cut_after = cut_after
-        self.calls = 0
-
-    def chat(self, messages, *, max_tokens, sampling=None):
-        self.calls += 1
-        if self.fail:
-            raise CloudError("cloud unreachable")
-        return Completion("cloud answer", "stop", self.id, Usage(3, 2), 0.002)
-
-    def stream(self, messages, *, max_tokens, sampling=None):
-        if self.fail:
-            raise CloudError("cloud unreachable")
-        return _Stream("cloud answer here", self.id, cut_after=self.cut_after)
-
-
-class FakeEmbedder:
-    id = "fake-embedder"
-    dim = 1
-
-    def embed_one(self, text):
-        return EmbeddedQuery(np.array([len(text) / 100], np.float32), len(text.split()), False, 0.1, 0.2)
-
-
-class FakeRouter:
-    """score = (length of the query in characters) / 100."""
-
-    id = "fake:length"
-
-    def score(self, vectors):
-        return np.atleast_2d(vectors)[:, 0]
+# ---------------------------------------------------------------- fakes for the logic (edge_router.testing)
 
 
 def make(local=None, cloud=None, **kwargs) -> EdgeRouter:

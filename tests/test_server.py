@@ -14,8 +14,8 @@ import uvicorn
 from onnx_builders import logistic_router
 
 from edge_router import CloudLLM, EdgeRouter, RouterModel
-from edge_router.bench.fault_server import CloudServer
-from edge_router.bench.standin import free_port
+from edge_router.loopback.fault_server import CloudServer
+from edge_router.loopback.standin import free_port
 from edge_router.errors import ConfigurationError
 from edge_router.serving.server import check_binding, create_app
 
@@ -202,7 +202,7 @@ def _answered(served) -> float:
 
 
 def test_bounded_load_every_request_answered_exactly_once(served):
-    from edge_router.bench.load import run_load
+    from edge_router.loopback.load import run_load
 
     before = _answered(served)
     result = run_load(served.base_url, requests_total=200, concurrency=8, max_tokens=4)

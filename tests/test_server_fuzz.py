@@ -15,7 +15,7 @@ from onnx_builders import logistic_router
 from test_server import Served
 
 from edge_router import CloudLLM, EdgeRouter, RouterModel
-from edge_router.bench.fault_server import CloudServer
+from edge_router.loopback.fault_server import CloudServer
 from edge_router.serving.server import create_app
 
 GOOD = {"role": "user", "content": "Hi"}

@@ -6,7 +6,7 @@ import pytest
 from conftest import TINY_LLM
 
 from edge_router import CloudLLM
-from edge_router.bench.standin import MODEL_ALIAS, StandinServer
+from edge_router.loopback.standin import MODEL_ALIAS, StandinServer
 
 
 @pytest.fixture(scope="module")

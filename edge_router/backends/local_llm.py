@@ -17,6 +17,7 @@ from .batch_sampler import MAX_SEQUENCES, BatchSampler
 from .completions import Completion, Sample, Sampling, Usage
 from .fifo_lock import FifoLock
 from .messages import Messages, normalize
+from .prefill_state import PrefillReader, PrefillState
 from .token_stats import TokenStats, token_stats
 
 log = logging.getLogger(__name__)
@@ -76,6 +77,7 @@ class LocalLLM:
         self._lock = FifoLock()
         self._threads = threads or os.cpu_count() or 1
         self._batcher: BatchSampler | None = None
+        self._prefill_reader: PrefillReader | None = None
         self.batched_sampling = batched_sampling
         self.repeat_penalty = float(repeat_penalty)
 
@@ -87,6 +89,8 @@ class LocalLLM:
         with self._lock:
             if self._batcher is not None:
                 self._batcher.close()
+            if self._prefill_reader is not None:
+                self._prefill_reader.close()
             self._llama.close()
 
     def clear_cache(self) -> None:
@@ -274,6 +278,16 @@ class LocalLLM:
                 answers[index] = Completion(text=text, finish_reason=finish, model=self.id, usage=usage,
                                             cost_usd=0.0, token_stats=tuple(token_stats))
         return answers  # type: ignore[return-value]
+
+    def prefill_state(self, messages: Messages | str) -> PrefillState:
+        """The model's per-layer hidden states at the end of the chat-formatted prompt (one prefill in a context
+        of its own, created on first use; ``prefill_state.PrefillReader``)."""
+        tokens = self._checked_tokens(messages, 1)
+        with self._lock:
+            if self._prefill_reader is None:
+                self._prefill_reader = PrefillReader(self._llama, require("llama_cpp", "llama-cpp-python"),
+                                                     n_ctx=self.n_ctx, threads=self._threads)
+            return self._prefill_reader.read(tokens)
 
     def _cached_prefix(self, tokens: list[int]) -> int:
         """How many of ``tokens`` the main context's KV cache already holds, from the start."""

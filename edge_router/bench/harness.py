@@ -25,15 +25,16 @@ from ..backends.local_llm import LocalLLM
 from ..backends.router_model import RouterModel, trained_on
 from ..files import registry
 from ..files.onnx_session import import_onnxruntime
+from ..files.shipped import shipped_router
+from ..loopback.standin import MODEL_ALIAS, StandinServer
 from ..metrics import spearman
-from ..routing.runtime import EdgeRouter, shipped_router
+from ..routing.runtime import EdgeRouter
 from ..uncertainty.entailment import clusterer_named
 from ..uncertainty.semantic_entropy import UncertaintyGate
 from . import environment
 from .encoder_quality import default_labels, routing_quality
 from .prompts import make_prompts, sample_questions
 from .session_options import measure_session_options
-from .standin import MODEL_ALIAS, StandinServer
 from .stats import repeat, summarize
 
 TEACHER = "all-minilm-l6-v2-onnx-int8"  # the MiniLM the other encoders are built from

@@ -27,6 +27,7 @@ DATASETS = {
     "triviaqa": "qa/triviaqa_sm_sub.jsonl",
     "mawps": "qa/mawps_test.jsonl",
     "gsm8k": "gsm8k/test.jsonl",
+    "gsm8k-train": "gsm8k/train.jsonl",
     "mmlu": "mmlu/mmlu.zip",
     "mmlu-aux": "mmlu/mmlu.zip",
     "arc-challenge": "routerbench/arc_challenge_train.csv.gz",
@@ -60,7 +61,7 @@ def _row_to_prompt(name: str, index: int, row: dict) -> Prompt:
     if name == "triviaqa":
         question = row["context"].removeprefix("Question:").removesuffix("Answer:").strip()
         return Prompt(name, index, question, tuple({row["answer"], *row["aliases"]}), "qa")
-    if name == "gsm8k":
+    if name in ("gsm8k", "gsm8k-train"):
         return Prompt(name, index, row["question"].strip(), (row["answer"].split("####")[-1].strip().replace(",", ""),),
                       "math")
     return Prompt(name, index, row["input"].strip(), (f"{float(row['target']):g}",), "math")

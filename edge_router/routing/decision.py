@@ -40,7 +40,8 @@ class Decision:
     ``timings_ms`` has ``tokenize``, ``embed``, ``score``, ``gate`` and ``total`` (before the answer), and with
     the answer check ``check_hold`` (generating the held tokens) and ``check`` (scoring them).
     ``cloud_share_realised`` is the share of recent queries sent to the cloud
-    when an online budget is on.
+    when an online budget is on. ``stages`` lists every stage that ran, in order, each as a dict with its
+    ``name``, ``route`` (None: no opinion), ``score``, ``ms`` and ``reason``.
     """
 
     route: Route
@@ -60,6 +61,7 @@ class Decision:
     cloud_share_realised: float | None = None
     timings_ms: dict[str, float] = field(default_factory=dict)
     models: dict[str, str | None] = field(default_factory=dict)
+    stages: tuple[dict[str, Any], ...] = ()
     fallback: str | None = None
     fallback_kind: FallbackKind | None = None
     degraded: bool = False

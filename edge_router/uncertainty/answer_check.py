@@ -123,3 +123,24 @@ class AnswerCheck:
     @property
     def hold_tokens(self) -> int:
         return self.probe.n_tokens
+
+
+def load_answer_check(probe_path: str | Path | None = None, *, threshold: float | None = None,
+                      cloud_share: float | None = None) -> AnswerCheck:
+    """The answer check with ``probe_path`` (default: the shipped probe), offloading at ``threshold`` or at the
+    probe's calibrated threshold for ``cloud_share`` (default ``defaults.CHECK_SHARE``)."""
+    from .. import defaults
+    from ..errors import ConfigurationError
+    from ..files.shipped import shipped_probe
+
+    if threshold is not None and cloud_share is not None:
+        raise ConfigurationError("give the answer check either a threshold or a cloud share, not both.")
+    path = Path(probe_path) if probe_path else shipped_probe()
+    if path is None:
+        raise ConfigurationError("No answer-check probe ships with this package; pass a probe file (probe_path=, "
+                                 "--probe PATH) made by models/probes/build.py.")
+    probe = AnswerProbe.load(path)
+    if threshold is None:
+        threshold = probe.threshold_for_share(defaults.check_cloud_share(
+            defaults.CHECK_SHARE if cloud_share is None else cloud_share))
+    return AnswerCheck(probe, threshold)

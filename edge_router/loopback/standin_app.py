@@ -5,7 +5,7 @@ with token log-probabilities (``logprobs``) from the model's full distribution, 
 side uses; temperature 0 (the default) answers greedily. Streams as server-sent events with usage in the last
 chunk. Run by ``StandinServer``:
 
-    python -m edge_router.bench.standin_app --model NAME_OR_GGUF --port 8091 [--n-ctx 2048] [--threads N]
+    python -m edge_router.loopback.standin_app --model NAME_OR_GGUF --port 8091 [--n-ctx 2048] [--threads N]
         [--repeat-penalty 1.1]
 """
 

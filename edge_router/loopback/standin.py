@@ -4,7 +4,7 @@ Used by the offline demo, the benchmarks, labelling and the tests where no real
 cloud API can be reached. It is a *stand-in*: it serves a local GGUF model (by
 default the registry's ``cloud-standin``, Qwen2.5-Coder-1.5B-Instruct, stronger
 than the on-device default) behind the same HTTP API a real provider speaks
-(``edge_router.bench.standin_app``; ``n`` samples share one prefill). Needs the
+(``edge_router.loopback.standin_app``; ``n`` samples share one prefill). Needs the
 ``server`` extra (FastAPI, uvicorn).
 """
 
@@ -66,7 +66,7 @@ class StandinServer:
             require(module, "'edge-router[server]'")
         import requests
 
-        cmd = [sys.executable, "-m", "edge_router.bench.standin_app", "--model", str(self.model_path),
+        cmd = [sys.executable, "-m", "edge_router.loopback.standin_app", "--model", str(self.model_path),
                "--port", str(self.port), "--n-ctx", str(self.n_ctx), "--repeat-penalty", str(self.repeat_penalty)]
         if self.threads:
             cmd += ["--threads", str(self.threads)]

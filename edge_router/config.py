@@ -1,0 +1,244 @@
+"""``RouterSettings``: every option of the decision and the local model, declared once.
+
+``EdgeRouter.from_defaults``, the command line (``ask``, ``route``, ``serve``: their options are generated from
+the fields here) and the server all read this one frozen model. Each field's metadata gives its flag, help and
+parser; ``__post_init__`` refuses values and combinations that cannot work, before any model loads. A TOML
+settings file (``--config PATH`` or ``RouterSettings.from_toml``) and the environment
+(``EDGE_ROUTER_CLOUD_PRICES``, ``EDGE_ROUTER_TRACE``) map onto the same fields.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import re
+from dataclasses import dataclass, field, fields, replace
+from typing import Any, Callable
+
+from . import defaults, settings
+from .errors import ConfigurationError
+
+
+def _positive_int(text: str) -> int:
+    value = int(text) if text.strip().lstrip("-").isdigit() else 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    value = int(text) if text.strip().lstrip("-").isdigit() else -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of 0 or more")
+    return value
+
+
+def _float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+    return value
+
+
+def _prices(text: str) -> tuple[float, float]:
+    try:
+        return settings.parse_prices(text, "--prices")
+    except ConfigurationError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _option(flag: str, help: str, *, default: Any = None, type: Callable | None = None, group: str = "decision",
+            env: str | None = None, **argparse_kwargs: Any) -> Any:
+    """A settings field with the command-line flag, help and parser it is exposed with."""
+    return field(default=default, metadata={"flag": flag, "help": help, "type": type, "group": group, "env": env,
+                                            "argparse": argparse_kwargs})
+
+
+@dataclass(frozen=True, kw_only=True)
+class RouterSettings:
+    """What ``EdgeRouter.from_defaults`` builds. Every field is optional; ``None`` means "the default"."""
+
+    mode: str | None = _option("--mode", "decide by the trained router, the uncertainty gate, or both (default: "
+                               "the router when one is given or ships, else the gate)", choices=defaults.MODES)
+    router_path: str | None = _option("--router", "a trained router file (default: models/routers/default.onnx "
+                                      "when the package ships one)", metavar="PATH")
+    threshold: float | None = _option("--threshold", f"router score at which to offload (default "
+                                      f"{defaults.THRESHOLD:g}; router modes only)", type=_float)
+    cloud_share: float | None = _option("--cloud-share", "offload this share of queries (calibrated router)",
+                                        type=_float)
+    budget_window: int | None = _option("--budget-window", "keep --cloud-share over the last N decisions (an online "
+                                        "budget)", type=_positive_int, metavar="N")
+    gate_threshold: float = _option("--gate-threshold", "semantic entropy (nats) above which the gate offloads "
+                                    f"(default {defaults.GATE_THRESHOLD:g})", default=defaults.GATE_THRESHOLD,
+                                    type=_float)
+    gate_k: int = _option("--gate-k", f"samples the gate draws (default {defaults.GATE_K})", default=defaults.GATE_K,
+                          type=_positive_int)
+    gate_clusterer: str = _option("--gate-clusterer", f"how the gate clusters samples (default {defaults.CLUSTERER}: "
+                                  "see benchmarks/results/se_backends.md)", default=defaults.CLUSTERER,
+                                  choices=defaults.CLUSTERERS)
+    max_tokens: int = _option("--max-tokens", f"answer length limit (default {defaults.MAX_TOKENS})",
+                              default=defaults.MAX_TOKENS, type=_positive_int)
+    cloud_prices: tuple[float, float] | None = _option(
+        "--prices", f"the cloud's USD per million input and output tokens, for cost reports (default: "
+        f"{settings.CLOUD_PRICES_ENV}, else unknown)", type=_prices, group="cloud", env=settings.CLOUD_PRICES_ENV,
+        metavar="IN,OUT")
+    cloud_deadline_s: float = _option("--cloud-deadline", "a whole cloud answer, retries included, before the local "
+                                      f"model answers instead (default {defaults.CLOUD_DEADLINE_S:g})",
+                                      default=defaults.CLOUD_DEADLINE_S, type=_float, group="cloud",
+                                      metavar="SECONDS")
+    cloud_first_byte_s: float = _option("--cloud-first-byte", "until a cloud stream's first byte (default "
+                                        f"{defaults.CLOUD_FIRST_BYTE_S:g})", default=defaults.CLOUD_FIRST_BYTE_S,
+                                        type=_float, group="cloud", metavar="SECONDS")
+    breaker_failures: int = _option("--breaker-failures", "consecutive cloud failures that open the circuit breaker "
+                                    f"(default {defaults.BREAKER_FAILURES})", default=defaults.BREAKER_FAILURES,
+                                    type=_positive_int, group="cloud")
+    breaker_cool_down_s: float = _option("--breaker-cool-down", "seconds the cloud is then skipped (default "
+                                         f"{defaults.BREAKER_COOL_DOWN_S:g})", default=defaults.BREAKER_COOL_DOWN_S,
+                                         type=_float, group="cloud")
+    check: bool = _option("--check", "the answer check: hold the local answer's first tokens back and send the query "
+                          "to the cloud when they look unsure (needs a cloud)", default=False, group="answer",
+                          action="store_true")
+    check_share: float | None = _option("--check-share", "offload at the probe's threshold for this share of its "
+                                        f"calibration answers (default {defaults.CHECK_SHARE:g})", type=_float,
+                                        group="answer", metavar="SHARE")
+    check_threshold: float | None = _option("--check-threshold", "offload when P(local answer wrong) reaches this "
+                                            "instead", type=_float, group="answer", metavar="P")
+    probe_path: str | None = _option("--probe", "an answer-check probe file (default: models/probes/"
+                                     "answer_check.json)", group="answer", metavar="PATH")
+    local_model: str | None = _option("--local-model", "the local model: a registry name or a GGUF file (default: "
+                                      "the registry's local model)", group="local", metavar="NAME_OR_PATH")
+    threads: int | None = _option("--threads", "threads for the local model (default: all CPUs)", type=_positive_int,
+                                  group="local")
+    n_ctx: int = _option("--n-ctx", f"the local model's context window in tokens (default {defaults.N_CTX})",
+                         default=defaults.N_CTX, type=_positive_int, group="local")
+    n_gpu_layers: int = _option("--n-gpu-layers", "layers of the local model offloaded to a GPU (needs a CUDA or "
+                                "Metal build of llama-cpp-python; default 0, all on the CPU; -1 is not accepted: "
+                                "give the number)", default=0, type=_non_negative_int, group="local")
+    repeat_penalty: float = _option("--repeat-penalty", "the local model's repetition penalty, 1 for none (default "
+                                    f"{defaults.REPEAT_PENALTY:g}; benchmarks/results/generation_settings.md)",
+                                    default=defaults.REPEAT_PENALTY, type=_float, group="local")
+    embedder_name: str | None = _option("--embedder", "a registered embedder (see `edge-router models list`; "
+                                        "default: the one the router names, else the registry's)", group="local",
+                                        metavar="NAME")
+    trace_path: str | None = _option("--trace", f"append every decision to this JSONL file (default: "
+                                     f"{settings.TRACE_ENV}, else none)", group="local", env=settings.TRACE_ENV,
+                                     metavar="PATH")
+
+    def __post_init__(self) -> None:
+        _check(self)
+
+    @classmethod
+    def from_env(cls, **values: Any) -> RouterSettings:
+        """``values`` over the environment's settings (``EDGE_ROUTER_CLOUD_PRICES``, ``EDGE_ROUTER_TRACE``)."""
+        from_env: dict[str, Any] = {}
+        if "cloud_prices" not in values and settings.cloud_prices() is not None:
+            from_env["cloud_prices"] = settings.cloud_prices()
+        if "trace_path" not in values and settings.trace_path() is not None:
+            from_env["trace_path"] = str(settings.trace_path())
+        return cls(**{**from_env, **values})
+
+    @classmethod
+    def from_toml(cls, path: str | os.PathLike, **values: Any) -> RouterSettings:
+        """A TOML settings file (keys are the field names; an ``[edge_router]`` table or top-level keys), with
+        ``values`` over it."""
+        try:
+            import tomllib
+        except ModuleNotFoundError:  # Python 3.10
+            raise ConfigurationError("Reading a settings file needs Python 3.11 or newer (tomllib).") from None
+        try:
+            with open(path, "rb") as fh:
+                data = tomllib.load(fh)
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigurationError(f"cannot read the settings file {path}: {exc}") from exc
+        data = data.get("edge_router", data)
+        if "cloud_prices" in data and isinstance(data["cloud_prices"], list):
+            data["cloud_prices"] = tuple(data["cloud_prices"])
+        return cls.from_mapping({**data, **values}, where=str(path))
+
+    @classmethod
+    def from_mapping(cls, data: dict[str, Any], *, where: str = "settings") -> RouterSettings:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ConfigurationError(f"{where}: unknown setting(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}.")
+        return cls(**data)
+
+    def with_values(self, **values: Any) -> RouterSettings:
+        return replace(self, **values)
+
+
+def _check(s: RouterSettings) -> None:
+    """Every value and combination the router could not honour, as one clear ``ConfigurationError``."""
+    from .routing.threshold import check as check_threshold
+
+    if s.mode is not None and s.mode not in defaults.MODES:
+        raise ConfigurationError(f"mode must be one of {', '.join(defaults.MODES)}, not {s.mode!r}.")
+    if s.mode == "gate" and (s.threshold is not None or s.cloud_share is not None):
+        raise ConfigurationError("threshold and cloud_share (--threshold, --cloud-share) set the router; the "
+                                 "gate's threshold is gate_threshold (--gate-threshold).")
+    check_threshold(router_present=s.mode != "gate", threshold=s.threshold, cloud_share=s.cloud_share,
+                    budget_window=s.budget_window)
+    for name in ("gate_k", "max_tokens", "n_ctx", "breaker_failures"):
+        value = getattr(s, name)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ConfigurationError(f"{name} must be a positive whole number, not {value!r}.")
+    if s.threads is not None and (isinstance(s.threads, bool) or not isinstance(s.threads, int) or s.threads < 1):
+        raise ConfigurationError(f"threads must be a positive whole number (or None for every CPU), not {s.threads!r}.")
+    if isinstance(s.n_gpu_layers, bool) or not isinstance(s.n_gpu_layers, int) or s.n_gpu_layers < 0:
+        raise ConfigurationError(f"n_gpu_layers must be a whole number of 0 or more, not {s.n_gpu_layers!r}.")
+    if not 0 < s.repeat_penalty <= 2:
+        raise ConfigurationError(f"repeat_penalty must be a number in (0, 2] (1 is none), not {s.repeat_penalty!r}.")
+    if s.gate_clusterer not in defaults.CLUSTERERS:
+        raise ConfigurationError(f"gate_clusterer must be one of {', '.join(defaults.CLUSTERERS)}, "
+                                 f"not {s.gate_clusterer!r}.")
+    for name in ("cloud_deadline_s", "cloud_first_byte_s", "breaker_cool_down_s"):
+        value = getattr(s, name)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+            raise ConfigurationError(f"{name} must be a positive number of seconds, not {value!r}.")
+    if isinstance(s.gate_threshold, bool) or not isinstance(s.gate_threshold, (int, float)) or s.gate_threshold < 0:
+        raise ConfigurationError(f"gate_threshold is an entropy in nats, 0 or more, not {s.gate_threshold!r}.")
+    if not s.check and (s.check_share is not None or s.check_threshold is not None or s.probe_path is not None):
+        raise ConfigurationError("check_share, check_threshold and probe_path (--check-share, --check-threshold, "
+                                 "--probe) set the answer check: turn it on with check=True (--check).")
+    if s.check_share is not None and s.check_threshold is not None:
+        raise ConfigurationError("give the answer check either a threshold or a cloud share, not both.")
+    if s.check_share is not None:
+        defaults.check_cloud_share(s.check_share)
+    if s.check_threshold is not None and not 0.0 <= s.check_threshold <= 1.0:
+        raise ConfigurationError(f"check_threshold is a probability in [0, 1], not {s.check_threshold}.")
+
+
+GROUPS = ("decision", "cloud", "answer", "local")
+
+
+def add_options(parser: argparse.ArgumentParser, *, groups: tuple[str, ...] = GROUPS) -> None:
+    """The settings fields of ``groups`` as options of ``parser`` (their defaults left to ``RouterSettings``), and
+    ``--config PATH`` for a TOML settings file."""
+    parser.add_argument("--config", metavar="PATH", help="a TOML settings file (keys: the settings' field names); "
+                        "options given on the command line win")
+    for f in fields(RouterSettings):
+        meta = f.metadata
+        if meta["group"] not in groups:
+            continue
+        kwargs = dict(meta["argparse"])
+        if meta["type"] is not None:
+            kwargs["type"] = meta["type"]
+        parser.add_argument(meta["flag"], dest=f.name, default=argparse.SUPPRESS, help=meta["help"], **kwargs)
+
+
+def from_args(args: argparse.Namespace) -> RouterSettings:
+    """The settings the command line gave (over the settings file and the environment); an error names the
+    options, not the fields."""
+    given = {f.name: getattr(args, f.name) for f in fields(RouterSettings) if hasattr(args, f.name)}
+    config = getattr(args, "config", None)
+    try:
+        return RouterSettings.from_toml(config, **given) if config else RouterSettings.from_env(**given)
+    except ConfigurationError as exc:
+        message = str(exc)
+        for f in fields(RouterSettings):
+            message = re.sub(rf"(?<![\w-]){f.name}(?![\w(])", f.metadata["flag"], message)
+        raise ConfigurationError(message) from None

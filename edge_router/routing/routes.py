@@ -1,0 +1,85 @@
+"""The two routes a query can take, and what happens when one fails: shared by ``EdgeRouter`` and its streams.
+
+``Routes`` holds the local model, the cloud behind its circuit breaker and the trace; it answers which model
+serves a route, moves a decision to the other route after a failure (logged and recorded in the decision), and
+writes decisions and answers to the trace.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from ..backends.chat_model import ChatModel
+from ..backends.completions import Completion
+from ..backends.messages import Messages, routing_text
+from ..defaults import Route
+from ..errors import AllRoutesFailedError, CloudCircuitOpenError, CloudError, LocalModelError, PromptTooLongError
+from .breaker import CircuitBreaker, GuardedCloud
+from .decision import CLOUD, LOCAL, Answer, Decision, FallbackKind
+from .trace import TraceWriter
+
+log = logging.getLogger(__name__)
+
+FAILURES = {LOCAL: (LocalModelError, PromptTooLongError), CLOUD: (CloudError,)}
+
+
+class Routes:
+    """The local model, the guarded cloud and the trace (each may be None)."""
+
+    def __init__(self, local: Any, cloud: Any, breaker: CircuitBreaker, trace: TraceWriter | None):
+        self.local = local
+        self.cloud = cloud
+        self.breaker = breaker
+        self._guarded_cloud = GuardedCloud(cloud, breaker) if cloud is not None else None
+        self._trace = trace
+
+    def model(self, route: Route) -> ChatModel | None:
+        """The model that answers on ``route`` (None when that side is not configured)."""
+        return self.local if route == LOCAL else self._guarded_cloud
+
+    def fall_back(self, decision: Decision, error: Exception, *, stream_cut: bool = False) -> Decision:
+        """The decision for the other route after ``error``, or raise ``error`` when there is none."""
+        failed = decision.route
+        other = CLOUD if failed == LOCAL else LOCAL
+        if self.model(other) is None:
+            raise error
+        reason = f"{failed} failed: {error}"
+        if stream_cut:
+            kind = FallbackKind.CLOUD_STREAM_CUT
+            reason = (f"the cloud stream broke after {len(error.partial_text)} characters ({error}); "
+                      "the local model finished the answer")
+        elif isinstance(error, CloudCircuitOpenError):
+            kind = FallbackKind.CLOUD_SKIPPED
+        else:
+            kind = FallbackKind.CLOUD_FAILED if failed == CLOUD else FallbackKind.LOCAL_FAILED
+        log.warning("falling back to %s: %s", other, reason)
+        return decision.with_fallback(other, kind, reason, degraded=other == LOCAL)
+
+    def available(self, decision: Decision) -> Decision:
+        """Move a decision to the cloud when no local model is configured (recorded as a fallback)."""
+        if decision.route == LOCAL and self.local is None:
+            return decision.with_fallback(CLOUD, FallbackKind.NO_LOCAL, "no local model configured", degraded=False)
+        return decision
+
+    def write_trace(self, event: str, messages: Messages, result: Decision | Answer) -> None:
+        """Append ``result`` to the trace, if one is configured (answers without their text)."""
+        if self._trace is not None:
+            record = result.to_dict()
+            if isinstance(result, Answer):
+                record["answer"] = None
+            self._trace.write(event, routing_text(messages), record)
+
+
+def answer_of(completion: Completion, decision: Decision, start: float) -> Answer:
+    return Answer(text=completion.text, decision=decision, model=completion.model, usage=completion.usage,
+                  cost_usd=completion.cost_usd, answer_ms=(time.perf_counter() - start) * 1e3,
+                  finish_reason=completion.finish_reason)
+
+
+def both_failed(first: Exception, second: Exception) -> AllRoutesFailedError:
+    cloud, local = (first, second) if isinstance(first, CloudError) else (second, first)
+    return AllRoutesFailedError(
+        f"Both routes failed. Local: {local}. Cloud: {cloud}.", local_error=local, cloud_error=cloud
+    )

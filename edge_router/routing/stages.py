@@ -1,0 +1,190 @@
+"""The decision as an ordered list of stages.
+
+Each stage is a small object with a ``name`` and one method, ``decide(query, route)``: it reads the query
+(normalised messages, routing text, the embedding once a stage computed it) and the route the stages before it
+chose, and returns a ``Verdict`` (a route, or ``None`` for no opinion, with its reason, fields and timings), or
+``None`` when it does not apply to this query (then nothing is recorded). A ``final`` verdict ends the
+deciding; stages marked ``always`` (the context fit) still run after it. Adding a rule means writing one
+class and listing it: ``EdgeRouter(stages=[MyStage(), *EdgeRouter.default_stages(...)])``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from .. import defaults, settings
+from ..backends.messages import Messages, has_tool_messages, routing_text
+from ..defaults import Route
+from ..errors import ConfigurationError, LocalModelError
+from .decision import CLOUD, LOCAL
+from .threshold import ThresholdPolicy
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Query:
+    """What the stages read: the normalised conversation and the call's options. ``text`` (the routing text) is
+    computed once; ``vector`` holds the query embedding once a stage made one (the answer check reuses it)."""
+
+    messages: Messages
+    max_tokens: int
+    force: Route | None = None
+    cloud_share: float | None = None
+    vector: np.ndarray | None = None
+    _text: str | None = field(default=None, repr=False)
+
+    @property
+    def text(self) -> str:
+        if self._text is None:
+            self._text = routing_text(self.messages)
+        return self._text
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One stage's opinion: ``route`` (None: no opinion), why, and what it measured. ``mode`` renames the
+    decision's mode (``forced``, ``local-only``); ``final`` ends the deciding."""
+
+    route: Route | None
+    reason: str = ""
+    fields: dict[str, Any] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+    score: float | None = None
+    mode: str | None = None
+    final: bool = False
+
+
+@dataclass(frozen=True)
+class StageRecord:
+    """A stage that ran, as ``Decision.stages`` keeps it."""
+
+    name: str
+    route: Route | None
+    score: float | None
+    ms: float
+    reason: str
+
+
+@runtime_checkable
+class Stage(Protocol):
+    name: str
+
+    def decide(self, query: Query, route: Route) -> Verdict | None: ...
+
+
+class ForcedRoute:
+    """The caller's ``force``: that route, nothing else decides."""
+
+    name = "forced"
+
+    def __init__(self, available: dict[Route, bool]):
+        self._available = available
+
+    def decide(self, query: Query, route: Route) -> Verdict | None:
+        if query.force is None:
+            return None
+        forced = defaults.check_route(query.force)
+        if not self._available[forced]:
+            raise ConfigurationError(f"Forced to the {forced}, but no {forced} model is configured"
+                                     + (f" (set {settings.CLOUD_BASE_URL_ENV})." if forced == CLOUD else "."))
+        return Verdict(forced, f"forced to {forced} by the caller", mode="forced", final=True)
+
+
+class NoCloud:
+    """Without a cloud every query stays on the device, unscored."""
+
+    name = "no-cloud"
+
+    def decide(self, query: Query, route: Route) -> Verdict | None:
+        return Verdict(LOCAL, "no cloud endpoint configured: every query stays on the device", mode="local-only",
+                       final=True)
+
+
+class ToolMessages:
+    """A conversation that holds tool calls or results goes to the cloud."""
+
+    name = "tool-messages"
+
+    def decide(self, query: Query, route: Route) -> Verdict | None:
+        if not has_tool_messages(query.messages):
+            return None
+        return Verdict(CLOUD, "the conversation has tool calls or results, which only the cloud model handles",
+                       final=True)
+
+
+class TrainedRouter:
+    """Embed the routing text, score it with the router file, offload at the policy's threshold."""
+
+    name = "router"
+
+    def __init__(self, embedder: Any, router: Any, policy: ThresholdPolicy):
+        self.embedder, self.router, self.policy = embedder, router, policy
+
+    def decide(self, query: Query, route: Route) -> Verdict | None:
+        embedded = self.embedder.embed_one(query.text)
+        query.vector = embedded.vector
+        t = time.perf_counter()
+        score = float(self.router.score(embedded.vector)[0])
+        timings = {"tokenize": embedded.tokenize_ms, "embed": embedded.embed_ms, "score": (time.perf_counter() - t) * 1e3}
+        threshold = self.policy.threshold(query.cloud_share)
+        chosen = CLOUD if score >= threshold else LOCAL
+        reasons = [f"router score {score:.3f} {'>=' if chosen == CLOUD else '<'} threshold {threshold:.3f}"]
+        fields = {"score": score, "threshold": threshold, "routing_tokens": embedded.n_tokens,
+                  "routing_truncated": embedded.truncated}
+        realised = self.policy.record(score, chosen == CLOUD)
+        if realised is not None:
+            fields["cloud_share_realised"] = realised
+        if embedded.truncated:
+            reasons.append(f"query truncated to {embedded.n_tokens} tokens for routing")
+        return Verdict(chosen, "; ".join(reasons), fields=fields, timings=timings, score=score)
+
+
+class UncertaintyGateStage:
+    """Sample the local model k times; offload when the samples' semantic entropy is above the gate's
+    threshold. Runs only on queries the stages before it kept local."""
+
+    name = "gate"
+
+    def __init__(self, gate: Any, local: Any):
+        self.gate, self.local = gate, local
+
+    def decide(self, query: Query, route: Route) -> Verdict | None:
+        if route != LOCAL:
+            return None
+        gate = self.gate
+        if not self.local.fits(query.messages, gate.max_tokens):
+            return Verdict(CLOUD, "prompt too long to sample locally", timings={"gate": 0.0})
+        t = time.perf_counter()
+        try:
+            entropy, se = gate.measure_entropy(self.local, query.messages)
+        except LocalModelError as exc:
+            log.warning("uncertainty gate failed (%s); routing to the cloud", exc)
+            return Verdict(CLOUD, f"local sampling failed ({exc})", timings={"gate": (time.perf_counter() - t) * 1e3})
+        chosen = CLOUD if entropy > gate.threshold else LOCAL
+        reason = (f"semantic entropy {entropy:.2f} nats ({se.n_clusters} meanings in {gate.k} samples, "
+                  f"{se.clusterer} clustering) {'>' if chosen == CLOUD else '<='} gate threshold {gate.threshold:.2f}")
+        return Verdict(chosen, reason, timings={"gate": (time.perf_counter() - t) * 1e3}, score=entropy,
+                       fields={"semantic_entropy": entropy, "gate_threshold": gate.threshold,
+                               "n_clusters": se.n_clusters})
+
+
+class ContextFit:
+    """A local route whose prompt and answer do not fit the local context goes to the cloud."""
+
+    name = "context-fit"
+    always = True
+
+    def __init__(self, local: Any):
+        self.local = local
+
+    def decide(self, query: Query, route: Route) -> Verdict | None:
+        if route != LOCAL or self.local.fits(query.messages, query.max_tokens):
+            return None
+        return Verdict(CLOUD, f"prompt plus {query.max_tokens} answer tokens exceed the local context of "
+                              f"{self.local.n_ctx}")
