@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import statistics
 import sys
 import time
@@ -42,10 +41,11 @@ from edge_router import (
 )
 from edge_router.backends.token_stats import token_stats
 from edge_router.bench import environment
+from edge_router.bench.pages import write_json
 from edge_router.data import datasets
 from edge_router.data.local_outcomes import messages_for, read_outcomes
-from edge_router.metrics import auroc, auroc_interval
 from edge_router.files.shipped import shipped_probe, shipped_router
+from edge_router.metrics import auroc, auroc_interval
 from edge_router.training.answer_probe import read_signals
 from edge_router.training.labels import read_rows
 from edge_router.uncertainty.answer_check import SIGNALS, AnswerProbe, answer_signals
@@ -216,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
         vectors = embedder.embed([r["prompt"] for r in pair])
         report["combined"] = combined(pair, router.score(vectors),
                                       np.array([probe.score(r["stats"], v) for r, v in zip(pair, vectors)]))
-    (RESULTS / "confidence.json").write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
+    write_json(report, RESULTS / "confidence.json")
     (RESULTS / "confidence.md").write_text(render(report), encoding="utf-8")
     print(render(report))
     return 0

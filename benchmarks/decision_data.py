@@ -79,14 +79,17 @@ def features(llm: LocalLLM, store: FeatureStore) -> None:
     _store_states(llm, store, label_items, "label prefill states")
 
 
+def _log(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
 def answer(llm: LocalLLM, problems: list[datasets.Prompt], store: FeatureStore | None) -> None:
-    log = (lambda line: print(line, file=sys.stderr, flush=True))
     for begin in range(0, len(problems), BLOCK):
         block = problems[begin:begin + BLOCK]
         if store is not None:
             _store_states(llm, store, [(f"gsm8k-train/{p.index}", messages_for(p)) for p in block],
                           f"train prefill states {begin}")
-        answer_paired(block, [llm], {llm.id: work_path(llm.id)}, chunk=BLOCK, log=log)
+        answer_paired(block, [llm], {llm.id: work_path(llm.id)}, chunk=BLOCK, log=_log)
         print(f"{llm.id}: {len(read_outcomes(work_path(llm.id)))} training answers", file=sys.stderr, flush=True)
 
 

@@ -15,7 +15,6 @@ both, with bootstrap intervals and the share each threshold sends out. Seconds o
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -23,6 +22,7 @@ import numpy as np
 
 from edge_router import defaults
 from edge_router.bench import environment
+from edge_router.bench.pages import write_json
 from edge_router.errors import require
 from edge_router.files import model_store
 from edge_router.metrics import auroc, auroc_interval
@@ -112,7 +112,7 @@ def main() -> int:
     result = {"environment": env, "rows": len(rows), "test_rows": int(test.sum()), "settings": settings,
               "chosen": chosen, "threshold": threshold, "thresholds_select": select_table,
               "thresholds_test": test_table, "local_accuracy": float(1 - wrong.mean())}
-    (RESULTS / "gate_calibration.json").write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+    write_json(result, RESULTS / "gate_calibration.json")
     text = markdown(result)
     (RESULTS / "gate_calibration.md").write_text(text, encoding="utf-8")
     print(text)

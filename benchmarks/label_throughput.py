@@ -14,7 +14,6 @@ two cores):
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import tempfile
@@ -22,9 +21,10 @@ from pathlib import Path
 
 from edge_router import CloudLLM, ExactMatchClusterer, LocalLLM
 from edge_router.bench import environment
-from edge_router.loopback.standin import MODEL_ALIAS, StandinServer
+from edge_router.bench.pages import write_json
 from edge_router.data import datasets
 from edge_router.defaults import TRAINING_SETS
+from edge_router.loopback.standin import MODEL_ALIAS, StandinServer
 from edge_router.training.labels import LabelConfig, label_prompts, prompt_id, read_rows
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     result = {"environment": env, "runs": runs, "ratio": ratio, "ratio_batching_only": batched_only / before,
               "target": 1.5}
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "label_throughput.json").write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+    write_json(result, RESULTS / "label_throughput.json")
     lines = [
         "# Labelling throughput: as before and as now",
         "",

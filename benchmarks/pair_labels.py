@@ -11,13 +11,13 @@ side, see the README) and writes ``benchmarks/results/pair_labels.{md,json}``. C
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections import Counter
 from pathlib import Path
 
 import numpy as np
 
+from edge_router.bench.pages import write_json
 from edge_router.metrics import auroc, auroc_interval, wilson
 from edge_router.training.labels import preference, read_rows
 from edge_router.uncertainty.semantic_entropy import cluster_entropy, likelihood_entropy
@@ -122,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = [r for r in read_rows(args.labels) if r["strong"].get("sampled")]
     analysis = analyse(rows)
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "pair_labels.json").write_text(json.dumps(analysis, indent=1) + "\n", encoding="utf-8")
+    write_json(analysis, RESULTS / "pair_labels.json")
     text = render(analysis, args.labels.relative_to(ROOT) if args.labels.is_relative_to(ROOT) else args.labels)
     (RESULTS / "pair_labels.md").write_text(text, encoding="utf-8")
     print(text)

@@ -164,7 +164,8 @@ class RouterSettings:
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
-            raise ConfigurationError(f"{where}: unknown setting(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}.")
+            raise ConfigurationError(f"{where}: unknown setting(s) {', '.join(unknown)}; "
+                                     f"known: {', '.join(sorted(known))}.")
         return cls(**data)
 
     def with_values(self, **values: Any) -> RouterSettings:

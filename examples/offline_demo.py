@@ -33,9 +33,9 @@ import textwrap
 import time
 
 from edge_router import CloudLLM, EdgeRouter, Prices
-from edge_router.loopback.standin import MODEL_ALIAS, StandinServer
 from edge_router.defaults import MODES
 from edge_router.files.shipped import shipped_router
+from edge_router.loopback.standin import MODEL_ALIAS, StandinServer
 from edge_router.settings import CLOUD_BASE_URL_ENV
 
 PROMPTS = [

@@ -7,13 +7,13 @@ import math
 
 import numpy as np
 import pytest
-from edge_router.testing import FakeCloud, FakeEmbedder, FakeLocal, FakeRouter
-from edge_router.testing import FakeStream as _Stream
 
 from edge_router import CloudLLM, EdgeRouter
 from edge_router.backends.token_stats import TokenStats, token_stats
 from edge_router.errors import ConfigurationError, InvalidInputError, RouterModelError
 from edge_router.routing.decision import FallbackKind
+from edge_router.testing import FakeCloud, FakeEmbedder, FakeLocal, FakeRouter
+from edge_router.testing import FakeStream as _Stream
 from edge_router.training.answer_probe import fit_probe, with_thresholds
 from edge_router.uncertainty.answer_check import SIGNALS, AnswerCheck, AnswerProbe, answer_signals
 

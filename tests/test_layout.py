@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "edge_router"
 DEVICE = {"files", "backends", "uncertainty", "routing"}
 LAB = {"data", "training", "evaluation"}
-FRONT_ENDS = {"serving", "bench", "cli"}
+FRONT_ENDS = {"serving", "bench", "cli", "loopback", "testing"}
 DEVICE_NEVER = LAB | FRONT_ENDS
 HEAVY = {"torch", "fastapi", "starlette", "uvicorn", "matplotlib", "prometheus_client", "onnx", "pydantic"}
 
@@ -85,6 +85,28 @@ def test_no_module_imports_another_subpackages_private_module():
             if parts[0] == "edge_router" and private and _part(name) != part:
                 bad.append(f"{path.relative_to(ROOT)} imports {name}")
     assert not bad, "\n".join(bad)
+
+
+def test_scripts_in_models_and_benchmarks_import_no_private_module():
+    bad = []
+    for folder in ("models", "benchmarks", "examples"):
+        for path in sorted((ROOT / folder).rglob("*.py")):
+            for name in _imports(path):
+                parts = name.split(".")
+                if parts[0] == "edge_router" and any(p.startswith("_") and not p.startswith("__") for p in parts[1:]):
+                    bad.append(f"{path.relative_to(ROOT)} imports {name}")
+    assert not bad, "\n".join(bad)
+
+
+MAX_LINES = 400
+
+
+def test_no_module_is_over_400_lines():
+    long = [f"{path.relative_to(ROOT)}: {n} lines"
+            for folder in ("edge_router", "benchmarks", "models", "examples")
+            for path in sorted((ROOT / folder).rglob("*.py"))
+            if (n := len(path.read_text(encoding="utf-8").splitlines())) > MAX_LINES]
+    assert not long, "split these into modules of one idea each:\n" + "\n".join(long)
 
 
 def test_the_import_rules_see_real_imports():

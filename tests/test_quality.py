@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from edge_router.errors import InvalidInputError
-from edge_router.evaluation.quality import Prices, cost_usd, curve, judge_scores, strong_mask
+from edge_router.evaluation.quality import PairPrices, cost_usd, curve, judge_scores, strong_mask
 
 STRONG = [1, 1, 0, 1]
 WEAK = [0, 1, 0, 0]
@@ -58,7 +58,7 @@ def test_bad_inputs_say_what_is_wrong():
 def test_cost_and_mask():
     mask = strong_mask([0.9, 0.1], 0.5)
     assert mask.tolist() == [True, False]
-    prices = Prices(strong_input=10, strong_output=30, weak_input=1, weak_output=2)
+    prices = PairPrices.of(strong_input=10, strong_output=30, weak_input=1, weak_output=2)
     usd = cost_usd(mask, prices, input_tokens=[100, 200], strong_output_tokens=[10, 20], weak_output_tokens=[5, 5])
     assert usd == pytest.approx((100 * 10 + 10 * 30 + 200 * 1 + 5 * 2) / 1e6)
 

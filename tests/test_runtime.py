@@ -6,13 +6,9 @@ import json
 import logging
 import math
 
-import numpy as np
 import pytest
 
 from edge_router import CloudLLM, EdgeRouter, EmbeddingClusterer, UncertaintyGate
-from edge_router.testing import FakeCloud, FakeEmbedder, FakeLocal, FakeRouter
-from edge_router.backends.completions import Completion, Sample, Usage
-from edge_router.backends.embedder import EmbeddedQuery
 from edge_router.errors import (
     AllRoutesFailedError,
     CloudCircuitOpenError,
@@ -24,6 +20,7 @@ from edge_router.errors import (
 )
 from edge_router.routing.breaker import CircuitBreaker
 from edge_router.routing.decision import FallbackKind
+from edge_router.testing import FakeCloud, FakeEmbedder, FakeLocal, FakeRouter
 
 # ---------------------------------------------------------------- fakes for the logic (edge_router.testing)
 

@@ -14,9 +14,9 @@ import uvicorn
 from onnx_builders import logistic_router
 
 from edge_router import CloudLLM, EdgeRouter, RouterModel
+from edge_router.errors import ConfigurationError
 from edge_router.loopback.fault_server import CloudServer
 from edge_router.loopback.standin import free_port
-from edge_router.errors import ConfigurationError
 from edge_router.serving.server import check_binding, create_app
 
 

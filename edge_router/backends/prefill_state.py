@@ -5,8 +5,8 @@ named tensor to a context's evaluation callback (``cb_eval``) once computed. ``P
 llama.cpp context on the model's weights with that callback set: it prefills a prompt and keeps, for each
 layer, the residual stream at the prompt's last token (``last``) and, for every layer but the last, its
 mean over the prompt (``mean``), before the output norm (llama.cpp computes the last layer for the rows
-whose logits are asked for only: here the last token). Probes on these states predict whether the model's own answer will be right
-(Kossen et al. 2024, arXiv 2406.15927), from the prefill an answer needs anyway.
+whose logits are asked for only: here the last token). Probes on these states predict whether the model's own
+answer will be right (Kossen et al. 2024, arXiv 2406.15927), from the prefill an answer needs anyway.
 
 The callback reads ``struct ggml_tensor`` (ggml.h) through ctypes; the layout is checked on the first
 tensor (its name and shape must match the model's layers and width), so a llama.cpp whose layout moved

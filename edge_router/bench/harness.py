@@ -7,10 +7,6 @@ keys; ``run`` assembles them with the environment and the target verdicts.
 from __future__ import annotations
 
 import json
-import os
-import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from dataclasses import dataclass, replace
@@ -32,12 +28,13 @@ from ..routing.runtime import EdgeRouter
 from ..uncertainty.entailment import clusterer_named
 from ..uncertainty.semantic_entropy import UncertaintyGate
 from . import environment
+from .cold_start import measure_cold_start_and_memory
 from .encoder_quality import default_labels, routing_quality
 from .prompts import make_prompts, sample_questions
 from .session_options import measure_session_options
 from .stats import repeat, summarize
+from .targets import TEACHER, targets
 
-TEACHER = "all-minilm-l6-v2-onnx-int8"  # the MiniLM the other encoders are built from
 DYNINT8 = "all-minilm-l6-v2-onnx-dynint8"
 
 
@@ -169,63 +166,6 @@ def measure_decisions(plan: Plan, prompts: dict[int, list[str]], variant: Embedd
         decisions[f"threads_{threads}"] = per_len
         direct[f"threads_{threads}"] = direct_len
     return decisions, direct
-
-
-_COLD_START = r"""
-import json, resource, sys, time
-def rss():
-    try:
-        with open("/proc/self/statm") as fh:
-            return int(fh.read().split()[1]) * __import__("os").sysconf("SC_PAGE_SIZE") / 1e6
-    except OSError:
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3
-before = rss()
-t0 = time.perf_counter()
-import edge_router
-t1 = time.perf_counter()
-from edge_router.files import model_store, registry
-tokenizer = model_store.resolve(registry.default_spec("tokenizer"))
-model = model_store.resolve(registry.default_spec("embedder"), sys.argv[2])
-t2 = time.perf_counter()
-from edge_router import CloudLLM, EdgeRouter, Embedder, RouterModel
-import numpy, onnxruntime, requests, tokenizers
-libraries = rss()
-embedder = Embedder(model, tokenizer, model_id=sys.argv[3])
-router = RouterModel(sys.argv[1], embedder_id=embedder.id, dim=embedder.dim)
-edge = EdgeRouter(cloud=CloudLLM(base_url="http://127.0.0.1:9/v1", model="unused"), embedder=embedder, router=router)
-t3 = time.perf_counter()
-edge.route("What is the capital of France?")
-t4 = time.perf_counter()
-after_router = rss()
-from edge_router import LocalLLM
-LocalLLM()
-after_llm = rss()
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3
-print(json.dumps({
-    "cold_start_ms": {"import": (t1 - t0) * 1e3, "resolve_files": (t2 - t1) * 1e3,
-                      "create_sessions": (t3 - t2) * 1e3, "first_decision": (t4 - t3) * 1e3,
-                      "total": (t4 - t0) * 1e3},
-    "memory_mb": {"before_loading": before, "libraries": libraries - before,
-                  "models_and_sessions": after_router - libraries, "after_embedder_and_router": after_router,
-                  "after_local_llm": after_llm, "peak": peak,
-                  "embedder_and_router": after_router - before},
-}))
-"""
-
-
-def measure_cold_start_and_memory(variant: EmbedderVariant, runs: int) -> dict:
-    """A fresh interpreter per run: import to first decision, then resident memory as models load."""
-    results = []
-    for _ in range(runs):
-        args = [str(variant.router_path), str(variant.model_path), variant.id]
-        done = subprocess.run([sys.executable, "-c", _COLD_START, *args], capture_output=True,
-                              text=True, timeout=300, env=os.environ.copy())
-        if done.returncode != 0:
-            raise RuntimeError(f"cold-start probe failed:\n{done.stderr[-2000:]}")
-        results.append(json.loads(done.stdout.strip().splitlines()[-1]))
-    cold = {k: statistics.median(r["cold_start_ms"][k] for r in results) for k in results[0]["cold_start_ms"]}
-    memory = {k: statistics.median(r["memory_mb"][k] for r in results) for k in results[0]["memory_mb"]}
-    return {"cold_start_ms": cold, "memory_mb": memory, "runs": runs}
 
 
 def compare_encoders(plan: Plan, prompts: dict[int, list[str]], variants: list[EmbedderVariant],
@@ -362,45 +302,6 @@ def measure_sampling(plan: Plan, prompt: str, local: LocalLLM) -> dict:
         cell["batched"]["decode_ms_per_step"] = float(np.median([s["decode_ms"] for s in splits])) / steps
         cell["batched"]["other_ms_per_step"] = float(np.median([s["other_ms"] for s in splits])) / steps
         out[f"k_{k}"] = cell
-    return out
-
-
-def _target(name: str, measured: float, limit: float, unit: str, *, at_least: bool = False) -> dict:
-    return {"name": name, "measured": measured, "limit": limit, "unit": unit, "at_least": at_least,
-            "met": measured >= limit if at_least else measured <= limit, "ratio_to_limit": measured / limit}
-
-
-def targets(results: dict) -> list[dict]:
-    """The issues' targets for the default routing encoder, each met or missed with the measured ratio."""
-    dec = results["decision"]["threads_1"]["32"]["total"]
-    direct = results["direct_onnxruntime"]["threads_1"]["32"]["total"]
-    shares = [
-        results["decision"]["threads_1"][n]["total"]["p50"] / results["local_llm"][n]["answer_ms"] * 100
-        for n in results["local_llm"]
-    ]
-    out = [
-        _target("wrapper overhead: decision p50 / direct call p50 (32 tokens, 1 thread)",
-                dec["p50"] / direct["p50"], 1.10, "x"),
-        _target("decision p50, 32 tokens, 1 thread", dec["p50"], 3.0, "ms"),
-        _target("stretch: decision p50, 32 tokens, 1 thread", dec["p50"], 1.0, "ms"),
-        _target("decision p99 / p50, 32 tokens, 1 thread", dec["p99"] / dec["p50"], 2.0, "x"),
-        _target("decision time as a share of the local answer (median over lengths, 64 tokens)",
-                statistics.median(shares), 1.0, "%"),
-        _target("cold start to first decision, files cached", results["cold_start"]["cold_start_ms"]["total"],
-                200.0, "ms"),
-        _target("resident memory added by embedder and router",
-                results["cold_start"]["memory_mb"]["embedder_and_router"], 60.0, "MB"),
-    ]
-    for k, floor in ((5, 1.5), (10, 2.0)):
-        cell = results["sampling"].get(f"k_{k}")
-        if cell:
-            out.append(_target(f"{k} samples in one batch: token throughput / one answer's",
-                               cell["batched"]["x_one_answer"], floor, "x", at_least=True))
-    encoders = results["encoders"]
-    default, teacher = encoders[results["plan"]["embedder"]]["quality"], encoders[TEACHER]["quality"]
-    if default and teacher and default["apgr_mean"] is not None and teacher["apgr_mean"] is not None:
-        out.append(_target(f"routing APGR below the {TEACHER} router's (same labels and kind, mean over "
-                           f"{', '.join(default['apgr'])})", teacher["apgr_mean"] - default["apgr_mean"], 0.01, ""))
     return out
 
 

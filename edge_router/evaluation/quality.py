@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..backends.completions import Prices
 from ..errors import InvalidInputError
 
 
@@ -91,21 +92,26 @@ def strong_mask(scores, share: float) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class Prices:
-    """USD per million tokens for each side (input, output)."""
+class PairPrices:
+    """The prices of a model pair: one ``Prices`` (USD per million input and output tokens, the same class a
+    ``CloudLLM`` is priced with) for the strong side and one for the weak side."""
 
-    strong_input: float
-    strong_output: float
-    weak_input: float
-    weak_output: float
+    strong: Prices
+    weak: Prices
+
+    @classmethod
+    def of(cls, strong_input: float, strong_output: float, weak_input: float, weak_output: float) -> PairPrices:
+        return cls(Prices(strong_input, strong_output), Prices(weak_input, weak_output))
 
 
-def cost_usd(mask, prices: Prices, *, input_tokens, strong_output_tokens, weak_output_tokens) -> float:
+def cost_usd(mask, prices: PairPrices, *, input_tokens, strong_output_tokens, weak_output_tokens) -> float:
     """Cost of answering every query, the ``mask`` ones by the strong model."""
     mask = np.asarray(mask, bool)
     tokens_in = np.asarray(input_tokens, np.float64)
-    strong = tokens_in * prices.strong_input + np.asarray(strong_output_tokens, np.float64) * prices.strong_output
-    weak = tokens_in * prices.weak_input + np.asarray(weak_output_tokens, np.float64) * prices.weak_output
+    strong = (tokens_in * prices.strong.input_per_million
+              + np.asarray(strong_output_tokens, np.float64) * prices.strong.output_per_million)
+    weak = (tokens_in * prices.weak.input_per_million
+            + np.asarray(weak_output_tokens, np.float64) * prices.weak.output_per_million)
     return float(np.where(mask, strong, weak).sum() / 1e6)
 
 
@@ -118,3 +124,19 @@ def judge_scores(picks: list[set[str]], routers: list[str]) -> dict[str, float]:
     if not picks:
         raise InvalidInputError("no judged queries.")
     return {r: 100.0 * sum(r in chosen for chosen in picks) / len(picks) for r in routers}
+
+
+def __getattr__(name: str):
+    """``Prices`` (four keyword prices) was this module's name for ``PairPrices``; kept with a warning."""
+    if name != "Prices":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import warnings
+
+    warnings.warn("edge_router.evaluation.quality.Prices is now PairPrices (PairPrices.of(strong_input, "
+                  "strong_output, weak_input, weak_output)); the old name will go away.", DeprecationWarning,
+                  stacklevel=2)
+
+    def legacy(strong_input: float, strong_output: float, weak_input: float, weak_output: float) -> PairPrices:
+        return PairPrices.of(strong_input, strong_output, weak_input, weak_output)
+
+    return legacy

@@ -20,17 +20,17 @@ from ..data.eval_data import EvalSet
 from ..errors import InvalidInputError
 from ..metrics import auroc
 from .judge import judge
-from .quality import Curve, Prices, cost_usd, curve, strong_mask
+from .quality import Curve, PairPrices, cost_usd, curve, strong_mask
 
 RANDOM, ORACLE = "random", "oracle"
 CURVE_POINTS = 101
 # USD per million tokens (input, output). GPT-4 Turbo (gpt-4-1106-preview) list price; Mixtral-8x7B-Instruct
 # at a typical hosted price at the time of the RouteLLM study; the on-device model costs nothing per call.
 DEFAULT_PRICES = {
-    "gpt4-mixtral": Prices(strong_input=10.0, strong_output=30.0, weak_input=0.6, weak_output=0.6),
-    "local-gpt4": Prices(strong_input=10.0, strong_output=30.0, weak_input=0.0, weak_output=0.0),
+    "gpt4-mixtral": PairPrices.of(10.0, 30.0, 0.6, 0.6),
+    "local-gpt4": PairPrices.of(10.0, 30.0, 0.0, 0.0),
     # The stand-in has no price; these are the demo's illustrative ones for a small hosted model.
-    "on-device": Prices(strong_input=0.15, strong_output=0.60, weak_input=0.0, weak_output=0.0),
+    "on-device": PairPrices.of(0.15, 0.60, 0.0, 0.0),
 }
 
 
@@ -80,7 +80,7 @@ def score_summary(scores: np.ndarray, eval_set: EvalSet) -> dict:
 
 
 def evaluate(eval_set: EvalSet, scores: dict[str, np.ndarray], *, tokens: Tokens | None = None,
-             prices: Prices | None = None, seeds: int = 10) -> dict:
+             prices: PairPrices | None = None, seeds: int = 10) -> dict:
     """The results of each router (name → score per query), random over ``seeds`` seeds, and the oracle."""
     if seeds < 1:
         raise InvalidInputError(f"random routing needs at least one seed, not {seeds}.")
@@ -135,7 +135,7 @@ def router_scores(paths: list[str | Path], vectors: np.ndarray, *, embedder_id: 
 
 def run(benchmarks: list[str], *, pair: str, router_paths: list[str | Path], embedder, seeds: int = 10,
         judge_client=None, judge_limit: int | None = None, local_outcomes: str | Path | None = None,
-        prices: Prices | None = None,
+        prices: PairPrices | None = None,
         references: Callable[[EvalSet, np.ndarray], dict[str, np.ndarray]] | None = None) -> list[dict]:
     """Evaluate router files on benchmarks; embeddings come from the on-disk cache. ``references`` (the
     evaluation set and its vectors → named scores) adds ``score_summary`` of scores that are not router files

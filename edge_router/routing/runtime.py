@@ -30,8 +30,7 @@ from ..backends.messages import Messages, normalize
 from ..backends.router_model import RouterModel, trained_on
 from ..config import RouterSettings
 from ..errors import ConfigurationError, InvalidInputError
-from ..files import registry
-from ..files import shipped
+from ..files import registry, shipped
 from ..uncertainty import answer_check as checking
 from ..uncertainty.entailment import clusterer_named
 from ..uncertainty.semantic_entropy import UncertaintyGate

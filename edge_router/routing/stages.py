@@ -131,7 +131,8 @@ class TrainedRouter:
         query.vector = embedded.vector
         t = time.perf_counter()
         score = float(self.router.score(embedded.vector)[0])
-        timings = {"tokenize": embedded.tokenize_ms, "embed": embedded.embed_ms, "score": (time.perf_counter() - t) * 1e3}
+        timings = {"tokenize": embedded.tokenize_ms, "embed": embedded.embed_ms,
+                   "score": (time.perf_counter() - t) * 1e3}
         threshold = self.policy.threshold(query.cloud_share)
         chosen = CLOUD if score >= threshold else LOCAL
         reasons = [f"router score {score:.3f} {'>=' if chosen == CLOUD else '<'} threshold {threshold:.3f}"]

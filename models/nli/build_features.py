@@ -24,7 +24,7 @@ from edge_router import Embedder
 from edge_router.data.embedding_cache import EmbeddingCache
 from edge_router.data.nli_data import HELD_OUT_SPLITS, LABELS, TRAIN_SPLITS, load_split
 from edge_router.training.onnx_export import import_onnx, save_graph
-from edge_router.training.routers._graph import adam
+from edge_router.training.optim import adam
 
 HERE = Path(__file__).parent
 MODEL = HERE / "nli-embedding-features.onnx"

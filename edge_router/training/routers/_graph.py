@@ -48,18 +48,3 @@ def similarity_nodes(train: np.ndarray, *, int8: bool) -> tuple[list, list]:
         helper.make_node("Mul", ["sims_raw", "row_scales"], ["sims"]),
     ]
     return nodes, [const("train_q", q.T), const("row_scales", scales.astype(np.float32))]
-
-
-def adam(params: dict[str, np.ndarray], grads: dict[str, np.ndarray], state: dict, *, lr: float,
-         beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8) -> None:
-    """One Adam step, in place."""
-    state["t"] = state.get("t", 0) + 1
-    t = state["t"]
-    for name, g in grads.items():
-        m = state.setdefault(f"m_{name}", np.zeros_like(g))
-        v = state.setdefault(f"v_{name}", np.zeros_like(g))
-        m *= beta1
-        m += (1 - beta1) * g
-        v *= beta2
-        v += (1 - beta2) * g * g
-        params[name] -= lr * (m / (1 - beta1**t)) / (np.sqrt(v / (1 - beta2**t)) + eps)

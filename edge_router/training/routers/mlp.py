@@ -10,7 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ._graph import adam, const, helpers, save_router
+from ..optim import adam
+from ._graph import const, helpers, save_router
 
 CLASSES = (1.0, 0.5, 0.0)  # strong, tie, weak
 

@@ -1,123 +1,20 @@
-"""The ``edge-router`` command: ask, route, serve, bench, label, train, calibrate, eval, models."""
+"""The lab's commands: label, train, calibrate, eval and bench."""
 
 from __future__ import annotations
 
 import argparse
 import json
-import logging
 import sys
-from typing import Sequence
 
-from . import defaults, settings
-from .errors import EdgeRouterError, InvalidInputError, require
-
-
-def _embedder_option(parser: argparse.ArgumentParser, what: str = "") -> None:
-    parser.add_argument("--embedder", metavar="NAME",
-                        help=f"a registered embedder{what} (see `edge-router models list`; default: the registry's)")
-
-
-def _local_model_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--local-model", metavar="NAME_OR_PATH",
-                        help="the local model: a registry name or a GGUF file (default: the registry's local model)")
-    parser.add_argument("--threads", type=int, default=None, help="threads for the local model (default: all CPUs)")
-
-
-def _router_options(parser: argparse.ArgumentParser, *, prompt: bool = True, answers: bool = True) -> None:
-    """The prompt's options, then every ``RouterSettings`` field (``edge_router.config``) as an option."""
-    from .config import GROUPS, add_options
-
-    if prompt:
-        parser.add_argument("prompt", help="the question (a single user message)")
-        parser.add_argument("--system", metavar="TEXT", help="a system message before the question")
-        parser.add_argument("--json", action="store_true", help="print one JSON object")
-        parser.add_argument("--force", choices=defaults.ROUTES, help="skip the decision and send the query this way")
-    add_options(parser, groups=GROUPS if answers else tuple(g for g in GROUPS if g != "answer"))
-
-
-def _build_router(args: argparse.Namespace):
-    from .config import from_args
-    from .routing.runtime import EdgeRouter
-
-    return EdgeRouter.from_settings(from_args(args), cloud_from_env=getattr(args, "force", None) != "local")
-
-
-def _describe(decision) -> str:
-    t = decision.timings_ms
-    line = f"route: {decision.route} ({decision.mode}) because {decision.reason}; decided in {t['total']:.1f} ms"
-    if decision.models.get("router"):
-        line += f"\nrouter: {decision.models['router']} on {decision.models['embedder']}"
-    if decision.fallback:
-        line += f"\nfallback: {decision.fallback}" + (" [degraded]" if decision.degraded else "")
-    return line
-
-
-def _messages(args: argparse.Namespace) -> list[dict]:
-    system = [{"role": "system", "content": args.system}] if args.system else []
-    return [*system, {"role": "user", "content": args.prompt}]
-
-
-def _cmd_route(args: argparse.Namespace) -> int:
-    decision = _build_router(args).route(_messages(args), force=args.force)
-    print(json.dumps(decision.to_dict()) if args.json else _describe(decision))
-    return 0
-
-
-def _cmd_ask(args: argparse.Namespace) -> int:
-    from .backends.completions import Sampling
-
-    sampling = Sampling(temperature=args.temperature, seed=args.seed) if args.temperature or args.seed else None
-    answer = _build_router(args).chat(_messages(args), force=args.force, sampling=sampling)
-    if args.json:
-        print(json.dumps(answer.to_dict()))
-    else:
-        print(answer.text)
-        print()
-        print(_describe(answer.decision))
-        cost = "unknown" if answer.cost_usd is None else f"${answer.cost_usd:.6f}"
-        print(f"answered by {answer.model} in {answer.answer_ms:.0f} ms; cost {cost}")
-    return 0
-
-
-def _cmd_models_list(args: argparse.Namespace) -> int:
-    from .files import model_store, registry
-
-    rows = []
-    for spec in registry.all_specs():
-        cached = model_store.is_cached(spec)
-        rows.append({
-            "name": spec.name, "role": spec.role, "size": spec.size, "cached": cached,
-            "path": str(model_store.cached_path(spec)), "license": spec.license,
-        })
-    if args.json:
-        print(json.dumps(rows))
-        return 0
-    print(f"{'name':38} {'role':13} {'size':>10}  {'cached':6}  path")
-    for r in rows:
-        size = f"{r['size'] / 1e6:.1f} MB"
-        print(f"{r['name']:38} {r['role']:13} {size:>10}  {'yes' if r['cached'] else 'no':6}  {r['path']}")
-    return 0
-
-
-def _cmd_models_pull(args: argparse.Namespace) -> int:
-    from .files import model_store, registry
-
-    # By default every file the runtime uses; training bases only when named.
-    specs = [registry.get_spec(args.name)] if args.name else [
-        s for s in registry.all_specs() if s.role != "training-base"]
-    for spec in specs:
-        if model_store.is_cached(spec):
-            print(f"{spec.name}: cached at {model_store.cached_path(spec)}")
-            continue
-        path = model_store.resolve(spec, progress=True)
-        print(f"{spec.name}: verified, at {path}")
-    return 0
+from .. import defaults
+from ..errors import InvalidInputError
+from . import options
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from .bench import harness, report
+    from ..bench import harness, report
 
     results = harness.run(quick=args.quick, router_path=Path(args.router) if args.router else None,
                           labels=Path(args.labels) if args.labels else None,
@@ -133,12 +30,12 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
 
 def _cmd_label(args: argparse.Namespace) -> int:
-    from .backends.cloud_llm import CloudLLM
-    from .backends.embedder import Embedder
-    from .backends.local_llm import LocalLLM
-    from .data import datasets
-    from .training.labels import LabelConfig, label_prompts
-    from .uncertainty.entailment import clusterer_named
+    from ..backends.cloud_llm import CloudLLM
+    from ..backends.embedder import Embedder
+    from ..backends.local_llm import LocalLLM
+    from ..data import datasets
+    from ..training.labels import LabelConfig, label_prompts
+    from ..uncertainty.entailment import clusterer_named
 
     if not args.dataset and not args.prompts:
         raise InvalidInputError(f"give --dataset NAME ({', '.join(defaults.TRAINING_SETS)}) and/or "
@@ -168,8 +65,8 @@ def _cmd_label(args: argparse.Namespace) -> int:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from .backends.embedder import Embedder
-    from .training.trainer import train
+    from ..backends.embedder import Embedder
+    from ..training.trainer import train
 
     cards = train(args.labels, args.out, embedder=Embedder(name=args.embedder), kinds=args.kind, target=args.target)
     if args.json:
@@ -185,8 +82,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 def _cmd_calibrate(args: argparse.Namespace) -> int:
-    from .backends.embedder import Embedder
-    from .training.trainer import calibrate
+    from ..backends.embedder import Embedder
+    from ..training.trainer import calibrate
 
     table = calibrate(args.router, args.labels, embedder=Embedder(name=args.embedder), split=args.split)
     for row in table:
@@ -201,22 +98,26 @@ def _pct(value: float | None) -> str:
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
-    from .backends.cloud_llm import CloudLLM
-    from .backends.embedder import Embedder
-    from .data import eval_data
-    from .evaluation.quality import Prices
-    from .evaluation.runner import run, table
-    from .files.shipped import shipped_router
+    from ..backends.cloud_llm import CloudLLM
+    from ..backends.embedder import Embedder
+    from ..data import eval_data
+    from ..evaluation.quality import PairPrices
+    from ..evaluation.runner import run, table
+    from ..files.shipped import shipped_router
 
     benchmarks = list(eval_data.BENCHMARKS) if args.benchmark == "all" else [args.benchmark]
     if args.pair != "gpt4-mixtral" and args.benchmark == "all":
         benchmarks.remove("mt-bench")
     prices = None
     if args.prices:
+        print("edge-router: warning: eval's --prices is now --pair-prices (ask, route and serve's --prices is "
+              "the cloud's two prices)", file=sys.stderr)
+    pair_prices = args.pair_prices or args.prices
+    if pair_prices:
         try:
-            prices = Prices(*(float(v) for v in args.prices.split(",")))
+            prices = PairPrices.of(*(float(v) for v in pair_prices.split(",")))
         except (TypeError, ValueError) as exc:
-            raise InvalidInputError("--prices takes four numbers: strong_in,strong_out,weak_in,weak_out "
+            raise InvalidInputError("--pair-prices takes four numbers: strong_in,strong_out,weak_in,weak_out "
                                     "(USD per million tokens).") from exc
     judge = CloudLLM(base_url=args.judge_base_url, model=args.judge_model) if args.judge_base_url else None
     routers = args.router or [shipped_router()]
@@ -242,78 +143,8 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_serve(args: argparse.Namespace) -> int:
-
-    for module in ("fastapi", "uvicorn", "prometheus_client"):
-        require(module, "'edge-router[server]'")
-    import uvicorn
-
-    from .serving.server import check_binding, create_app
-
-    token = settings.server_token()
-    check_binding(args.host, allow_remote=args.allow_remote, token=token)
-    app = create_app(_build_router(args), token=token)
-    print(f"edge-router serving an OpenAI-compatible API on http://{args.host}:{args.port}/v1", file=sys.stderr)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", timeout_graceful_shutdown=30)
-    return 0
-
-
-def _json_object(text: str) -> dict:
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise argparse.ArgumentTypeError(f"not JSON ({exc.msg})") from None
-    if not isinstance(value, dict):
-        raise argparse.ArgumentTypeError("must be a JSON object")
-    return value
-
-
-def _port(text: str) -> int:
-    port = int(text) if text.isdigit() else -1
-    if not 1 <= port <= 65535:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a TCP port (1 to 65535)")
-    return port
-
-
-def _verbosity_options() -> argparse.ArgumentParser:
-    """-v / -q, accepted before or after the subcommand."""
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
-                        help="log at INFO level")
-    common.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
-                        help="print errors only (no warnings)")
-    return common
-
-
-def build_parser() -> argparse.ArgumentParser:
-    from . import __version__
-
-    common = _verbosity_options()
-    parser = argparse.ArgumentParser(prog="edge-router", description=__doc__, parents=[common])
-    parser.add_argument("--version", action="version", version=f"edge-router {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True)
-
-    def command(group, name: str, **kwargs) -> argparse.ArgumentParser:
-        return group.add_parser(name, parents=[common], **kwargs)  # -v/-q after the subcommand too
-
-    ask = command(sub, "ask", help="route and answer a prompt")
-    _router_options(ask)
-    ask.add_argument("--temperature", type=float, help="sample the answer at this temperature (default: greedy)")
-    ask.add_argument("--seed", type=int, help="make a sampled answer repeatable")
-    ask.set_defaults(func=_cmd_ask)
-
-    route = command(sub, "route", help="decide local or cloud for a prompt without answering it")
-    _router_options(route, answers=False)
-    route.set_defaults(func=_cmd_route)
-
-    serve = command(sub, "serve", help="an OpenAI-compatible endpoint on this machine that routes each request")
-    _router_options(serve, prompt=False)
-    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    serve.add_argument("--port", type=_port, default=8000, help="TCP port (default 8000)")
-    serve.add_argument("--allow-remote", action="store_true",
-                       help="allow a non-loopback address (needs EDGE_ROUTER_SERVER_TOKEN)")
-    serve.set_defaults(func=_cmd_serve)
-
+def add_commands(sub, command) -> None:
+    """bench, label, train, calibrate and eval."""
     bench = command(sub, "bench", help="measure what routing costs on this machine")
     bench.add_argument("--quick", action="store_true", help="fewer repetitions, 32-token prompts only (a few minutes)")
     bench.add_argument("--json", metavar="PATH", help="write every figure as JSON")
@@ -341,13 +172,13 @@ def build_parser() -> argparse.ArgumentParser:
     label.add_argument("--strong-deadline", type=float, default=300.0, metavar="SECONDS",
                        help="per strong answer, retries included (default 300: k samples of a CPU stand-in are slow); "
                        "a prompt whose strong side fails is left for the next run")
-    label.add_argument("--strong-extra-body", type=_json_object, metavar="JSON", default=None,
+    label.add_argument("--strong-extra-body", type=options.json_object, metavar="JSON", default=None,
                        help='fields added to every strong request, e.g. \'{"top_k": 0, "min_p": 0}\' for a llama.cpp '
                        "server (unrestricted sampling, as on the device)")
     label.add_argument("--clusterer", choices=defaults.CLUSTERERS, default=defaults.CLUSTERER,
                        help=f"how both models' samples are clustered (default {defaults.CLUSTERER})")
-    _local_model_option(label)
-    _embedder_option(label, " for the embedding clusterers")
+    options.local_model_option(label)
+    options.embedder_option(label, " for the embedding clusterers")
     label.add_argument("--json", action="store_true", help="print the summary as JSON")
     label.set_defaults(func=_cmd_label)
 
@@ -355,7 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--labels", required=True, metavar="PATH", help="a label file from `edge-router label`")
     train.add_argument("--out", required=True, metavar="DIR", help="where the router files and cards go")
     train.add_argument("--kind", nargs="+", choices=("knn", "sw", "mf", "mlp"), help="kinds to train (default: all)")
-    _embedder_option(train)
+    options.embedder_option(train)
     train.add_argument("--target", choices=("se", "local-wrong"), default="se",
                        help="learn the SE preference labels (default) or whether the local answer was wrong")
     train.add_argument("--json", action="store_true", help="print the cards as JSON")
@@ -366,7 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
     cal.add_argument("--labels", required=True, metavar="PATH", help="a label file (its calibration split is used)")
     cal.add_argument("--split", default="calibration", choices=("train", "calibration", "test"),
                      help="which hash split of the labels to calibrate on (default calibration)")
-    _embedder_option(cal, " (the one the router was trained on)")
+    options.embedder_option(cal, " (the one the router was trained on)")
     cal.set_defaults(func=_cmd_calibrate)
 
     ev = command(sub, "eval", help="routing quality (PGR, CPT, APGR, cost, judge) on GSM8K, MMLU, MT-Bench")
@@ -379,42 +210,11 @@ def build_parser() -> argparse.ArgumentParser:
                     "or on-device: the local model vs the stand-in's stronger model, both measured here")
     ev.add_argument("--json", metavar="PATH", help="write every result (curves included) as JSON")
     ev.add_argument("--seeds", type=int, default=10, help="random-routing seeds (default 10)")
-    _embedder_option(ev, " (the one the routers were trained on)")
-    ev.add_argument("--prices", metavar="SI,SO,WI,WO", help="USD per million tokens (default: see README)")
+    options.embedder_option(ev, " (the one the routers were trained on)")
+    ev.add_argument("--pair-prices", metavar="SI,SO,WI,WO", help="USD per million tokens of the strong and the weak "
+                    "model (default: see README)")
+    ev.add_argument("--prices", metavar="SI,SO,WI,WO", help=argparse.SUPPRESS)  # the old name of --pair-prices
     ev.add_argument("--judge-base-url", help="an OpenAI-compatible endpoint for the LLM-as-a-judge score")
     ev.add_argument("--judge-model", help="the judge endpoint's model name")
     ev.add_argument("--judge-limit", type=int, help="judge only the first N queries of each benchmark")
     ev.set_defaults(func=_cmd_eval)
-
-    models = command(sub, "models", help="list and fetch model files")
-    models_sub = models.add_subparsers(dest="models_command", required=True)
-    listing = command(models_sub, "list", help="name, role, size, cached or not, path")
-    listing.add_argument("--json", action="store_true")
-    listing.set_defaults(func=_cmd_models_list)
-    pull = command(models_sub, "pull", help="fetch and verify model files (all the runtime uses by default)")
-    pull.add_argument("name", nargs="?", help="one model name from `edge-router models list`")
-    pull.set_defaults(func=_cmd_models_pull)
-    return parser
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run one command: every failure ends in one line on stderr and exit status 2 (130 on Ctrl-C)."""
-    args = build_parser().parse_args(argv)
-    verbose, quiet = getattr(args, "verbose", False), getattr(args, "quiet", False)
-    level = logging.INFO if verbose else logging.ERROR if quiet else logging.WARNING
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
-    try:
-        return args.func(args)
-    except KeyboardInterrupt:
-        print("edge-router: interrupted", file=sys.stderr)
-        return 130
-    except EdgeRouterError as exc:
-        print(f"edge-router: error: {exc}", file=sys.stderr)
-    except OSError as exc:  # an unwritable cache or trace file, a port in use ...
-        where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
-        print(f"edge-router: error: {exc.strerror or exc}{where}", file=sys.stderr)
-    return 2
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

@@ -1,0 +1,179 @@
+"""The decision as stages, the threshold policy, the one settings model, and the public fakes."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from edge_router import EdgeRouter
+from edge_router.config import RouterSettings, from_args
+from edge_router.errors import ConfigurationError, InvalidInputError
+from edge_router.routing.decision import CLOUD, LOCAL
+from edge_router.routing.stages import Query, Verdict
+from edge_router.routing.threshold import ThresholdPolicy
+from edge_router.testing import FakeCloud, FakeEmbedder, FakeLocal, FakeRouter
+
+
+class KeywordStage:
+    """A toy stage: a query that mentions a keyword stays on the device, whatever comes after."""
+
+    name = "keyword"
+
+    def __init__(self, word: str):
+        self.word = word
+
+    def decide(self, query: Query, route: str) -> Verdict | None:
+        if self.word not in query.text:
+            return None
+        return Verdict(LOCAL, f"mentions {self.word!r}", fields={}, final=True)
+
+
+def _router(**kwargs) -> EdgeRouter:
+    return EdgeRouter(local=FakeLocal(), cloud=FakeCloud(), router=FakeRouter(), embedder=FakeEmbedder(),
+                      max_tokens=10, **kwargs)
+
+
+def test_a_new_stage_is_one_class_listed_before_the_default_ones():
+    plain = _router()
+    router = _router(stages=[KeywordStage("diary"), *plain.default_stages()])
+    long_private = "my diary " + "x" * 80  # the length router alone would send it out
+    assert plain.route(long_private).route == CLOUD
+    decision = router.route(long_private)
+    assert decision.route == LOCAL and "mentions 'diary'" in decision.reason
+    assert [s["name"] for s in decision.stages] == ["keyword"], "a final verdict ends the deciding"
+    other = router.route("x" * 80)
+    assert other.route == CLOUD and [s["name"] for s in other.stages] == ["router"]
+
+
+def test_every_stage_that_ran_is_recorded_with_its_verdict_and_time():
+    from edge_router import ExactMatchClusterer, UncertaintyGate
+
+    router = _router(gate=UncertaintyGate(ExactMatchClusterer(), k=5, threshold=0.5))
+    decision = router.route("hi")
+    names = [s["name"] for s in decision.stages]
+    assert names == ["router", "gate"], names
+    router_stage, gate_stage = decision.stages
+    assert router_stage["route"] == LOCAL and router_stage["score"] == pytest.approx(0.02)
+    assert gate_stage["score"] == pytest.approx(0.0) and all(s["ms"] >= 0 for s in decision.stages)
+    assert decision.to_dict()["stages"][0]["name"] == "router"
+
+
+def test_the_context_fit_runs_even_after_a_final_verdict():
+    router = _router()
+    decision = router.route(" ".join(["word"] * 45), force="local")
+    assert decision.mode == "forced" and [s["name"] for s in decision.stages] == ["forced", "context-fit"]
+
+
+def test_a_non_stage_is_refused_with_what_a_stage_needs():
+    with pytest.raises(TypeError, match="decide"):
+        _router(stages=[object()])
+
+
+def test_the_threshold_policy_owns_which_threshold_applies():
+    policy = ThresholdPolicy(FakeRouter(), cloud_share=0.3, budget_window=50)
+    assert policy.fixed == pytest.approx(0.7)
+    assert policy.threshold(cloud_share=0.1) == pytest.approx(0.9), "a per-call share wins"
+    for score in [i / 100 for i in range(50)]:
+        policy.record(score, score >= policy.threshold())
+    assert policy.threshold() == pytest.approx(0.35, abs=0.02), "the budget follows the scores seen"
+    with pytest.raises(ConfigurationError, match="not both"):
+        ThresholdPolicy(FakeRouter(), threshold=0.3, cloud_share=0.3)
+    with pytest.raises(InvalidInputError, match="between 0 and 1"):
+        ThresholdPolicy(FakeRouter(), cloud_share=1.5)
+    with pytest.raises(ConfigurationError, match="no router"):
+        ThresholdPolicy(None, threshold=0.3)
+
+
+def test_a_threshold_without_a_router_is_refused_not_ignored():
+    from edge_router import ExactMatchClusterer, UncertaintyGate
+
+    with pytest.raises(ConfigurationError, match="no router"):
+        EdgeRouter(local=FakeLocal(), cloud=FakeCloud(), gate=UncertaintyGate(ExactMatchClusterer()), threshold=0.3)
+
+
+@pytest.mark.parametrize("values, match", [
+    ({"mode": "gate", "threshold": 0.3}, "gate's threshold"),
+    ({"threshold": 0.3, "cloud_share": 0.3}, "not both"),
+    ({"budget_window": 100}, "cloud_share"),
+    ({"check_share": 0.2}, "check=True"),
+    ({"threads": 0}, "threads"),
+    ({"n_gpu_layers": -1}, "n_gpu_layers"),
+    ({"gate_k": 0}, "gate_k"),
+    ({"repeat_penalty": 3.0}, "repeat_penalty"),
+    ({"cloud_deadline_s": 0}, "cloud_deadline_s"),
+])
+def test_invalid_settings_fail_before_any_model_loads(values, match, monkeypatch):
+    from edge_router.routing import runtime
+
+    def no_loading(*args, **kwargs):
+        raise AssertionError("a model was loaded before the settings were checked")
+
+    monkeypatch.setattr(runtime, "LocalLLM", no_loading)
+    monkeypatch.setattr(runtime, "Embedder", no_loading)
+    with pytest.raises((ConfigurationError, InvalidInputError), match=match):
+        EdgeRouter.from_defaults(**values)
+
+
+def test_a_settings_file_is_read_into_the_same_model_and_named_values_win(tmp_path):
+    path = tmp_path / "edge-router.toml"
+    path.write_text('[edge_router]\nmode = "router"\ncloud_share = 0.3\nn_gpu_layers = 12\n'
+                    'cloud_prices = [0.15, 0.6]\n', encoding="utf-8")
+    settings = RouterSettings.from_toml(path, n_gpu_layers=4)
+    assert (settings.mode, settings.cloud_share, settings.n_gpu_layers) == ("router", 0.3, 4)
+    assert settings.cloud_prices == (0.15, 0.6)
+    path.write_text('thresold = 0.4\n', encoding="utf-8")
+    with pytest.raises(ConfigurationError, match="unknown setting.*thresold"):
+        RouterSettings.from_toml(path)
+
+
+def test_the_command_line_options_come_from_the_settings_model(tmp_path, monkeypatch):
+    from edge_router.cli import build_parser
+
+    monkeypatch.setenv("EDGE_ROUTER_CLOUD_PRICES", "1,2")
+    args = build_parser().parse_args(["ask", "hi", "--n-gpu-layers", "8", "--cloud-share", "0.2"])
+    settings = from_args(args)
+    assert (settings.n_gpu_layers, settings.cloud_share, settings.cloud_prices) == (8, 0.2, (1.0, 2.0))
+    args = build_parser().parse_args(["route", "hi", "--threshold", "0.2", "--cloud-share", "0.2"])
+    with pytest.raises(ConfigurationError, match="--threshold"):
+        from_args(args)
+    help_text = build_parser()._subparsers._group_actions[0].choices["serve"].format_help()
+    assert "--n-gpu-layers" in help_text and "--budget-window" in help_text and "--config" in help_text
+
+
+def test_an_app_tests_its_routing_with_the_public_fakes_and_no_model_files():
+    local, cloud = FakeLocal(answers=["4"]), FakeCloud(answers=["a long, careful answer"])
+    router = EdgeRouter(local=local, cloud=cloud, router=FakeRouter(), embedder=FakeEmbedder(), max_tokens=10)
+    assert router.chat("2 + 2?").text == "4"
+    answer = router.chat("Explain " + "why " * 30)
+    assert answer.text == "a long, careful answer" and answer.route == CLOUD and answer.cost_usd == 0.002
+    down = EdgeRouter(local=FakeLocal(), cloud=FakeCloud(fail=True), router=FakeRouter(), embedder=FakeEmbedder(),
+                      max_tokens=10)
+    assert down.chat("Explain " + "why " * 30).degraded
+
+
+def test_a_closed_stream_lets_the_local_model_go():
+    router = _router()
+    stream = router.stream("hi")
+    pieces = iter(stream)
+    assert next(pieces) == "local"
+    stream.close()
+    assert list(pieces) == [] and stream.answer is None
+    with router.stream("hi") as again:
+        assert "".join(again) == "local answer here"
+
+
+@pytest.mark.real_models
+def test_an_abandoned_real_stream_does_not_hold_the_local_model(local_llm):
+    import gc
+
+    router = EdgeRouter(local=local_llm, max_tokens=24)
+    pieces = iter(router.stream("Count from one to twenty."))
+    next(pieces)
+    del pieces
+    gc.collect()
+    done = threading.Event()
+    worker = threading.Thread(target=lambda: (router.chat("Say hi.", max_tokens=4), done.set()), daemon=True)
+    worker.start()
+    worker.join(timeout=60)
+    assert done.is_set(), "an abandoned stream still held the local model"
