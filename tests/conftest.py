@@ -8,6 +8,16 @@ import pytest
 
 from edge_router.testing import CloudServer
 
+REAL_MODEL_FIXTURES = {"local_llm", "embedder", "minilm_tokenizer_path", "real_router_file"}
+
+
+def pytest_collection_modifyitems(items):
+    """Every test that uses a real model file is marked ``real_models`` (``pytest -m "not real_models"``: the fast
+    loop), whether it asks for a real-model fixture or its module says so (``pytestmark``)."""
+    for item in items:
+        if REAL_MODEL_FIXTURES & set(item.fixturenames):
+            item.add_marker(pytest.mark.real_models)
+
 
 @pytest.fixture(autouse=True)
 def _no_cloud_env(monkeypatch):

@@ -141,6 +141,7 @@ def _numbers(tree, path=""):
             yield from _numbers(value, f"{path}[{i}]")
 
 
+@pytest.mark.real_models
 def test_quick_bench_writes_every_key_with_positive_figures(tmp_path):
     out = tmp_path / "bench.json"
     done = subprocess.run([sys.executable, "-m", "edge_router", "bench", "--quick", "--json", str(out)],

@@ -51,6 +51,7 @@ def test_ask_json_answers(cloud_server, router_file):
     assert local["route"] == "local" and local["answer"] and local["usage"]["completion_tokens"] <= 8
 
 
+@pytest.mark.real_models
 def test_a_router_file_brings_the_embedder_it_names(tmp_path):
     static = logistic_router(tmp_path / "static.onnx", np.zeros(256, np.float32), 2.0,
                              embedder_id="minilm-l6-v2-static", kind="constant")

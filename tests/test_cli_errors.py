@@ -55,6 +55,7 @@ def test_a_repetition_penalty_out_of_range_is_refused_in_cli_terms():
     assert out.returncode == 2 and "--repeat-penalty" in out.stderr and "Traceback" not in out.stderr
 
 
+@pytest.mark.real_models
 def test_a_forced_route_that_cannot_be_honoured_fails_and_route_prints_no_warning():
     out = run("ask", "Hi", "--force", "cloud", "--local-model", TINY_LLM)
     one_line_error(out, "no cloud model is configured")
@@ -75,6 +76,7 @@ def test_gate_mode_refuses_the_router_threshold():
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+@pytest.mark.real_models
 def test_ctrl_c_during_ask_exits_130_without_a_traceback():
     clean = {k: v for k, v in os.environ.items() if not k.startswith("EDGE_ROUTER_")}
     # Greedy, the small model writes this story up to the token limit (~20 s here), so the signal lands mid-answer.
@@ -91,6 +93,7 @@ def test_ctrl_c_during_ask_exits_130_without_a_traceback():
     assert proc.returncode == 130 and "Traceback" not in err and "interrupted" in err
 
 
+@pytest.mark.real_models
 def test_a_half_configured_cloud_is_a_clear_error_and_does_not_stop_a_local_query():
     env = {"EDGE_ROUTER_CLOUD_BASE_URL": "http://127.0.0.1:9/v1"}  # no EDGE_ROUTER_CLOUD_MODEL
     one_line_error(run("route", "Hi", "--local-model", TINY_LLM, env=env), "EDGE_ROUTER_CLOUD_MODEL")

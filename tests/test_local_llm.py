@@ -12,6 +12,8 @@ from conftest import TINY_LLM
 from edge_router import LocalLLM
 from edge_router.errors import CorruptModelError, InvalidInputError, ModelNotFoundError, PromptTooLongError
 
+pytestmark = pytest.mark.real_models  # every test here loads a real model file
+
 
 def test_chat_answers_with_usage(local_llm):
     completion = local_llm.chat("What is the capital of France?", max_tokens=24)

@@ -11,6 +11,8 @@ from edge_router import EmbeddingNLIClusterer, EntailmentClusterer
 from edge_router.data.nli_data import load_split, nli_root
 from edge_router.errors import CorruptModelError
 
+pytestmark = pytest.mark.real_models  # every test here loads a real model file
+
 needs_nli_data = pytest.mark.skipif(not nli_root().is_dir(), reason="shared data folder with nli/ is absent")
 
 HAND_WRITTEN = [

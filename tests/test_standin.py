@@ -8,6 +8,8 @@ from conftest import TINY_LLM
 from edge_router import CloudLLM
 from edge_router.loopback.standin import MODEL_ALIAS, StandinServer
 
+pytestmark = pytest.mark.real_models  # every test here loads a real model file
+
 
 @pytest.fixture(scope="module")
 def standin():
