@@ -18,9 +18,10 @@ Layout, in three layers:
   readers, recorded outcomes), ``training`` (labels, routers, ONNX export),
   ``evaluation`` (PGR/CPT/APGR, baselines, judge);
 - the front ends: ``serving`` (``edge-router serve``), ``bench`` (``edge-router
-  bench``, the loopback cloud stand-in) and ``cli``.
+  bench``), ``cli``, ``loopback`` (servers on 127.0.0.1: the misbehaving cloud, the stand-in cloud, the load
+  generator) and ``testing`` (public fakes for an app's tests).
 
-Top-level modules (``errors``, ``settings``, ``defaults``, ``progress``,
+Top-level modules (``errors``, ``settings``, ``defaults``, ``config``, ``progress``,
 ``metrics``) are shared by all. Import rules, checked by tests/test_layout.py:
 the device side never imports the lab, the front ends, torch, onnx, fastapi or
 matplotlib; training and evaluation do not import each other; the lab imports
