@@ -1,17 +1,23 @@
 """The long job behind the local-model-aware decision: prefill states and in-domain GSM8K answers.
 
-1. ``features``: the on-device model's per-layer prefill states (``LocalLLM.prefill_state``) for every row of the
-   Qwen pair's label file (asked as labelling asked it) and every measured GSM8K/MMLU outcome (asked as the
-   benchmark asked it), stored in the cache (``FeatureStore``; keys ``labels/<id>`` and ``outcomes/<dataset>/<index>``).
-2. ``train``: GSM8K training problems (never a test question: checked against the evaluation stems), in sha256
+1. ``features``: the on-device model's per-layer prefill states (``LocalLLM.prefill_state``) for every measured
+   GSM8K/MMLU outcome (asked as the benchmark asked it), stored in the cache (``FeatureStore``; keys
+   ``outcomes/<dataset>/<index>``).
+2. ``labels``: the prefill states of every row of the Qwen pair's label file (asked as labelling asked it; keys
+   ``labels/<id>``).
+3. ``train``: GSM8K training problems (never a test question: checked against the evaluation stems), in sha256
    order, 64 at a time: their prefill states (``gsm8k-train/<index>``), then the on-device model's greedy answer in
    the benchmark's own format (``local_outcomes.messages_for``: step by step, final number), decoded four together.
-3. ``strong``: the same problems answered by the stronger Qwen2.5-Coder-1.5B, as the CPU allows.
+4. ``strong``: the same problems answered by the stronger Qwen2.5-Coder-1.5B, as the CPU allows.
+
+On two cores a prefill state takes about a second (MMLU prompts are longest) and a step-by-step answer about
+ten: the states come first (the evaluation and the label rows need them whole), then the local side's in-domain
+answers, and the strong side last.
 
 Every phase resumes where it stopped (rows and shards already written are skipped). ``--snapshot`` writes the
 answers so far, sorted and compressed, to ``models/probes/gsm8k-train/<model>.jsonl.gz``. Usage:
 
-    python benchmarks/decision_data.py [--phases features train strong] [--problems 1000] [--threads N] [--snapshot]
+    python benchmarks/decision_data.py [--phases features labels train strong] [--problems 1000] [--threads N] [--snapshot]
 """
 
 from __future__ import annotations
@@ -38,6 +44,7 @@ OUTCOMES = ROOT / "models" / "eval" / "outcomes"
 OUT_DIR = ROOT / "models" / "probes" / "gsm8k-train"
 LOCAL, STRONG = "qwen2.5-coder-0.5b-instruct-q4_k_m", "qwen2.5-coder-1.5b-instruct-q4_k_m"
 BLOCK = 64
+PHASES = ("features", "labels", "train", "strong")
 
 
 def feature_store() -> FeatureStore:
@@ -68,15 +75,18 @@ def _store_states(llm: LocalLLM, store: FeatureStore, items: list[tuple[str, lis
         print(f"{label}: {begin + len(block)}/{len(todo)} ({rate:.2f} prompts/s)", file=sys.stderr, flush=True)
 
 
-def features(llm: LocalLLM, store: FeatureStore) -> None:
-    label_items = [(f"labels/{row['id']}", label_messages(datasets.Prompt(row["dataset"], row["index"], row["prompt"],
-                                                                          tuple(row["answers"]), row["kind"])))
-                   for row in read_rows(LABELS)]
+def outcome_features(llm: LocalLLM, store: FeatureStore) -> None:
     outcome_rows = read_outcomes(OUTCOMES / f"{LOCAL}.jsonl.gz")
     questions = {f"{p.dataset}/{p.index}": p for name in ("gsm8k", "mmlu") for p in datasets.load(name)}
-    outcome_items = [(f"outcomes/{key}", messages_for(questions[key])) for key in sorted(outcome_rows)]
-    _store_states(llm, store, outcome_items, "outcome prefill states")
-    _store_states(llm, store, label_items, "label prefill states")
+    items = [(f"outcomes/{key}", messages_for(questions[key])) for key in sorted(outcome_rows)]
+    _store_states(llm, store, items, "outcome prefill states")
+
+
+def label_features(llm: LocalLLM, store: FeatureStore) -> None:
+    items = [(f"labels/{row['id']}", label_messages(datasets.Prompt(row["dataset"], row["index"], row["prompt"],
+                                                                    tuple(row["answers"]), row["kind"])))
+             for row in read_rows(LABELS)]
+    _store_states(llm, store, items, "label prefill states")
 
 
 def _log(line: str) -> None:
@@ -106,8 +116,7 @@ def write_snapshots() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--phases", nargs="+", default=["features", "train", "strong"],
-                        choices=["features", "train", "strong"])
+    parser.add_argument("--phases", nargs="+", default=list(PHASES), choices=PHASES)
     parser.add_argument("--problems", type=int, default=1000, help="GSM8K training problems to answer")
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--snapshot", action="store_true", help="only write the compressed answer files")
@@ -118,11 +127,13 @@ def main(argv: list[str] | None = None) -> int:
     print(f"phases {args.phases}, {environment.describe()}", file=sys.stderr, flush=True)
     problems = train_problems(args.problems)
     store = feature_store()
-    if {"features", "train"} & set(args.phases):
+    if {"features", "train", "labels"} & set(args.phases):
         # No repetition penalty and room for four answers side by side: as the outcome sets were answered.
         llm = LocalLLM(LOCAL, threads=args.threads, repeat_penalty=1.0, n_ctx=4096)
         if "features" in args.phases:
-            features(llm, store)
+            outcome_features(llm, store)
+        if "labels" in args.phases:
+            label_features(llm, store)
         if "train" in args.phases:
             answer(llm, problems, store)
         llm.close()

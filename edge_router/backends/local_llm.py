@@ -279,15 +279,32 @@ class LocalLLM:
                                             cost_usd=0.0, token_stats=tuple(token_stats))
         return answers  # type: ignore[return-value]
 
-    def prefill_state(self, messages: Messages | str) -> PrefillState:
+    def prefill_state(self, messages: Messages | str, *, keep: bool = True) -> PrefillState:
         """The model's per-layer hidden states at the end of the chat-formatted prompt (one prefill in a context
-        of its own, created on first use; ``prefill_state.PrefillReader``)."""
+        of its own, created on first use; ``prefill_state.PrefillReader``). With ``keep`` the prompt's KV cache
+        is handed to the answering context, so a ``chat`` or ``stream`` of the same messages that follows
+        starts decoding at once instead of prefilling again."""
         tokens = self._checked_tokens(messages, 1)
         with self._lock:
             if self._prefill_reader is None:
                 self._prefill_reader = PrefillReader(self._llama, require("llama_cpp", "llama-cpp-python"),
                                                      n_ctx=self.n_ctx, threads=self._threads)
-            return self._prefill_reader.read(tokens)
+            state = self._prefill_reader.read(tokens)
+            if keep:
+                self._adopt_prefill(tokens)
+            return state
+
+    def _adopt_prefill(self, tokens: list[int]) -> None:
+        """Make the prefill reader's cache of ``tokens`` the main context's (llama-cpp-python then sees the prompt
+        as cached and evaluates only its last token again for the logits)."""
+        llama = self._llama
+        if self._prefill_reader.hand_over(llama._ctx.ctx):
+            llama.input_ids[:len(tokens)] = tokens
+            llama.n_tokens = len(tokens)
+            llama._requires_eval = True
+        else:
+            log.info("llama.cpp refused to hand the prefill's KV cache over; the answer prefills the prompt again")
+            llama.reset()
 
     def _cached_prefix(self, tokens: list[int]) -> int:
         """How many of ``tokens`` the main context's KV cache already holds, from the start."""

@@ -75,6 +75,8 @@ class PrefillReader:
         params.n_batch = params.n_ubatch = N_UBATCH
         params.n_seq_max = 1
         params.n_threads = params.n_threads_batch = threads
+        main = llama.context_params  # the main context's KV layout, so that a prompt's cache can be handed over
+        params.flash_attn_type, params.type_k, params.type_v = main.flash_attn_type, main.type_k, main.type_v
         params.cb_eval = self._callback
         params.cb_eval_user_data = None
         self._ctx = llama_cpp.llama_init_from_model(llama._model.model, params)
@@ -151,3 +153,15 @@ class PrefillReader:
                                       "(l_out-N); this model's graph does not name them as expected.")
             mean = (self._sum[:-1] / len(tokens)).astype(np.float32)
             return PrefillState(last=self._last.copy(), mean=mean, n_tokens=len(tokens))
+
+    def hand_over(self, target_ctx: Any) -> bool:
+        """Copy the last prompt's KV cache into ``target_ctx``'s sequence 0 (replacing what it held), so that
+        answering the same prompt there needs no second prefill; False when llama.cpp refuses the copy."""
+        lib = self._lib
+        size = lib.llama_state_seq_get_size(self._ctx, 0)
+        buffer = (ctypes.c_uint8 * size)()
+        if lib.llama_state_seq_get_data(self._ctx, buffer, size, 0) != size:
+            return False
+        lib.llama_memory_clear(lib.llama_get_memory(target_ctx), True)
+        return lib.llama_state_seq_set_data(target_ctx, buffer, size, 0) != 0
+

@@ -103,6 +103,10 @@ class PairPrices:
     def of(cls, strong_input: float, strong_output: float, weak_input: float, weak_output: float) -> PairPrices:
         return cls(Prices(strong_input, strong_output), Prices(weak_input, weak_output))
 
+    def as_dict(self) -> dict[str, float]:
+        return {"strong_input": self.strong.input_per_million, "strong_output": self.strong.output_per_million,
+                "weak_input": self.weak.input_per_million, "weak_output": self.weak.output_per_million}
+
 
 def cost_usd(mask, prices: PairPrices, *, input_tokens, strong_output_tokens, weak_output_tokens) -> float:
     """Cost of answering every query, the ``mask`` ones by the strong model."""

@@ -119,7 +119,7 @@ def evaluate(eval_set: EvalSet, scores: dict[str, np.ndarray], *, tokens: Tokens
         "dropped_contaminated": eval_set.dropped_contaminated, "outcome": eval_set.outcome,
         "strong_model": eval_set.strong_model, "weak_model": eval_set.weak_model,
         "strong_mean": float(strong.mean()), "weak_mean": float(weak.mean()),
-        "prices_usd_per_million": vars(prices) if tokens is not None else None,
+        "prices_usd_per_million": prices.as_dict() if tokens is not None else None,
         "routers": routers,
     }
 
