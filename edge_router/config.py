@@ -72,6 +72,10 @@ class RouterSettings:
                                         type=_float)
     budget_window: int | None = _option("--budget-window", "keep --cloud-share over the last N decisions (an online "
                                         "budget)", type=_positive_int, metavar="N")
+    prefill_probe: bool | None = _option("--prefill-probe", "read the local model's own state at the end of the "
+                                         "prompt and combine its probe with the router (default: on when the "
+                                         "package ships a probe for the local model; router modes only)",
+                                         action=argparse.BooleanOptionalAction)
     gate_threshold: float = _option("--gate-threshold", "semantic entropy (nats) above which the gate offloads "
                                     f"(default {defaults.GATE_THRESHOLD:g})", default=defaults.GATE_THRESHOLD,
                                     type=_float)
@@ -178,6 +182,8 @@ def _check(s: RouterSettings) -> None:
 
     if s.mode is not None and s.mode not in defaults.MODES:
         raise ConfigurationError(f"mode must be one of {', '.join(defaults.MODES)}, not {s.mode!r}.")
+    if s.mode == "gate" and s.prefill_probe:
+        raise ConfigurationError("prefill_probe is combined with the trained router; the gate mode has none.")
     if s.mode == "gate" and (s.threshold is not None or s.cloud_share is not None):
         raise ConfigurationError("threshold and cloud_share (--threshold, --cloud-share) set the router; the "
                                  "gate's threshold is gate_threshold (--gate-threshold).")

@@ -96,6 +96,15 @@ class FakeLocal:
     def sample(self, messages, k: int, *, temperature: float, max_tokens: int) -> list[Sample]:
         return [Sample(text, (-0.5,)) for text in self.samples[:k]]
 
+    def prefill_state(self, messages, *, keep: bool = True):
+        """A two-layer "state" of width 2: the last message's length in characters / 100, and 1."""
+        import numpy as np
+
+        from .backends.prefill_state import PrefillState
+
+        row = np.array([len(messages[-1]["content"]) / 100, 1.0], np.float32)
+        return PrefillState(last=np.stack([row, row]), mean=row[None, :], n_tokens=len(messages[-1]["content"]))
+
     def close(self) -> None:
         pass
 

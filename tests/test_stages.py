@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 
+import numpy as np
 import pytest
 
 from edge_router import EdgeRouter
@@ -177,3 +178,57 @@ def test_an_abandoned_real_stream_does_not_hold_the_local_model(local_llm):
     worker.start()
     worker.join(timeout=60)
     assert done.is_set(), "an abandoned stream still held the local model"
+
+
+def _probe_and_policy(local_model: str, width: int = 2, layer: int = 1):
+    import numpy as np
+
+    from edge_router.routing.policy import CombinationPolicy
+    from edge_router.uncertainty.state_probe import StateProbe
+
+    weights = np.zeros(width, np.float32)
+    weights[0] = 8.0  # a longer prompt: more likely wrong
+    probe = StateProbe(local_model=local_model, layer=layer, pooling="last", mean=np.zeros(width, np.float32),
+                       scale=np.ones(width, np.float32), weights=weights, bias=-4.0, thresholds={"0.3": 0.6})
+    policy = CombinationPolicy(router_weight=0.0, probe_weight=1.0, bias=0.0, thresholds={"0.3": 0.5},
+                               local_model=local_model)
+    return probe, policy
+
+
+def test_the_prefill_probe_combines_with_the_router_and_records_its_verdict():
+    probe, policy = _probe_and_policy(FakeLocal.id)
+    router = _router(state_probe=probe, combination=policy)
+    short, long = router.route("hi"), router.route("x" * 80)
+    assert [s["name"] for s in short.stages] == ["router", "prefill-probe"]
+    assert short.stages[0]["route"] is None, "the router only leaves its score for the combination"
+    assert short.route == LOCAL and short.state_score == pytest.approx(1 / (1 + np.exp(4 - 0.16)), abs=1e-4)
+    assert long.route == CLOUD and long.threshold == 0.5 and "combined" in long.reason
+    assert router.mode == "router+prefill-probe"
+    assert router.route("x" * 80, cloud_share=0.3).threshold == 0.5, "a share is read from the policy's table"
+
+
+def test_a_prefill_probe_for_another_local_model_is_refused():
+    probe, policy = _probe_and_policy("some-other-model")
+    with pytest.raises(ConfigurationError, match="some-other-model"):
+        _router(state_probe=probe, combination=policy)
+    with pytest.raises(ConfigurationError, match="together"):
+        _router(state_probe=_probe_and_policy(FakeLocal.id)[0])
+
+
+@pytest.mark.real_models
+def test_the_real_prefill_state_feeds_the_probe_and_the_answer_reuses_its_cache(local_llm, cloud_server):
+    from edge_router import CloudLLM
+
+    n_embd = local_llm.prefill_state("Hi", keep=False).last.shape[1]
+    probe, policy = _probe_and_policy(local_llm.id, width=n_embd, layer=3)
+    cloud = CloudLLM(base_url=cloud_server.base_url, model="m", max_retries=0)
+    router = EdgeRouter(local=local_llm, cloud=cloud, router=FakeRouter(), embedder=FakeEmbedder(),
+                        state_probe=probe, combination=policy, max_tokens=8)
+    local_llm.clear_cache()
+    answer = router.chat("What is the capital of France?")
+    decision = answer.decision
+    assert 0.0 < decision.state_score < 1.0 and decision.timings_ms["prefill_probe"] > 0
+    if decision.route == LOCAL:
+        assert answer.usage.prompt_tokens > 5 and answer.text
+    state = local_llm.prefill_state("What is the capital of France?")
+    assert state.last.shape[0] == state.mean.shape[0] + 1 and np.isfinite(state.mean).all()

@@ -6,6 +6,8 @@ from pathlib import Path
 
 SHIPPED_ROUTER = "routers/default.onnx"
 SHIPPED_PROBE = "probes/answer_check.json"
+SHIPPED_STATE_PROBE = "probes/prefill_state.json"
+SHIPPED_POLICY = "routers/policy.json"
 
 
 def shipped(member: str) -> Path | None:
@@ -27,3 +29,13 @@ def shipped_router() -> Path | None:
 def shipped_probe() -> Path | None:
     """The answer check's probe this package ships (``models/probes/answer_check.json``), if there is one."""
     return shipped(SHIPPED_PROBE)
+
+
+def shipped_state_probe() -> Path | None:
+    """The prefill-state probe this package ships (``models/probes/prefill_state.json``), if there is one."""
+    return shipped(SHIPPED_STATE_PROBE)
+
+
+def shipped_policy() -> Path | None:
+    """The policy combining the router and the prefill probe (``models/routers/policy.json``), if there is one."""
+    return shipped(SHIPPED_POLICY)

@@ -32,7 +32,9 @@ class Decision:
     what decided it: ``router`` (trained scorer), ``gate`` (semantic entropy of
     local samples), ``router+gate``, ``forced``, or ``local-only`` (no cloud is
     configured, so nothing was scored). ``score``/``threshold`` are the router's,
-    ``semantic_entropy``/``gate_threshold`` the gate's, ``check_score``/``check_threshold``/``check_tokens``
+    ``semantic_entropy``/``gate_threshold`` the gate's, ``state_score``/``state_threshold`` the prefill probe's
+    (P(local answer wrong) from the local model's state; with the combination policy ``threshold`` is the
+    combined score's), ``check_score``/``check_threshold``/``check_tokens``
     the answer check's (P(local answer wrong) after that many held tokens; None where unused).
     ``fallback`` names what went wrong when the answer did not come from the
     decided route (``fallback_kind`` says the same as a ``FallbackKind``), and
@@ -53,6 +55,8 @@ class Decision:
     semantic_entropy: float | None = None
     gate_threshold: float | None = None
     n_clusters: int | None = None
+    state_score: float | None = None
+    state_threshold: float | None = None
     check_score: float | None = None
     check_threshold: float | None = None
     check_tokens: int | None = None

@@ -10,7 +10,7 @@ from ..defaults import Route
 from .decision import LOCAL, Decision
 from .stages import Query, Stage, StageRecord
 
-_TIMING_KEYS = ("tokenize", "embed", "score", "gate")
+_TIMING_KEYS = ("tokenize", "embed", "score", "gate")  # always present; others when their stage ran
 
 
 class Pipeline:

@@ -34,15 +34,18 @@ from ..files import registry, shipped
 from ..uncertainty import answer_check as checking
 from ..uncertainty.entailment import clusterer_named
 from ..uncertainty.semantic_entropy import UncertaintyGate
+from ..uncertainty.state_probe import StateProbe
 from .answer_stream import AnswerStream, checks
 from .breaker import CircuitBreaker
 from .decision import Answer, Decision
 from .pipeline import Pipeline
+from .policy import CombinationPolicy
 from .routes import FAILURES, Routes, answer_of, both_failed
 from .stages import (
     ContextFit,
     ForcedRoute,
     NoCloud,
+    PrefillProbe,
     Query,
     Stage,
     ToolMessages,
@@ -82,6 +85,8 @@ class EdgeRouter:
         trace_path: str | os.PathLike | None = None,
         breaker: CircuitBreaker | None = None,
         answer_check: checking.AnswerCheck | None = None,
+        state_probe: StateProbe | None = None,
+        combination: CombinationPolicy | None = None,
         stages: Sequence[Stage] | None = None,
     ):
         if local is None and cloud is None:
@@ -100,8 +105,17 @@ class EdgeRouter:
                 embedder is None or embedder.id != answer_check.probe.embedder_id):
             raise ConfigurationError(f"This answer probe reads {answer_check.probe.embedder_id} query embeddings: "
                                      "pass embedder= with that embedder.")
-        self.policy = ThresholdPolicy(router, threshold=threshold, cloud_share=cloud_share,
+        if (state_probe is None) != (combination is None) or (state_probe is not None and router is None):
+            raise ConfigurationError("The prefill probe is combined with the router's score: pass router=, "
+                                     "state_probe= and combination= together.")
+        if state_probe is not None and (local is None or state_probe.local_model != local.id):
+            raise ConfigurationError(f"This prefill probe reads the state of {state_probe.local_model}, not of "
+                                     f"{local.id if local else 'a missing local model'}.")
+        # With the prefill probe, threshold and cloud_share apply to the combined score.
+        self.policy = ThresholdPolicy(combination or router, threshold=threshold, cloud_share=cloud_share,
                                       budget_window=budget_window)
+        self.state_probe = state_probe
+        self.combination = combination
         self.local = local
         self.cloud = cloud
         self.breaker = breaker or CircuitBreaker()
@@ -122,7 +136,10 @@ class EdgeRouter:
         else:
             stages.append(ToolMessages())
             if self.router is not None:
-                stages.append(TrainedRouter(self.embedder, self.router, self.policy))
+                stages.append(TrainedRouter(self.embedder, self.router, self.policy,
+                                            decides=self.state_probe is None))
+            if self.state_probe is not None:
+                stages.append(PrefillProbe(self.local, self.state_probe, self.policy, self.combination))
             if self.gate is not None:
                 stages.append(UncertaintyGateStage(self.gate, self.local))
         if self.local is not None:
@@ -174,7 +191,9 @@ class EdgeRouter:
         router = RouterModel(router_file, embedder_id=embedder.id, dim=embedder.dim) if "router" in mode else None
         gate = (UncertaintyGate(clusterer, k=config.gate_k, threshold=config.gate_threshold)
                 if clusterer is not None else None)
+        state_probe, combination = _prefill_probe(config, local, router, cloud)
         return cls(local=local, cloud=cloud, embedder=embedder, router=router, threshold=config.threshold,
+                   state_probe=state_probe, combination=combination,
                    cloud_share=config.cloud_share, budget_window=config.budget_window, gate=gate,
                    answer_check=answer_check, max_tokens=config.max_tokens, trace_path=config.trace_path,
                    breaker=breaker or CircuitBreaker(config.breaker_failures, config.breaker_cool_down_s),
@@ -203,7 +222,8 @@ class EdgeRouter:
 
     @property
     def mode(self) -> str:
-        parts = (("router", self.router), ("gate", self.gate), ("check", self.answer_check))
+        parts = (("router", self.router), ("prefill-probe", self.state_probe), ("gate", self.gate),
+                 ("check", self.answer_check))
         return "+".join(name for name, part in parts if part)
 
     def model_ids(self) -> dict[str, str | None]:
@@ -296,6 +316,29 @@ class EdgeRouter:
                 query: Query) -> AnswerStream:
         return AnswerStream(self.routes, messages, decision, max_tokens, sampling, answer_check=self.answer_check,
                             embedder=self.embedder, query_vector=query.vector)
+
+
+def _prefill_probe(config: RouterSettings, local: LocalLLM, router: RouterModel | None,
+                   cloud: CloudLLM | None) -> tuple[StateProbe | None, CombinationPolicy | None]:
+    """The shipped prefill probe and its combination policy, when ``config.prefill_probe`` asks for them (None: when
+    they ship for this local model)."""
+    if config.prefill_probe is False or router is None or cloud is None:
+        return None, None
+    probe_path, policy_path = shipped.shipped_state_probe(), shipped.shipped_policy()
+    if probe_path is None or policy_path is None:
+        if config.prefill_probe:
+            raise ConfigurationError("No prefill probe ships with this package (models/probes/prefill_state.json, "
+                                     "models/routers/policy.json); build them with models/probes/build_state.py.")
+        return None, None
+    probe, policy = StateProbe.load(probe_path), CombinationPolicy.load(policy_path)
+    if probe.local_model != local.id:
+        message = (f"the shipped prefill probe reads {probe.local_model}'s state, not {local.id}'s; it is off "
+                   "(train one for your model with models/probes/build_state.py)")
+        if config.prefill_probe:
+            raise ConfigurationError(message[0].upper() + message[1:] + ".")
+        log.warning(message)
+        return None, None
+    return probe, policy
 
 
 def __getattr__(name: str):

@@ -30,13 +30,15 @@ log = logging.getLogger(__name__)
 @dataclass
 class Query:
     """What the stages read: the normalised conversation and the call's options. ``text`` (the routing text) is
-    computed once; ``vector`` holds the query embedding once a stage made one (the answer check reuses it)."""
+    computed once; ``vector`` holds the query embedding once a stage made one (the answer check reuses it);
+    ``scores`` the scores stages left for the ones after them (by stage name)."""
 
     messages: Messages
     max_tokens: int
     force: Route | None = None
     cloud_share: float | None = None
     vector: np.ndarray | None = None
+    scores: dict[str, float] = field(default_factory=dict)
     _text: str | None = field(default=None, repr=False)
 
     @property
@@ -119,20 +121,26 @@ class ToolMessages:
 
 
 class TrainedRouter:
-    """Embed the routing text, score it with the router file, offload at the policy's threshold."""
+    """Embed the routing text, score it with the router file, offload at the policy's threshold; with
+    ``decides=False`` only leave the score for a stage that combines it (``PrefillProbe``)."""
 
     name = "router"
 
-    def __init__(self, embedder: Any, router: Any, policy: ThresholdPolicy):
-        self.embedder, self.router, self.policy = embedder, router, policy
+    def __init__(self, embedder: Any, router: Any, policy: ThresholdPolicy, *, decides: bool = True):
+        self.embedder, self.router, self.policy, self.decides = embedder, router, policy, decides
 
     def decide(self, query: Query, route: Route) -> Verdict | None:
         embedded = self.embedder.embed_one(query.text)
         query.vector = embedded.vector
         t = time.perf_counter()
         score = float(self.router.score(embedded.vector)[0])
+        query.scores[self.name] = score
         timings = {"tokenize": embedded.tokenize_ms, "embed": embedded.embed_ms,
                    "score": (time.perf_counter() - t) * 1e3}
+        if not self.decides:
+            return Verdict(None, f"router score {score:.3f}", timings=timings, score=score,
+                           fields={"score": score, "routing_tokens": embedded.n_tokens,
+                                   "routing_truncated": embedded.truncated})
         threshold = self.policy.threshold(query.cloud_share)
         chosen = CLOUD if score >= threshold else LOCAL
         reasons = [f"router score {score:.3f} {'>=' if chosen == CLOUD else '<'} threshold {threshold:.3f}"]
@@ -173,6 +181,42 @@ class UncertaintyGateStage:
         return Verdict(chosen, reason, timings={"gate": (time.perf_counter() - t) * 1e3}, score=entropy,
                        fields={"semantic_entropy": entropy, "gate_threshold": gate.threshold,
                                "n_clusters": se.n_clusters})
+
+
+class PrefillProbe:
+    """Read the local model's own state at the end of the prompt (one prefill, which a local answer then
+    reuses) and offload when P(local answer wrong) reaches the threshold. With a ``combination`` policy the
+    router's score (left by ``TrainedRouter(decides=False)``) and the probe's are combined first. Runs on queries
+    still local that fit the local context."""
+
+    name = "prefill-probe"
+
+    def __init__(self, local: Any, probe: Any, policy: ThresholdPolicy, combination: Any = None):
+        self.local, self.probe, self.policy, self.combination = local, probe, policy, combination
+
+    def decide(self, query: Query, route: Route) -> Verdict | None:
+        if route != LOCAL or not self.local.fits(query.messages, query.max_tokens):
+            return None
+        t = time.perf_counter()
+        try:
+            state = self.local.prefill_state(query.messages)
+        except LocalModelError as exc:
+            log.warning("prefill probe failed (%s); the query stays with the stages before it", exc)
+            return Verdict(None, f"prefill probe failed ({exc})", timings={"prefill_probe": 0.0})
+        probe_score = self.probe.score(state)
+        router_score = query.scores.get(TrainedRouter.name)
+        combined = self.combination is not None and router_score is not None
+        score = self.combination.score(router_score, probe_score) if combined else probe_score
+        threshold = self.policy.threshold(query.cloud_share)
+        chosen = CLOUD if score >= threshold else LOCAL
+        what = (f"router and prefill probe combined: P(local answer wrong) {score:.3f} (probe {probe_score:.3f} at "
+                f"layer {self.probe.layer})" if combined else
+                f"prefill probe: P(local answer wrong) {score:.3f} (layer {self.probe.layer})")
+        fields = {"state_score": probe_score, "state_threshold": threshold}
+        if combined:
+            fields["threshold"] = threshold
+        return Verdict(chosen, f"{what} {'>=' if chosen == CLOUD else '<'} threshold {threshold:.3f}", fields=fields,
+                       timings={"prefill_probe": (time.perf_counter() - t) * 1e3}, score=score)
 
 
 class ContextFit:

@@ -1,0 +1,50 @@
+"""The default decision's policy file: how the router's score and the prefill probe's are combined.
+
+``policy.json`` (``models/routers/``, written by ``models/probes/build_state.py``) holds the weights of a logistic
+combination of logit(router score) and logit(probe score), fitted on the calibration split of the label rows and
+GSM8K training answers (target: the local answer was wrong), and the thresholds of its calibration scores for
+each cloud share. Scores near the threshold keep their order: the combination is continuous.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import RouterModelError
+
+
+def _logit(p: float) -> float:
+    p = min(max(p, 1e-6), 1 - 1e-6)
+    return math.log(p / (1 - p))
+
+
+@dataclass(frozen=True)
+class CombinationPolicy:
+    """P(local answer wrong) from the router's and the prefill probe's scores."""
+
+    router_weight: float
+    probe_weight: float
+    bias: float
+    thresholds: dict[str, float]
+    local_model: str
+
+    @classmethod
+    def load(cls, path: str | Path) -> CombinationPolicy:
+        try:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+            return cls(float(data["router_weight"]), float(data["probe_weight"]), float(data["bias"]),
+                       {k: float(v) for k, v in data["thresholds"].items()}, data["local_model"])
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise RouterModelError(f"{path} is not a policy file ({exc}); rebuild it with "
+                                   "models/probes/build_state.py.") from exc
+
+    def score(self, router_score: float, probe_score: float) -> float:
+        z = self.router_weight * _logit(router_score) + self.probe_weight * _logit(probe_score) + self.bias
+        return 1.0 / (1.0 + math.exp(-z))
+
+    def threshold_for_share(self, share: float) -> float:
+        key = min(self.thresholds, key=lambda k: abs(float(k) - share))
+        return self.thresholds[key]
