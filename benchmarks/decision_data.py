@@ -17,7 +17,8 @@ answers, and the strong side last.
 Every phase resumes where it stopped (rows and shards already written are skipped). ``--snapshot`` writes the
 answers so far, sorted and compressed, to ``models/probes/gsm8k-train/<model>.jsonl.gz``. Usage:
 
-    python benchmarks/decision_data.py [--phases features labels train strong] [--problems 1000] [--threads N] [--snapshot]
+    python benchmarks/decision_data.py [--phases features labels train strong] [--problems 1000] [--threads N]
+    python benchmarks/decision_data.py --snapshot
 """
 
 from __future__ import annotations
