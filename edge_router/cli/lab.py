@@ -124,14 +124,18 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     if routers == [None]:
         raise InvalidInputError("No router ships with this package yet: pass router files with --router PATH ... "
                                 "(train them with `edge-router train`).")
+    # Without --router the shipped decision is evaluated: its router, combined with the prefill probe where that
+    # ships for the pair's local model (the probe's stored scores of every evaluated question).
     results = run(benchmarks, pair=args.pair, router_paths=routers, embedder=Embedder(name=args.embedder),
-                  seeds=args.seeds, judge_client=judge, judge_limit=args.judge_limit, prices=prices)
+                  seeds=args.seeds, judge_client=judge, judge_limit=args.judge_limit, prices=prices,
+                  default_policy=None if args.router else "default")
     if args.json:
         from pathlib import Path
 
         Path(args.json).write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
     for result in results:
-        print(f"\n{result['benchmark']} ({result['pair']}, {result['n']} questions, "
+        policy = f", default policy: {result['default_policy']}" if "default_policy" in result else ""
+        print(f"\n{result['benchmark']} ({result['pair']}, {result['n']} questions{policy}, "
               f"{result['dropped_contaminated']} contaminated dropped): strong {result['strong_mean']:.3f}, "
               f"weak {result['weak_mean']:.3f} ({result['outcome']})")
         print(f"{'router':24} {'APGR':>7} {'CPT(50%)':>10} {'CPT(80%)':>10} {'cost@CPT(80%)':>14} {'judge':>6}")

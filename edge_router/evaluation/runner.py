@@ -20,6 +20,7 @@ from ..data.eval_data import EvalSet
 from ..errors import InvalidInputError
 from ..metrics import auroc
 from .judge import judge
+from .policy_scores import default_policy_scores
 from .quality import Curve, PairPrices, cost_usd, curve, strong_mask
 
 RANDOM, ORACLE = "random", "oracle"
@@ -136,10 +137,12 @@ def router_scores(paths: list[str | Path], vectors: np.ndarray, *, embedder_id: 
 def run(benchmarks: list[str], *, pair: str, router_paths: list[str | Path], embedder, seeds: int = 10,
         judge_client=None, judge_limit: int | None = None, local_outcomes: str | Path | None = None,
         prices: PairPrices | None = None,
-        references: Callable[[EvalSet, np.ndarray], dict[str, np.ndarray]] | None = None) -> list[dict]:
+        references: Callable[[EvalSet, np.ndarray], dict[str, np.ndarray]] | None = None,
+        default_policy: str | None = None) -> list[dict]:
     """Evaluate router files on benchmarks; embeddings come from the on-disk cache. ``references`` (the
     evaluation set and its vectors → named scores) adds ``score_summary`` of scores that are not router files
-    under ``result["references"]``."""
+    under ``result["references"]``. ``default_policy`` names the router whose scores are replaced by the default
+    decision's (``policy_scores.default_policy_scores``; ``result["default_policy"]`` says which stages)."""
     cache = EmbeddingCache(embedder)
     counter = load_tokenizer(embedder.tokenizer_path, 100_000)
     results = []
@@ -147,6 +150,9 @@ def run(benchmarks: list[str], *, pair: str, router_paths: list[str | Path], emb
         eval_set = eval_data.load(benchmark, pair, local_outcomes=local_outcomes)
         vectors = cache.embed(eval_set.prompts)
         scores = router_scores(router_paths, vectors, embedder_id=embedder.id, dim=embedder.dim)
+        policy = None
+        if default_policy is not None:
+            scores[default_policy], policy = default_policy_scores(eval_set, scores[default_policy])
         result = evaluate(eval_set, scores, tokens=count_tokens(eval_set, counter), prices=prices, seeds=seeds)
         if judge_client is not None and eval_set.strong_texts[0] is not None:
             masks = {name: strong_mask(s, result["routers"][name]["cpt80"]) for name, s in scores.items()}
@@ -157,6 +163,8 @@ def run(benchmarks: list[str], *, pair: str, router_paths: list[str | Path], emb
         if references is not None:
             result["references"] = {name: score_summary(np.asarray(s, float), eval_set)
                                     for name, s in references(eval_set, vectors).items()}
+        if policy is not None:
+            result["default_policy"] = policy
         result["embedding_cache"] = {"hits": cache.hits, "misses": cache.misses}
         results.append(result)
     return results

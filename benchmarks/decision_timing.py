@@ -1,0 +1,87 @@
+"""What the local-model-aware decision costs on this machine: the prefill probe against a plain prefill and a
+local answer, and what a kept prompt saves by taking the probe's KV cache. Run on a quiet machine; writes
+``benchmarks/results/decision_timing.json`` (read by ``benchmarks/decision.py``).
+
+For prompts of 32, 64 and 128 tokens (GSM8K training questions, cut), each measured ``--reps`` times in turn:
+- ``plain_prefill``: the answering context's prefill alone (``chat`` with one token, cache cleared);
+- ``probe``: the prefill-state read (``LocalLLM.prefill_state``), the probe's score included;
+- ``answer_after_probe``: the first token of the answer right after the probe handed its cache over;
+- ``answer_64``: a 64-token greedy answer without the probe (what a kept prompt costs anyway).
+
+    python benchmarks/decision_timing.py [--reps 5] [--threads 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+from edge_router import LocalLLM
+from edge_router.bench import environment
+from edge_router.bench.pages import write_json
+from edge_router.data import datasets
+from edge_router.files.shipped import shipped_state_probe
+from edge_router.uncertainty.state_probe import StateProbe
+
+RESULTS = Path(__file__).resolve().parent / "results"
+LOCAL = "qwen2.5-coder-0.5b-instruct-q4_k_m"
+LENGTHS = (32, 64, 128)
+
+
+def prompt_of_length(llm: LocalLLM, text: str, tokens: int) -> list[dict]:
+    """A user message whose chat-formatted prompt has about ``tokens`` tokens."""
+    words = text.split()
+    for n in range(len(words), 0, -1):
+        messages = [{"role": "user", "content": " ".join(words[:n])}]
+        if len(llm.prompt_tokens(messages)) <= tokens:
+            return messages
+    raise ValueError("the text is too short")
+
+
+def timed(fn) -> float:
+    t = time.perf_counter()
+    fn()
+    return (time.perf_counter() - t) * 1e3
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--reps", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=None)
+    args = parser.parse_args(argv)
+    llm = LocalLLM(LOCAL, threads=args.threads)
+    probe_path = shipped_state_probe()
+    probe = StateProbe.load(probe_path) if probe_path else None
+    text = " ".join(p.question for p in datasets.load("gsm8k-train", limit=40))
+    results = {}
+    for length in LENGTHS:
+        messages = prompt_of_length(llm, text, length)
+        cells: dict[str, list[float]] = {"plain_prefill": [], "probe": [], "answer_after_probe": [], "answer_64": []}
+        llm.prefill_state(messages, keep=False)  # warm-up: the probe's context is created on first use
+        for _ in range(args.reps):
+            llm.clear_cache()
+            cells["plain_prefill"].append(timed(lambda: llm.chat(messages, max_tokens=1)))
+            llm.clear_cache()
+
+            def read():
+                state = llm.prefill_state(messages)
+                if probe is not None:
+                    probe.score(state)
+            cells["probe"].append(timed(read))
+            cells["answer_after_probe"].append(timed(lambda: llm.chat(messages, max_tokens=1)))
+            llm.clear_cache()
+            cells["answer_64"].append(timed(lambda: llm.chat(messages, max_tokens=64)))
+        results[str(length)] = {"prompt_tokens": len(llm.prompt_tokens(messages)),
+                                **{k: statistics.median(v) for k, v in cells.items()}}
+        print(length, results[str(length)], file=sys.stderr, flush=True)
+    write_json({"environment": environment.describe(), "reps": args.reps, "model": llm.id,
+                "probe": str(probe_path) if probe_path else None, "ms_median": results},
+               RESULTS / "decision_timing.json")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
