@@ -229,3 +229,19 @@ def test_the_shared_prompt_prefix_leaves_every_prompt_a_token_of_its_own():
     assert _common_prefix([[1, 2], [1, 2, 3]]) == 1
     assert _common_prefix([[9, 1], [8, 1]]) == 0
     assert _common_prefix([[5], [5, 6]]) == 0
+
+
+def test_the_prefill_state_reads_every_layer_and_hands_its_cache_to_the_answer(local_llm):
+    messages = "What is the capital of France? Explain briefly."
+    local_llm.clear_cache()
+    plain = local_llm.chat(messages, max_tokens=12).text
+    state = local_llm.prefill_state(messages)
+    n_prompt = len(local_llm.prompt_tokens(messages))
+    assert state.n_tokens == n_prompt and state.last.shape[0] == state.mean.shape[0] + 1
+    assert np.isfinite(state.last).all() and np.abs(state.last).sum() > 0
+    assert local_llm._llama.n_tokens == n_prompt, "the answering context holds the prompt's cache"
+    assert local_llm.chat(messages, max_tokens=12).text == plain
+    again = local_llm.prefill_state(messages, keep=False)
+    assert np.allclose(again.last, state.last, atol=1e-3), "the same prompt gives the same state"
+    other = local_llm.prefill_state("Write a haiku about the sea.", keep=False)
+    assert not np.allclose(other.last[-1], state.last[-1])

@@ -102,10 +102,7 @@ class BatchSampler:
         lib, keep = self._lib, min(n_cached, n_prompt - 1)
         if keep < 1:
             return 0
-        size = lib.llama_state_seq_get_size(source_ctx, 0)
-        buffer = (ctypes.c_uint8 * size)()
-        if lib.llama_state_seq_get_data(source_ctx, buffer, size, 0) != size \
-                or lib.llama_state_seq_set_data(self._ctx, buffer, size, 0) == 0:
+        if not copy_sequence(lib, source_ctx, self._ctx):
             lib.llama_memory_clear(self._memory, True)
             log.info("llama.cpp refused to copy the prompt's KV cache into the batch context; prefilling it again")
             return 0
@@ -215,6 +212,15 @@ class BatchSampler:
             self._decode([(t, start + j, 0, w) for j, (t, w) in enumerate(zip(chunk, wanted))])
             stats += [token_stats(self._logits(j), full[start + j + 1]) for j, w in enumerate(wanted) if w]
         return stats
+
+
+def copy_sequence(lib: Any, source_ctx: Any, target_ctx: Any) -> bool:
+    """Copy sequence 0's KV cells of one llama.cpp context into another's sequence 0 (same model and KV layout);
+    False when llama.cpp refuses."""
+    size = lib.llama_state_seq_get_size(source_ctx, 0)
+    buffer = (ctypes.c_uint8 * size)()
+    return (lib.llama_state_seq_get_data(source_ctx, buffer, size, 0) == size
+            and lib.llama_state_seq_set_data(target_ctx, buffer, size, 0) != 0)
 
 
 def _common_prefix(prompts: Sequence[list[int]]) -> int:

@@ -23,6 +23,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..errors import LocalModelError
+from .batch_sampler import copy_sequence
 
 _MAX_DIMS, _MAX_OP_PARAMS, _MAX_SRC, _MAX_NAME = 4, 64, 10, 64
 _LAYER_PREFIX = b"l_out-"
@@ -157,11 +158,6 @@ class PrefillReader:
     def hand_over(self, target_ctx: Any) -> bool:
         """Copy the last prompt's KV cache into ``target_ctx``'s sequence 0 (replacing what it held), so that
         answering the same prompt there needs no second prefill; False when llama.cpp refuses the copy."""
-        lib = self._lib
-        size = lib.llama_state_seq_get_size(self._ctx, 0)
-        buffer = (ctypes.c_uint8 * size)()
-        if lib.llama_state_seq_get_data(self._ctx, buffer, size, 0) != size:
-            return False
-        lib.llama_memory_clear(lib.llama_get_memory(target_ctx), True)
-        return lib.llama_state_seq_set_data(target_ctx, buffer, size, 0) != 0
+        self._lib.llama_memory_clear(self._lib.llama_get_memory(target_ctx), True)
+        return copy_sequence(self._lib, self._ctx, target_ctx)
 

@@ -40,7 +40,7 @@ DYNINT8 = "all-minilm-l6-v2-onnx-dynint8"
 
 @dataclass(frozen=True)
 class Plan:
-    """How much to measure. ``quick`` keeps the whole run under a minute."""
+    """How much to measure. ``quick`` keeps the whole run to a few minutes."""
 
     lengths: tuple[int, ...]
     threads: tuple[int, ...]
