@@ -64,7 +64,7 @@ class _Answers:
 
 class FakeLocal:
     """A local model: answers from ``answers`` in order (the last repeats), ``samples`` for the uncertainty
-    gate, a context of ``n_ctx`` words; ``fail=True`` raises ``LocalModelError`` on every call."""
+    gate, a context of ``n_ctx`` words (the whole conversation's); ``fail=True`` raises ``LocalModelError`` on every call."""
 
     id = "fake-local"
 
@@ -78,7 +78,8 @@ class FakeLocal:
         self.prefixes: list[str] = []
 
     def fits(self, messages, max_tokens: int) -> bool:
-        return len(messages[-1]["content"].split()) + max_tokens <= self.n_ctx
+        """Words count as tokens."""
+        return sum(len(m["content"].split()) for m in messages) + max_tokens <= self.n_ctx
 
     def chat(self, messages, *, max_tokens: int, temperature: float = 0.0, sampling=None) -> Completion:
         self.calls += 1

@@ -63,3 +63,29 @@ def test_tool_messages_are_recognised():
                       {"role": "assistant", "content": None, "tool_calls": [{"id": "1", "type": "function"}]},
                       {"role": "tool", "tool_call_id": "1", "content": "4 degrees"}])
     assert has_tool_messages(chat) and not has_tool_messages(normalize("hi"))
+
+
+def test_a_lone_surrogate_is_a_clear_input_error():
+    from edge_router.errors import InvalidInputError
+
+    with pytest.raises(InvalidInputError, match="not valid Unicode"):
+        normalize("broken \ud800 text")
+
+
+def test_trimming_drops_the_oldest_whole_turns_and_keeps_the_system_prompt_and_the_question():
+    from edge_router.backends.messages import trim_to_fit
+
+    conversation = [{"role": "system", "content": "S"}, {"role": "user", "content": "a " * 10},
+                    {"role": "assistant", "content": "b " * 10}, {"role": "user", "content": "c " * 10},
+                    {"role": "assistant", "content": "d"}, {"role": "user", "content": "last?"}]
+
+    def fits(limit):
+        return lambda m: sum(len(x["content"].split()) for x in m) <= limit
+
+    kept, dropped = trim_to_fit(conversation, fits(100))
+    assert dropped == 0 and kept == conversation
+    kept, dropped = trim_to_fit(conversation, fits(15))
+    assert dropped == 2 and [m["content"] for m in kept][:2] == ["S", "c " * 10]
+    kept, dropped = trim_to_fit(conversation, fits(3))
+    assert dropped == 4 and [m["role"] for m in kept] == ["system", "user"]
+    assert trim_to_fit(conversation, fits(1)) is None

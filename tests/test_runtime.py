@@ -169,7 +169,7 @@ def test_trace_file_gets_one_json_line_per_decision(tmp_path, monkeypatch):
 def test_configuration_errors():
     with pytest.raises(ConfigurationError, match="router file"):
         EdgeRouter(local=FakeLocal(), cloud=FakeCloud())
-    assert EdgeRouter(local=FakeLocal()).route(SHORT).mode == "local-only"
+    assert EdgeRouter(local=FakeLocal(), max_tokens=10).route(SHORT).mode == "local-only"
     with pytest.raises(ConfigurationError, match="embedder"):
         EdgeRouter(local=FakeLocal(), router=FakeRouter())
     with pytest.raises(ConfigurationError, match="threshold"):

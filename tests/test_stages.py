@@ -31,8 +31,9 @@ class KeywordStage:
 
 
 def _router(**kwargs) -> EdgeRouter:
-    return EdgeRouter(local=FakeLocal(), cloud=FakeCloud(), router=FakeRouter(), embedder=FakeEmbedder(),
-                      max_tokens=10, **kwargs)
+    kwargs.setdefault("local", FakeLocal())
+    kwargs.setdefault("cloud", FakeCloud())
+    return EdgeRouter(router=FakeRouter(), embedder=FakeEmbedder(), max_tokens=10, **kwargs)
 
 
 def test_a_new_stage_is_one_class_listed_before_the_default_ones():
@@ -60,10 +61,50 @@ def test_every_stage_that_ran_is_recorded_with_its_verdict_and_time():
     assert decision.to_dict()["stages"][0]["name"] == "router"
 
 
-def test_the_context_fit_runs_even_after_a_final_verdict():
-    router = _router()
-    decision = router.route(" ".join(["word"] * 45), force="local")
-    assert decision.mode == "forced" and [s["name"] for s in decision.stages] == ["forced", "context-fit"]
+def test_a_query_that_must_stay_local_is_trimmed_to_fit_or_refused_never_sent_to_the_cloud():
+    from edge_router.errors import PromptTooLongError
+
+    history = [{"role": "system", "content": "Be brief."},
+               {"role": "user", "content": " ".join(["old"] * 40)}, {"role": "assistant", "content": "ok"},
+               {"role": "user", "content": "and why is that?"}]
+    cloud = FakeCloud()
+    router = _router(cloud=cloud)
+    decision = router.route(history, force="local")
+    assert decision.route == LOCAL and decision.trimmed_messages == 2 and "2 oldest messages" in decision.reason
+    assert [s["name"] for s in decision.stages] == ["forced", "context-fit"], "the fit runs after a final verdict"
+    with pytest.raises(PromptTooLongError, match="forced to the device"):
+        router.chat(" ".join(["word"] * 45), force="local")
+    assert router.route(" ".join(["word"] * 45)).route == CLOUD, "a decided query that does not fit goes out"
+    local_only = EdgeRouter(local=FakeLocal(), max_tokens=10)
+    answer = local_only.chat(history)
+    assert answer.route == LOCAL and answer.decision.trimmed_messages == 2
+    with pytest.raises(PromptTooLongError, match="no cloud endpoint"):
+        local_only.chat(" ".join(["word"] * 45))
+    assert cloud.calls == 0
+
+
+def test_a_forced_local_query_whose_local_answer_fails_is_not_sent_to_the_cloud():
+    from edge_router.errors import LocalModelError
+
+    cloud = FakeCloud()
+    router = _router(local=FakeLocal(fail=True), cloud=cloud)
+    with pytest.raises(LocalModelError):
+        router.chat("hi", force="local")
+    with pytest.raises(LocalModelError):
+        list(router.stream("hi", force="local"))
+    assert cloud.calls == 0
+    assert router.chat("hi").route == CLOUD, "a decided local query still falls back to the cloud"
+
+
+def test_offline_means_no_cloud_call(monkeypatch, cloud_server):
+    from edge_router import CloudLLM
+
+    monkeypatch.setenv("EDGE_ROUTER_OFFLINE", "1")
+    cloud = CloudLLM(base_url=cloud_server.base_url, model="m", max_retries=0)
+    router = EdgeRouter(local=FakeLocal(), cloud=cloud, router=FakeRouter(), embedder=FakeEmbedder(), max_tokens=10)
+    answer = router.chat("x" * 80)
+    assert answer.degraded and "EDGE_ROUTER_OFFLINE" in answer.decision.fallback
+    assert cloud_server.requests == []
 
 
 def test_a_non_stage_is_refused_with_what_a_stage_needs():

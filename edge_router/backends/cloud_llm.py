@@ -131,6 +131,8 @@ class CloudLLM:
     def _post(self, payload: dict[str, Any], *, stream: bool) -> Any:
         """POST with retries, all within the deadline (``first_byte_s`` for a stream's first byte,
         ``deadline_s`` for a whole answer); returns a 2xx response or raises a ``CloudError``."""
+        if settings.offline():
+            raise CloudError(f"{settings.OFFLINE_ENV} is set: no network access, so the cloud is not called.")
         url = f"{self.base_url}/chat/completions"
         requests = self._requests
         budget = self.first_byte_s if stream else self.deadline_s

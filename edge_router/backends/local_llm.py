@@ -16,7 +16,7 @@ from ..files import model_store
 from .batch_sampler import MAX_SEQUENCES, BatchSampler
 from .completions import Completion, Sample, Sampling, Usage
 from .fifo_lock import FifoLock
-from .messages import Messages, normalize
+from .messages import Messages, normalize, trim_to_fit
 from .prefill_state import PrefillReader, PrefillState
 from .token_stats import TokenStats, token_stats
 
@@ -113,6 +113,18 @@ class LocalLLM:
         if len(prompt) + max_tokens <= self.n_ctx:
             return True
         return len(self._llama.tokenize(prompt, add_bos=False, special=True)) + max_tokens <= self.n_ctx
+
+    def trimmed(self, messages: Messages | str, max_tokens: int = defaults.MAX_TOKENS) -> Messages:
+        """``messages`` with the oldest turns dropped (system messages and the last user message kept) so that the
+        prompt and ``max_tokens`` fit the context; ``PromptTooLongError`` when even that does not fit."""
+        messages = normalize(messages)
+        trimmed = trim_to_fit(messages, lambda m: self.fits(m, max_tokens))
+        if trimmed is None:
+            raise PromptTooLongError(
+                f"The last user message (with the system prompt) and max_tokens={max_tokens} do not fit the local "
+                f"context window of {self.n_ctx} tokens, even without the earlier turns. Shorten it, lower "
+                "max_tokens, or create LocalLLM with a larger n_ctx.")
+        return trimmed[0]
 
     def _checked_tokens(self, messages: Messages | str, max_tokens: int, prefix: str = "") -> list[int]:
         """The prompt's tokens (then ``prefix``'s, the answer's given start), checked against the context."""

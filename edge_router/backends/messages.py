@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from ..errors import InvalidInputError
 
@@ -46,6 +46,11 @@ def normalize(messages: str | Sequence[Any]) -> Messages:
                 f"message {i} ({role}) has content of type {type(content).__name__}; content must be a string "
                 "or a list of text parts."
             )
+        try:
+            content.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise InvalidInputError(f"message {i} ({role}) holds text that is not valid Unicode ({exc.reason} at "
+                                    f"character {exc.start}); send UTF-8 text.") from None
         out.append({**message, "content": content})
     last_user = routing_text(out)
     if not last_user.strip():
@@ -78,3 +83,22 @@ def routing_text(messages: Messages) -> str:
         if message["role"] == "user":
             return message["content"]
     raise InvalidInputError("messages contain no user message; add one with role 'user'.")
+
+
+KEPT_ROLES = ("system", "developer")
+
+
+def trim_to_fit(messages: Messages, fits: Callable[[Messages], bool]) -> tuple[Messages, int] | None:
+    """``messages`` with the oldest turns dropped until ``fits`` accepts them: whole turns, so the rest starts
+    with a user message; system and developer messages and everything from the last user message on are kept.
+    Returns (the trimmed conversation, messages dropped), or None when even the shortest does not fit."""
+    head = [m for m in messages if m["role"] in KEPT_ROLES]
+    turns = [m for m in messages if m["role"] not in KEPT_ROLES]
+    last_user = max(i for i, m in enumerate(turns) if m["role"] == "user")
+    for start in range(last_user + 1):
+        if start and turns[start]["role"] != "user":
+            continue
+        candidate = head + turns[start:]
+        if fits(candidate):
+            return candidate, start
+    return None

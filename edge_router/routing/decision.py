@@ -42,7 +42,8 @@ class Decision:
     ``timings_ms`` has ``tokenize``, ``embed``, ``score``, ``gate`` and ``total`` (before the answer), and with
     the answer check ``check_hold`` (generating the held tokens) and ``check`` (scoring them).
     ``cloud_share_realised`` is the share of recent queries sent to the cloud
-    when an online budget is on. ``stages`` lists every stage that ran, in order, each as a dict with its
+    when an online budget is on. ``trimmed_messages`` counts the oldest messages dropped so that a query that
+    must stay on the device fits its context. ``stages`` lists every stage that ran, in order, each as a dict with its
     ``name``, ``route`` (None: no opinion), ``score``, ``ms`` and ``reason``.
     """
 
@@ -62,6 +63,7 @@ class Decision:
     check_tokens: int | None = None
     routing_tokens: int | None = None
     routing_truncated: bool = False
+    trimmed_messages: int = 0
     cloud_share_realised: float | None = None
     timings_ms: dict[str, float] = field(default_factory=dict)
     models: dict[str, str | None] = field(default_factory=dict)

@@ -143,7 +143,7 @@ class EdgeRouter:
             if self.gate is not None:
                 stages.append(UncertaintyGateStage(self.gate, self.local))
         if self.local is not None:
-            stages.append(ContextFit(self.local))
+            stages.append(ContextFit(self.local, cloud_available=self.cloud is not None))
         return stages
 
     @property
@@ -169,6 +169,9 @@ class EdgeRouter:
         if mode == "gate" and (config.threshold is not None or config.cloud_share is not None):
             raise ConfigurationError("threshold and cloud_share (--threshold, --cloud-share) set the router; the "
                                      "gate's threshold is gate_threshold (--gate-threshold).")
+        if settings.offline() and (cloud is not None or settings.cloud_setting(settings.CLOUD_BASE_URL_ENV)):
+            log.warning("%s is set: the cloud is left out and every query stays on the device", settings.OFFLINE_ENV)
+            cloud, cloud_from_env = None, False
         if cloud is None and cloud_from_env and settings.cloud_setting(settings.CLOUD_BASE_URL_ENV):
             cloud = CloudLLM(deadline_s=config.cloud_deadline_s, first_byte_s=config.cloud_first_byte_s,
                              prices=Prices(*config.cloud_prices) if config.cloud_prices else None)
@@ -284,6 +287,7 @@ class EdgeRouter:
         messages = normalize(messages)
         max_tokens = self._max_tokens(max_tokens)
         decision, query = self._decide(messages, force, max_tokens, cloud_share)
+        messages = query.messages  # trimmed where a query that must stay local did not fit
         if checks(self.answer_check, self.routes, decision):  # the check reads the answer's first tokens
             with self._stream(messages, decision, max_tokens, sampling, query) as stream:
                 for _ in stream:
@@ -310,7 +314,7 @@ class EdgeRouter:
         messages = normalize(messages)
         max_tokens = self._max_tokens(max_tokens)
         decision, query = self._decide(messages, force, max_tokens, cloud_share)
-        return self._stream(messages, decision, max_tokens, sampling, query)
+        return self._stream(query.messages, decision, max_tokens, sampling, query)
 
     def _stream(self, messages: Messages, decision: Decision, max_tokens: int, sampling: Sampling | None,
                 query: Query) -> AnswerStream:

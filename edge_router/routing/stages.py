@@ -18,9 +18,9 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from .. import defaults, settings
-from ..backends.messages import Messages, has_tool_messages, routing_text
+from ..backends.messages import Messages, has_tool_messages, routing_text, trim_to_fit
 from ..defaults import Route
-from ..errors import ConfigurationError, LocalModelError
+from ..errors import ConfigurationError, LocalModelError, PromptTooLongError
 from .decision import CLOUD, LOCAL
 from .threshold import ThresholdPolicy
 
@@ -220,16 +220,28 @@ class PrefillProbe:
 
 
 class ContextFit:
-    """A local route whose prompt and answer do not fit the local context goes to the cloud."""
+    """A local route whose prompt and answer do not fit the local context goes to the cloud; where the query
+    must stay on the device (no cloud, or forced local) its oldest turns are dropped until it fits (system
+    prompt and last user message kept; recorded), or ``PromptTooLongError`` says why it cannot be answered.
+    Never a cloud call for such a query."""
 
     name = "context-fit"
     always = True
 
-    def __init__(self, local: Any):
-        self.local = local
+    def __init__(self, local: Any, cloud_available: bool):
+        self.local, self.cloud_available = local, cloud_available
 
     def decide(self, query: Query, route: Route) -> Verdict | None:
         if route != LOCAL or self.local.fits(query.messages, query.max_tokens):
             return None
-        return Verdict(CLOUD, f"prompt plus {query.max_tokens} answer tokens exceed the local context of "
-                              f"{self.local.n_ctx}")
+        too_long = f"prompt plus {query.max_tokens} answer tokens exceed the local context of {self.local.n_ctx}"
+        if self.cloud_available and query.force != LOCAL:
+            return Verdict(CLOUD, too_long)
+        why = "it is forced to the device" if query.force == LOCAL else "no cloud endpoint is configured"
+        trimmed = trim_to_fit(query.messages, lambda m: self.local.fits(m, query.max_tokens))
+        if trimmed is None:
+            raise PromptTooLongError(f"The {too_long} tokens, even without earlier turns, and {why}: shorten the "
+                                     "last message, lower max_tokens, or use a larger n_ctx.")
+        query.messages, dropped = trimmed
+        return Verdict(LOCAL, f"{too_long}; {why}, so the {dropped} oldest messages were dropped to fit",
+                       fields={"trimmed_messages": dropped})
