@@ -64,7 +64,8 @@ class _Answers:
 
 class FakeLocal:
     """A local model: answers from ``answers`` in order (the last repeats), ``samples`` for the uncertainty
-    gate, a context of ``n_ctx`` words (the whole conversation's); ``fail=True`` raises ``LocalModelError`` on every call."""
+    gate, a context of ``n_ctx`` words (the whole conversation's); ``fail=True`` raises ``LocalModelError`` on
+    every call."""
 
     id = "fake-local"
 
