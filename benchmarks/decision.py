@@ -1,0 +1,189 @@
+"""The local-model-aware decision, measured: ``benchmarks/results/decision.md`` and ``decision.json``.
+
+Reads what the other jobs measured (nothing here loads a model): the prefill probe's card
+(``models/probes/prefill_state.card.json``: every layer and pooling, the combination with the router), the
+answer check's and the semantic-entropy gate's figures (``confidence.json``), the decision's timings
+(``decision_timing.json``, ``overhead.json``), and evaluates on the on-device pair's GSM8K and MMLU outcomes
+(never trained on) the router alone, the probe alone and the shipped policy (router + probe), beside random and
+the oracle: CPT(50%), APGR, and the accuracy of the whole system at cloud shares of 10 … 50 %.
+
+    python benchmarks/decision.py
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from edge_router import Embedder
+from edge_router.backends.router_model import RouterModel, trained_on
+from edge_router.bench import environment
+from edge_router.bench.pages import fmt, pct, write_json
+from edge_router.data import eval_data
+from edge_router.data.embedding_cache import EmbeddingCache
+from edge_router.evaluation.policy_scores import default_policy_scores, stored_probe_scores
+from edge_router.evaluation.quality import strong_mask
+from edge_router.evaluation.runner import ORACLE, RANDOM, evaluate
+from edge_router.files.shipped import shipped_router
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "benchmarks" / "results"
+CARD = ROOT / "models" / "probes" / "prefill_state.card.json"
+SHARES = (0.1, 0.2, 0.3, 0.4, 0.5)
+SEEDS = 20
+TARGETS = {"gsm8k": 0.10, "mmlu": 0.15}  # CPT(50%) at most random's minus this
+TARGET_APGR, TARGET_AUROC, TARGET_KEPT_SHARE, TARGET_OFFLOAD_MS = 0.65, 0.80, 0.05, 300.0
+
+
+def _json(name: str) -> dict:
+    path = RESULTS / name
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+
+
+def system_accuracy(scores: np.ndarray, strong: np.ndarray, weak: np.ndarray, share: float) -> float:
+    mask = strong_mask(scores, share)
+    return float(np.where(mask, strong, weak).mean())
+
+
+def evaluate_pair() -> list[dict]:
+    """Router, probe and policy on the on-device pair's GSM8K and MMLU outcomes."""
+    router_path = shipped_router()
+    embedder = Embedder(name=trained_on(router_path))
+    router = RouterModel(router_path, embedder_id=embedder.id, dim=embedder.dim)
+    stored = stored_probe_scores()
+    out = []
+    for benchmark in ("gsm8k", "mmlu"):
+        eval_set = eval_data.load(benchmark, "on-device")
+        routed = router.score(EmbeddingCache(embedder).embed(eval_set.prompts))
+        scores = {"router alone": routed}
+        if all(k in stored for k in eval_set.keys):
+            scores["prefill probe alone"] = np.array([stored[k] for k in eval_set.keys])
+        policy, name = default_policy_scores(eval_set, routed)
+        if name != "router":
+            scores[f"shipped policy ({name})"] = policy
+        result = evaluate(eval_set, scores, seeds=SEEDS)
+        strong, weak = eval_set.strong, eval_set.weak
+        curves = {n: [system_accuracy(s, strong, weak, share) for share in SHARES]
+                  for n, s in {**scores, ORACLE: strong - weak}.items()}
+        curves[RANDOM] = [float(np.mean([system_accuracy(np.random.default_rng(seed).random(len(strong)), strong,
+                                                         weak, share) for seed in range(SEEDS)])) for share in SHARES]
+        for r in result["routers"].values():
+            r.pop("curve", None)
+        out.append({**result, "accuracy_at_share": curves})
+    return out
+
+
+def signals_table(card: dict, confidence: dict) -> list[str]:
+    lines = ["| signal | cost per query | AUROC local wrong, label test | GSM8K local wrong | GSM8K strong better | "
+             "MMLU local wrong | MMLU strong better |", "|---|---|---|---|---|---|---|"]
+    timing = _json("decision_timing.json").get("ms_median", {}).get("64", {})
+    overhead = _json("overhead.json")
+    router_ms = overhead.get("decision", {}).get("threads_1", {}).get("32", {}).get("total", {}).get("p50")
+    combo = card.get("combination", {}).get("aurocs", {})
+    for name, key, cost in (("embedding router (shipped kNN)", "router", f"{fmt(router_ms, 1)} ms (32 tokens)"),
+                            ("prefill probe (shipped layer)", "probe", f"{fmt(timing.get('probe'), 0)} ms (64 tokens)"),
+                            ("router + probe (shipped policy)", "combined", "both")):
+        a = combo.get(key, {})
+        lines.append(f"| {name} | {cost} | {fmt(a.get('auroc_test'))} | {fmt(a.get('auroc_gsm8k_local_wrong'))} | "
+                     f"{fmt(a.get('auroc_gsm8k_strong_better'))} | {fmt(a.get('auroc_mmlu_local_wrong'))} | "
+                     f"{fmt(a.get('auroc_mmlu_strong_better'))} |")
+    sets = confidence.get("sets", {})
+    live = confidence.get("live", {})
+    check = [sets.get(s, {}).get("probe", {}).get("auroc") for s in ("label rows, test split", "gsm8k outcomes",
+                                                                       "mmlu outcomes")]
+    lines.append(f"| answer check (16 held tokens; confidence.md) | {fmt(live.get('hold_ms'), 0)} ms held | "
+                 f"{fmt(check[0])} | {fmt(check[1])} | — | {fmt(check[2])} | — |")
+    se = confidence.get("se", {}).get("exact", {})
+    lines.append(f"| semantic entropy, k = 5, exact match (confidence.md) | {fmt(se.get('ms'), 0)} ms | "
+                 f"{fmt(se.get('counts', {}).get('auroc'))} | — | — | — | — |")
+    return lines
+
+
+def layers_table(card: dict) -> list[str]:
+    lines = ["| pooling | layer | L2 | AUROC calibration | test | test, label rows | test, GSM8K train | "
+             "GSM8K local wrong | MMLU local wrong |", "|---|---|---|---|---|---|---|---|---|"]
+    chosen = card.get("chosen", {})
+    for t in card.get("trials", []):
+        mark = " (shipped)" if (t["pooling"], t["layer"]) == (chosen.get("pooling"), chosen.get("layer")) else ""
+        lines.append(f"| {t['pooling']} | {t['layer']}{mark} | {t['l2']:g} | {fmt(t['auroc_calibration'])} | "
+                     f"{fmt(t['auroc_test'])} | {fmt(t.get('auroc_test_labels'))} | "
+                     f"{fmt(t.get('auroc_test_gsm8k-train'))} | {fmt(t.get('auroc_gsm8k_local_wrong'))} | "
+                     f"{fmt(t.get('auroc_mmlu_local_wrong'))} |")
+    return lines
+
+
+def pair_tables(results: list[dict]) -> list[str]:
+    lines = []
+    for r in results:
+        lines += [f"### {r['benchmark'].upper()} (n = {r['n']}; 0.5B right {pct(r['weak_mean'])}, 1.5B right "
+                  f"{pct(r['strong_mean'])})", "",
+                  "| decision | CPT(50%) | APGR | " + " | ".join(f"accuracy at {pct(s)} cloud" for s in SHARES) + " |",
+                  "|---|---|---|" + "---|" * len(SHARES)]
+        for name, v in r["routers"].items():
+            spread = f" ± {100 * v['spread']['cpt50']:.1f}" if "spread" in v else ""
+            accuracy = " | ".join(pct(a) for a in r["accuracy_at_share"][name])
+            lines.append(f"| {name} | {pct(v['cpt50'])}{spread} | {fmt(v['apgr'])} | {accuracy} |")
+        lines.append("")
+    return lines
+
+
+def targets(results: list[dict], card: dict) -> list[str]:
+    lines = ["| target | measured | verdict |", "|---|---|---|"]
+    for r in results:
+        name = next((n for n in r["routers"] if n.startswith("shipped policy")), "router alone")
+        v, rnd = r["routers"][name], r["routers"][RANDOM]
+        goal = rnd["cpt50"] - TARGETS[r["benchmark"]]
+        gap = v["cpt50"] - goal
+        lines.append(f"| {r['benchmark']}: CPT(50%) ≤ random − {100 * TARGETS[r['benchmark']]:.0f} pts = {pct(goal)} "
+                     f"| {pct(v['cpt50'])} ({name}) | {'met' if gap <= 0 else f'missed by {100 * gap:.1f} pts'} |")
+        short = TARGET_APGR - v["apgr"]
+        lines.append(f"| {r['benchmark']}: APGR ≥ {TARGET_APGR} | {fmt(v['apgr'])} | "
+                     f"{'met' if short <= 0 else f'missed by {short:.3f}'} |")
+    test = card.get("combination", {}).get("aurocs", {}).get("combined", {}).get("auroc_test")
+    if test is not None:
+        lines.append(f"| label test split: AUROC local wrong ≥ {TARGET_AUROC} before generation | {fmt(test)} | "
+                     f"{'met' if test >= TARGET_AUROC else f'missed by {TARGET_AUROC - test:.3f}'} |")
+    timing = _json("decision_timing.json").get("ms_median", {}).get("64")
+    if timing:
+        # A kept prompt's answer needs its prefill anyway: the decision's extra device time is the probe's read
+        # plus the answer's first step after it, less the prefill the answer no longer makes.
+        extra = timing["probe"] + timing["answer_after_probe"] - timing["plain_prefill"]
+        kept = extra / timing["answer_64"]
+        lines.append(f"| device time deciding ≤ {100 * TARGET_KEPT_SHARE:.0f} % of a kept 64-token prompt's "
+                     f"64-token answer | {pct(kept)} ({fmt(extra, 0)} ms) | "
+                     f"{'met' if kept <= TARGET_KEPT_SHARE else 'missed'} |")
+        over = timing["probe"] - TARGET_OFFLOAD_MS
+        lines.append(f"| ≤ {TARGET_OFFLOAD_MS:.0f} ms for an offloaded 64-token prompt (the probe's prefill) | "
+                     f"{fmt(timing['probe'], 0)} ms | {'met' if over <= 0 else f'missed by {over:.0f} ms'} |")
+    return lines
+
+
+def main() -> int:
+    card = json.loads(CARD.read_text(encoding="utf-8")) if CARD.is_file() else {}
+    confidence = _json("confidence.json")
+    results = evaluate_pair()
+    report = {"generated": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+              "environment": environment.describe(), "probe_card": {k: v for k, v in card.items() if k != "trials"},
+              "timing": _json("decision_timing.json"), "results": results}
+    write_json(report, RESULTS / "decision.json")
+    lines = ["# The local-model-aware decision", "",
+             f"Generated {report['generated']} by `benchmarks/decision.py` on {report['environment']['cpu']} "
+             f"({report['environment']['cores']} cores). Evaluation sets are the on-device pair's measured GSM8K and "
+             "MMLU outcomes (Qwen2.5-Coder-0.5B on the device, the 1.5B as the cloud), never trained on; random is "
+             f"the mean of {SEEDS} seeds.", "", "## Targets", "", *targets(results, card), "",
+             "## Each signal: what it costs, how well it ranks", "", *signals_table(card, confidence), "",
+             "## The system at each cloud share", "", *pair_tables(results),
+             "## The prefill probe by layer and pooling", "",
+             "Trained on the train split of the label rows and the GSM8K training answers, chosen on the calibration "
+             "split; every row is one layer's probe with its best L2.", "", *layers_table(card), ""]
+    (RESULTS / "decision.md").write_text("\n".join(lines), encoding="utf-8")
+    print("\n".join(targets(results, card)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
