@@ -27,7 +27,7 @@ setup: $(STAMP)
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --disable-pip-version-check -e '.[server,bench,dev]'
+	$(PY) -m pip install --disable-pip-version-check -e '.[server,bench,dev,privacy]'
 	touch $(STAMP)
 
 models: $(STAMP)

@@ -76,6 +76,15 @@ class RouterSettings:
                                          "prompt and combine its probe with the router (default: on when the "
                                          "package ships a probe for the local model; router modes only)",
                                          action=argparse.BooleanOptionalAction)
+    privacy: str = _option("--privacy", "what a query holding personal data or secrets may do: keep-local (answered "
+                           "on the device, never sent), redact (sent with placeholders, restored in the answer) or "
+                           "off (default keep-local)", default="keep-local", choices=("keep-local", "redact", "off"))
+    privacy_triggers: tuple[str, ...] | None = _option(
+        "--privacy-triggers", "entity types or groups that set the privacy policy off (default: contact payment "
+        "national-id network secret address)", nargs="+", metavar="TYPE")
+    privacy_rules: tuple[dict, ...] = _option("--privacy-rules", "app rules (settings file only: a list of tables with "
+                                              "name, action and pattern, keywords or examples)", default=(),
+                                              group="file")
     gate_threshold: float = _option("--gate-threshold", "semantic entropy (nats) above which the gate offloads "
                                     f"(default {defaults.GATE_THRESHOLD:g})", default=defaults.GATE_THRESHOLD,
                                     type=_float)
@@ -135,6 +144,14 @@ class RouterSettings:
     def __post_init__(self) -> None:
         _check(self)
 
+    def privacy_policy(self):
+        """The ``PrivacyPolicy`` these settings describe."""
+        from .privacy.policy import DEFAULT_TRIGGERS, PrivacyPolicy, Rule
+
+        rules = tuple(r if isinstance(r, Rule) else Rule(**r) for r in self.privacy_rules)
+        return PrivacyPolicy(mode=self.privacy, triggers=tuple(self.privacy_triggers or DEFAULT_TRIGGERS),
+                             rules=rules)
+
     @classmethod
     def from_env(cls, **values: Any) -> RouterSettings:
         """``values`` over the environment's settings (``EDGE_ROUTER_CLOUD_PRICES``, ``EDGE_ROUTER_TRACE``)."""
@@ -159,8 +176,9 @@ class RouterSettings:
         except (OSError, tomllib.TOMLDecodeError) as exc:
             raise ConfigurationError(f"cannot read the settings file {path}: {exc}") from exc
         data = data.get("edge_router", data)
-        if "cloud_prices" in data and isinstance(data["cloud_prices"], list):
-            data["cloud_prices"] = tuple(data["cloud_prices"])
+        for key in ("cloud_prices", "privacy_triggers", "privacy_rules"):
+            if isinstance(data.get(key), list):
+                data[key] = tuple(data[key])
         return cls.from_mapping({**data, **values}, where=str(path))
 
     @classmethod
@@ -215,6 +233,11 @@ def _check(s: RouterSettings) -> None:
         raise ConfigurationError("give the answer check either a threshold or a cloud share, not both.")
     if s.check_share is not None:
         defaults.check_cloud_share(s.check_share)
+    try:
+        s.privacy_policy()
+    except TypeError as exc:
+        raise ConfigurationError(f"privacy_rules: each rule is a table with name, action and one of pattern, "
+                                 f"keywords or examples ({exc}).") from None
     if s.check_threshold is not None and not 0.0 <= s.check_threshold <= 1.0:
         raise ConfigurationError(f"check_threshold is a probability in [0, 1], not {s.check_threshold}.")
 
@@ -230,7 +253,7 @@ def add_options(parser: argparse.ArgumentParser, *, groups: tuple[str, ...] = GR
     for f in fields(RouterSettings):
         meta = f.metadata
         if meta["group"] not in groups:
-            continue
+            continue  # the "file" group is read from settings files only
         kwargs = dict(meta["argparse"])
         if meta["type"] is not None:
             kwargs["type"] = meta["type"]

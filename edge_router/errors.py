@@ -6,7 +6,8 @@ message says what went wrong and how to fix it.
 
     EdgeRouterError
     ├── InvalidInputError (ValueError)          bad messages, empty prompt, bad option
-    │   └── PromptTooLongError                  prompt + answer exceed the context window
+    │   ├── PromptTooLongError                  prompt + answer exceed the context window
+    │   └── PrivacyError                        the privacy policy forbids what the call asks (a cloud)
     ├── ConfigurationError (ValueError)         missing cloud settings, bad threshold
     ├── MissingDependencyError (ImportError)    an optional package is not installed
     ├── ModelFileError                          model files
@@ -41,6 +42,10 @@ class InvalidInputError(EdgeRouterError, ValueError):
 
 class PromptTooLongError(InvalidInputError):
     """The prompt plus the requested answer length do not fit the context window."""
+
+
+class PrivacyError(InvalidInputError):
+    """The query holds data the privacy policy keeps on the device, and the call asks for something else."""
 
 
 class ConfigurationError(EdgeRouterError, ValueError):

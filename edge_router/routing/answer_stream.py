@@ -20,7 +20,7 @@ def checks(answer_check: Any, routes: Routes, decision: Decision) -> bool:
     """Whether the answer check judges this local answer: on, a decided (not forced) local route, and a cloud
     that is not being skipped."""
     return (answer_check is not None and decision.route == LOCAL and decision.fallback is None
-            and decision.mode not in ("forced", "local-only") and routes.breaker.state()["state"] != "open")
+            and decision.mode not in ("forced", "local-only", "privacy") and routes.breaker.state()["state"] != "open")
 
 
 class AnswerStream:
@@ -42,8 +42,11 @@ class AnswerStream:
 
     def __init__(self, routes: Routes, messages: Messages, decision: Decision, max_tokens: int,
                  sampling: Sampling | None = None, *, answer_check: Any = None, embedder: Any = None,
-                 query_vector: np.ndarray | None = None):
+                 query_vector: np.ndarray | None = None, cloud_messages: Messages | None = None,
+                 redaction: Any = None):
         self._routes = routes
+        self._cloud_messages = cloud_messages
+        self._redaction = redaction
         self._answer_check = answer_check
         self._embedder = embedder
         self._query_vector = query_vector
@@ -57,10 +60,14 @@ class AnswerStream:
         self._kept: tuple | None = None  # (piece iterator, held pieces, local stream) of a local answer kept
         self._pieces: Iterator[str] | None = None
 
-    def _open(self, route: Route, prefix: str = ""):
+    def _open(self, route: Route, prefix: str = "") -> tuple[Any, Iterator[str]]:
+        """The route's stream and its pieces: a cloud sees the redacted messages, and its pieces are restored."""
         model = self._routes.model(route)
         extra = {"prefix": prefix} if prefix else {}
-        return model.stream(self._messages, max_tokens=self._max_tokens, sampling=self._sampling, **extra)
+        redacted = route == CLOUD and self._redaction is not None
+        messages = self._cloud_messages if redacted else self._messages
+        stream = model.stream(messages, max_tokens=self._max_tokens, sampling=self._sampling, **extra)
+        return stream, (self._redaction.restore_stream(stream) if redacted else iter(stream))
 
     def settle(self) -> Decision:
         """Run the answer check now where it applies; afterwards ``decision`` names the answering route
@@ -150,8 +157,7 @@ class AnswerStream:
             route = self.decision.route
             delivered: list[str] = []
             try:
-                stream = self._open(route, partial)
-                pieces = iter(stream)
+                stream, pieces = self._open(route, partial)
                 try:
                     for piece in pieces:
                         delivered.append(piece)
@@ -166,7 +172,7 @@ class AnswerStream:
                 if delivered:
                     if not (isinstance(exc, CloudResponseError) and routes.local is not None):
                         raise
-                    partial = exc.partial_text
+                    partial = self._redaction.restore(exc.partial_text) if self._redaction else exc.partial_text
                     self.decision = routes.fall_back(self.decision, exc, stream_cut=True)
                     first_error = exc
                     continue
@@ -175,6 +181,8 @@ class AnswerStream:
                 first_error = exc
                 self.decision = routes.fall_back(self.decision, exc)
         completion = stream.completion
+        if self.decision.route == CLOUD and self._redaction is not None:
+            completion = replace(completion, text=self._redaction.restore(completion.text))
         if partial:  # the answer is the cloud's beginning and the device's continuation, as delivered
             completion = replace(completion, text=(partial + "".join(delivered)).strip())
         self.answer = answer_of(completion, self.decision, self._start)

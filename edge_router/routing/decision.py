@@ -43,7 +43,9 @@ class Decision:
     the answer check ``check_hold`` (generating the held tokens) and ``check`` (scoring them).
     ``cloud_share_realised`` is the share of recent queries sent to the cloud
     when an online budget is on. ``trimmed_messages`` counts the oldest messages dropped so that a query that
-    must stay on the device fits its context. ``stages`` lists every stage that ran, in order, each as a dict with its
+    must stay on the device fits its context. ``privacy`` names the entity types (and ``rule:<name>`` rules) the
+    privacy stage found, never their values; mode ``privacy`` means it kept the query on the device.
+    ``stages`` lists every stage that ran, in order, each as a dict with its
     ``name``, ``route`` (None: no opinion), ``score``, ``ms`` and ``reason``.
     """
 
@@ -64,6 +66,7 @@ class Decision:
     routing_tokens: int | None = None
     routing_truncated: bool = False
     trimmed_messages: int = 0
+    privacy: tuple[str, ...] = ()
     cloud_share_realised: float | None = None
     timings_ms: dict[str, float] = field(default_factory=dict)
     models: dict[str, str | None] = field(default_factory=dict)

@@ -43,8 +43,8 @@ class Routes:
         """The decision for the other route after ``error``, or raise ``error`` when there is none."""
         failed = decision.route
         other = CLOUD if failed == LOCAL else LOCAL
-        if self.model(other) is None or (other == CLOUD and decision.mode == "forced"):
-            raise error  # a query forced to the device never goes to the cloud
+        if self.model(other) is None or (other == CLOUD and decision.mode in ("forced", "privacy")):
+            raise error  # a query forced or kept on the device never goes to the cloud
         reason = f"{failed} failed: {error}"
         if stream_cut:
             kind = FallbackKind.CLOUD_STREAM_CUT

@@ -18,6 +18,7 @@ import logging
 import os
 import time
 import warnings
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -31,15 +32,18 @@ from ..backends.router_model import RouterModel, trained_on
 from ..config import RouterSettings
 from ..errors import ConfigurationError, InvalidInputError
 from ..files import registry, shipped
+from ..privacy.policy import MODES as PRIVACY_MODES
+from ..privacy.policy import PrivacyPolicy
 from ..uncertainty import answer_check as checking
 from ..uncertainty.entailment import clusterer_named
 from ..uncertainty.semantic_entropy import UncertaintyGate
 from ..uncertainty.state_probe import StateProbe
 from .answer_stream import AnswerStream, checks
 from .breaker import CircuitBreaker
-from .decision import Answer, Decision
+from .decision import CLOUD, Answer, Decision
 from .pipeline import Pipeline
 from .policy import CombinationPolicy
+from .privacy_stage import PrivacyStage
 from .routes import FAILURES, Routes, answer_of, both_failed
 from .stages import (
     ContextFit,
@@ -87,6 +91,7 @@ class EdgeRouter:
         answer_check: checking.AnswerCheck | None = None,
         state_probe: StateProbe | None = None,
         combination: CombinationPolicy | None = None,
+        privacy: PrivacyPolicy | None = None,
         stages: Sequence[Stage] | None = None,
     ):
         if local is None and cloud is None:
@@ -116,6 +121,7 @@ class EdgeRouter:
                                       budget_window=budget_window)
         self.state_probe = state_probe
         self.combination = combination
+        self.privacy = PrivacyPolicy() if privacy is None else privacy
         self.local = local
         self.cloud = cloud
         self.breaker = breaker or CircuitBreaker()
@@ -129,8 +135,12 @@ class EdgeRouter:
         self.pipeline = Pipeline(self.default_stages() if stages is None else stages, self.mode)
 
     def default_stages(self) -> list[Stage]:
-        """The decision's stages for this router's parts, in order."""
-        stages: list[Stage] = [ForcedRoute({"local": self.local is not None, "cloud": self.cloud is not None})]
+        """The decision's stages for this router's parts, in order: privacy first, before anything can reach the
+        network (with no cloud nothing can, and it is left out)."""
+        stages: list[Stage] = []
+        if self.cloud is not None:
+            stages.append(PrivacyStage(self.privacy, local_available=self.local is not None, embedder=self.embedder))
+        stages.append(ForcedRoute({"local": self.local is not None, "cloud": self.cloud is not None}))
         if self.cloud is None:
             stages.append(NoCloud())
         else:
@@ -196,7 +206,7 @@ class EdgeRouter:
                 if clusterer is not None else None)
         state_probe, combination = _prefill_probe(config, local, router, cloud)
         return cls(local=local, cloud=cloud, embedder=embedder, router=router, threshold=config.threshold,
-                   state_probe=state_probe, combination=combination,
+                   state_probe=state_probe, combination=combination, privacy=config.privacy_policy(),
                    cloud_share=config.cloud_share, budget_window=config.budget_window, gate=gate,
                    answer_check=answer_check, max_tokens=config.max_tokens, trace_path=config.trace_path,
                    breaker=breaker or CircuitBreaker(config.breaker_failures, config.breaker_cool_down_s),
@@ -239,15 +249,17 @@ class EdgeRouter:
         }
 
     def _decide(self, messages: Messages, force: str | None, max_tokens: int,
-                cloud_share: float | None = None) -> tuple[Decision, Query]:
-        query = Query(messages, max_tokens, force=force, cloud_share=cloud_share)
+                cloud_share: float | None = None, privacy: str | None = None) -> tuple[Decision, Query]:
+        if privacy is not None and privacy not in PRIVACY_MODES:
+            raise InvalidInputError(f"privacy must be one of {', '.join(PRIVACY_MODES)}, not {privacy!r}.")
+        query = Query(messages, max_tokens, force=force, cloud_share=cloud_share, privacy=privacy)
         return self.routes.available(self.pipeline.decide(query, self.model_ids())), query
 
     def route(self, messages: Messages | str, *, force: str | None = None, max_tokens: int | None = None,
-              cloud_share: float | None = None) -> Decision:
+              cloud_share: float | None = None, privacy: str | None = None) -> Decision:
         """The routing decision for ``messages`` without answering them."""
         messages = normalize(messages)
-        decision, _ = self._decide(messages, force, self._max_tokens(max_tokens), cloud_share)
+        decision, _ = self._decide(messages, force, self._max_tokens(max_tokens), cloud_share, privacy)
         self.routes.write_trace("route", messages, decision)
         return decision
 
@@ -277,16 +289,16 @@ class EdgeRouter:
         self.close()
 
     def chat(self, messages: Messages | str, *, max_tokens: int | None = None, force: str | None = None,
-             cloud_share: float | None = None, sampling: Sampling | None = None) -> Answer:
+             cloud_share: float | None = None, sampling: Sampling | None = None, privacy: str | None = None) -> Answer:
         """Route and answer ``messages``; the ``Answer`` carries its ``Decision``.
 
-        ``force`` skips the decision; ``cloud_share`` uses the router's calibrated
-        threshold for that share on this call only; ``sampling`` (temperature,
-        top_p, seed, stop, penalties) applies on whichever route answers.
+        ``force`` skips the decision (never past the privacy policy); ``cloud_share`` uses the router's calibrated
+        threshold for that share on this call only; ``sampling`` (temperature, top_p, seed, stop, penalties)
+        applies on whichever route answers; ``privacy`` sets the privacy mode for this call.
         """
         messages = normalize(messages)
         max_tokens = self._max_tokens(max_tokens)
-        decision, query = self._decide(messages, force, max_tokens, cloud_share)
+        decision, query = self._decide(messages, force, max_tokens, cloud_share, privacy)
         messages = query.messages  # trimmed where a query that must stay local did not fit
         if checks(self.answer_check, self.routes, decision):  # the check reads the answer's first tokens
             with self._stream(messages, decision, max_tokens, sampling, query) as stream:
@@ -296,30 +308,39 @@ class EdgeRouter:
             return stream.answer
         start = time.perf_counter()
         try:
-            completion = self.model(decision.route).chat(messages, max_tokens=max_tokens, sampling=sampling)
+            completion = self._answer_on(decision.route, query, max_tokens, sampling)
         except FAILURES[decision.route] as first:
             decision = self.routes.fall_back(decision, first)
             try:
-                completion = self.model(decision.route).chat(messages, max_tokens=max_tokens, sampling=sampling)
+                completion = self._answer_on(decision.route, query, max_tokens, sampling)
             except FAILURES[decision.route] as second:
                 raise both_failed(first, second) from second
         answer = answer_of(completion, decision, start)
         self.routes.write_trace("answer", messages, answer)
         return answer
 
+    def _answer_on(self, route: str, query: Query, max_tokens: int, sampling: Sampling | None):
+        """One answer on ``route``; a cloud gets the redacted conversation and its answer is restored."""
+        if route == CLOUD and query.redaction is not None:
+            completion = self.model(route).chat(query.cloud_messages, max_tokens=max_tokens, sampling=sampling)
+            return replace(completion, text=query.redaction.restore(completion.text))
+        return self.model(route).chat(query.messages, max_tokens=max_tokens, sampling=sampling)
+
     def stream(self, messages: Messages | str, *, max_tokens: int | None = None, force: str | None = None,
-               cloud_share: float | None = None, sampling: Sampling | None = None) -> AnswerStream:
+               cloud_share: float | None = None, sampling: Sampling | None = None,
+               privacy: str | None = None) -> AnswerStream:
         """Route now; iterate the result for the answer's text pieces (``close()`` it, or use it in a ``with``
         block, to stop early)."""
         messages = normalize(messages)
         max_tokens = self._max_tokens(max_tokens)
-        decision, query = self._decide(messages, force, max_tokens, cloud_share)
+        decision, query = self._decide(messages, force, max_tokens, cloud_share, privacy)
         return self._stream(query.messages, decision, max_tokens, sampling, query)
 
     def _stream(self, messages: Messages, decision: Decision, max_tokens: int, sampling: Sampling | None,
                 query: Query) -> AnswerStream:
         return AnswerStream(self.routes, messages, decision, max_tokens, sampling, answer_check=self.answer_check,
-                            embedder=self.embedder, query_vector=query.vector)
+                            embedder=self.embedder, query_vector=query.vector, cloud_messages=query.cloud_messages,
+                            redaction=query.redaction)
 
 
 def _prefill_probe(config: RouterSettings, local: LocalLLM, router: RouterModel | None,

@@ -31,7 +31,9 @@ log = logging.getLogger(__name__)
 class Query:
     """What the stages read: the normalised conversation and the call's options. ``text`` (the routing text) is
     computed once; ``vector`` holds the query embedding once a stage made one (the answer check reuses it);
-    ``scores`` the scores stages left for the ones after them (by stage name)."""
+    ``scores`` the scores stages left for the ones after them (by stage name). The privacy stage sets
+    ``private`` (the query must stay on the device) or ``cloud_messages`` and ``redaction`` (what a cloud may
+    see, and how its answer is restored)."""
 
     messages: Messages
     max_tokens: int
@@ -39,6 +41,10 @@ class Query:
     cloud_share: float | None = None
     vector: np.ndarray | None = None
     scores: dict[str, float] = field(default_factory=dict)
+    privacy: str | None = None
+    private: bool = False
+    cloud_messages: Messages | None = None
+    redaction: Any = None
     _text: str | None = field(default=None, repr=False)
 
     @property
@@ -131,7 +137,7 @@ class TrainedRouter:
 
     def decide(self, query: Query, route: Route) -> Verdict | None:
         embedded = self.embedder.embed_one(query.text)
-        query.vector = embedded.vector
+        query.vector = embedded.vector  # the answer check and topic rules reuse it
         t = time.perf_counter()
         score = float(self.router.score(embedded.vector)[0])
         query.scores[self.name] = score
@@ -235,9 +241,10 @@ class ContextFit:
         if route != LOCAL or self.local.fits(query.messages, query.max_tokens):
             return None
         too_long = f"prompt plus {query.max_tokens} answer tokens exceed the local context of {self.local.n_ctx}"
-        if self.cloud_available and query.force != LOCAL:
+        if self.cloud_available and query.force != LOCAL and not query.private:
             return Verdict(CLOUD, too_long)
-        why = "it is forced to the device" if query.force == LOCAL else "no cloud endpoint is configured"
+        why = ("it is forced to the device" if query.force == LOCAL else
+               "the privacy policy keeps it on the device" if query.private else "no cloud endpoint is configured")
         trimmed = trim_to_fit(query.messages, lambda m: self.local.fits(m, query.max_tokens))
         if trimmed is None:
             raise PromptTooLongError(f"The {too_long} tokens, even without earlier turns, and {why}: shorten the "

@@ -6,8 +6,9 @@ decision travels with every answer: ``x-edge-router-route``, ``-score`` and
 ``-reason`` headers and an ``edge_router`` object in the body (for a stream, in
 its last chunk, which also reflects a fallback taken before the first piece).
 Per-request options come as an ``edge_router`` object in the request body
-(``force``: "local" or "cloud"; ``cloud_share``: a number in (0, 1)) or as the
-headers ``x-edge-router-force`` and ``x-edge-router-cloud-share``.
+(``force``: "local" or "cloud"; ``cloud_share``: a number in (0, 1); ``privacy``: "keep-local", "redact" or
+"off") or as the headers ``x-edge-router-force``, ``x-edge-router-cloud-share`` and
+``x-edge-router-privacy-mode``. The entity types the privacy stage found come back in ``x-edge-router-privacy``.
 
 Invalid requests get 400 with an OpenAI-style error object; a missing or wrong
 bearer token (when one is set) gets 401; both routes failing gets 502. The local
@@ -39,6 +40,7 @@ from ..errors import (
     MissingDependencyError,
     RouterModelError,
 )
+from ..privacy.policy import MODES as PRIVACY_MODES
 from ..routing.decision import Answer, Decision
 from ..routing.runtime import EdgeRouter
 from .metrics import ServerMetrics
@@ -65,6 +67,14 @@ class RouterOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
     force: Optional[str] = None
     cloud_share: Optional[float] = None
+    privacy: Optional[str] = None
+
+    @field_validator("privacy")
+    @classmethod
+    def _privacy(cls, value: Optional[str]) -> Optional[str]:
+        if value is not None and value not in PRIVACY_MODES:
+            raise ValueError(f"'privacy' must be one of {', '.join(PRIVACY_MODES)}")
+        return value
 
     @field_validator("force")
     @classmethod
@@ -125,7 +135,8 @@ def parse_request(body: Any, headers: Any) -> dict:
     try:
         req = ChatRequest.model_validate(body)
         in_headers = RouterOptions.model_validate(
-            {"force": headers.get("x-edge-router-force"), "cloud_share": headers.get("x-edge-router-cloud-share")},
+            {"force": headers.get("x-edge-router-force"), "cloud_share": headers.get("x-edge-router-cloud-share"),
+             "privacy": headers.get("x-edge-router-privacy-mode")},
             strict=False)
     except ValidationError as exc:
         raise InvalidInputError(_message(exc.errors()[0])) from None
@@ -135,8 +146,9 @@ def parse_request(body: Any, headers: Any) -> dict:
     in_body = req.edge_router or RouterOptions()  # the body's options win over the headers', option by option
     force = in_body.force if in_body.force is not None else in_headers.force
     share = in_body.cloud_share if in_body.cloud_share is not None else in_headers.cloud_share
+    privacy = in_body.privacy if in_body.privacy is not None else in_headers.privacy
     return {"messages": req.messages, "stream": req.stream, "max_tokens": req.max_completion_tokens or req.max_tokens,
-            "force": force, "cloud_share": share, "model": req.model, "sampling": sampling}
+            "force": force, "cloud_share": share, "privacy": privacy, "model": req.model, "sampling": sampling}
 
 
 def _ascii(text: str) -> str:
@@ -149,6 +161,7 @@ def decision_headers(decision: Decision) -> dict[str, str]:
     headers = {"x-edge-router-route": decision.route, "x-edge-router-decided": decision.decided,
                "x-edge-router-reason": _ascii(decision.reason),
                "x-edge-router-degraded": "true" if decision.degraded else "false"}
+    headers["x-edge-router-privacy"] = ",".join(decision.privacy) or "none"  # entity types, never values
     if decision.score is not None:
         headers["x-edge-router-score"] = f"{decision.score:.6f}"
     if decision.fallback_kind is not None:
@@ -233,6 +246,7 @@ def create_app(router: EdgeRouter, *, token: str | None = None, max_body_bytes: 
         except InvalidInputError as exc:
             return fail(400, str(exc))
         call = {"max_tokens": req["max_tokens"], "force": req["force"], "cloud_share": req["cloud_share"],
+                "privacy": req["privacy"],
                 "sampling": req["sampling"]}
         try:
             if req["stream"]:
@@ -242,7 +256,7 @@ def create_app(router: EdgeRouter, *, token: str | None = None, max_body_bytes: 
                 return ClosingStreamingResponse(_events(stream, model), media_type="text/event-stream",
                                                 headers=decision_headers(stream.decision))
             answer = await anyio.to_thread.run_sync(lambda: router.chat(req["messages"], **call))
-        except (InvalidInputError, ConfigurationError, RouterModelError) as exc:
+        except (InvalidInputError, ConfigurationError, RouterModelError) as exc:  # PrivacyError included
             return fail(400, str(exc))
         except AllRoutesFailedError as exc:
             metrics.fallbacks.labels(reason="all_routes_failed").inc()

@@ -1,0 +1,234 @@
+"""Detectors of personal data and secrets in text, each validated where a checksum or grammar exists.
+
+Every detector returns ``Entity`` spans (type, start, end) and never logs the values it finds. Types and the
+group each belongs to (``GROUPS``): contact (``EMAIL``, ``PHONE``), payment (``CARD``: Luhn; ``IBAN``: mod 97),
+national ID (``US_SSN``: the SSA's rules), network (``IP``: v4 and v6 parsed by ``ipaddress``), secret
+(provider key prefixes, private-key blocks, JWTs, ``password: ...`` forms, long high-entropy tokens) and address
+(``STREET_ADDRESS``: a house number, a street name and a street word or a postal line). Phone numbers are
+parsed by ``phonenumbers`` (the ``privacy`` extra) in international and national formats; without it a
+stricter pattern is used, and ``phone_backend()`` says which.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import math
+import re
+from collections import Counter
+from dataclasses import dataclass
+from typing import Callable, Iterator
+
+log = logging.getLogger(__name__)
+
+GROUPS = {
+    "EMAIL": "contact", "PHONE": "contact", "CARD": "payment", "IBAN": "payment", "US_SSN": "national-id",
+    "IP": "network", "SECRET": "secret", "STREET_ADDRESS": "address",
+}
+DEFAULT_REGIONS = ("US", "GB", "DE", "FR", "IN", "AU", "CA")
+
+
+@dataclass(frozen=True)
+class Entity:
+    type: str
+    start: int
+    end: int
+
+
+_EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}(?![\w-])")
+_CARD = re.compile(r"(?<![\d-])(?:\d[ -]?){11,18}\d(?![\d-])")
+_IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?\b", re.IGNORECASE)
+_SSN = re.compile(r"(?<![\d-])(\d{3})([- ]?)(\d{2})\2(\d{4})(?![\d-])")
+_IPV4 = re.compile(r"(?<![\d.])(?:\d{1,3}\.){3}\d{1,3}(?![\d.])")
+_IPV6 = re.compile(r"(?<![\w:])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![\w:])")
+_SECRET_PATTERNS = (
+    re.compile(r"\b(?:sk|pk|rk)[-_](?:live|test|proj)?[-_]?[A-Za-z0-9_-]{16,}"),   # OpenAI, Stripe
+    re.compile(r"\b(?:ghp|gho|ghu|ghs|ghr|github_pat)_[A-Za-z0-9_]{20,}"),         # GitHub
+    re.compile(r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b"),                                   # AWS access key id
+    re.compile(r"\bxox[abprs]-[A-Za-z0-9-]{10,}"),                                  # Slack
+    re.compile(r"\bAIza[0-9A-Za-z_-]{35}\b"),                                       # Google API key
+    re.compile(r"-----BEGIN (?:[A-Z]+ )*PRIVATE KEY-----[\s\S]*?(?:-----END (?:[A-Z]+ )*PRIVATE KEY-----|$)"),
+    re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"),  # JWT
+    re.compile(r"(?i)\b(?:password|passwd|pwd|passcode|secret|api[_-]?key|token)\b\s*[:=]\s*['\"]?[^\s'\"]{4,}"),
+)
+_HIGH_ENTROPY = re.compile(r"(?<![\w/+=-])[A-Za-z0-9_\-+/=]{32,}(?![\w/+=-])")
+_STREET_WORDS = (r"[Ss]treet|St|[Aa]venue|Ave|[Rr]oad|Rd|[Bb]oulevard|Blvd|[Ll]ane|Ln|[Dd]rive|Dr|[Cc]ourt|Ct|"
+                 r"[Pp]lace|Pl|[Ss]quare|Sq|[Tt]errace|[Ww]ay|[Hh]ighway|Hwy|[Pp]arkway|Pkwy|[Cc]ircle|Cir|[Tt]rail|"
+                 r"[Cc]rescent|[Cc]lose|[Gg]rove|[Gg]ardens|[Rr]ow|[Hh]ill|[Vv]iew|[Pp]ark|[Ww]alk")
+_UNIT = r"(?:[\s,]+(?:[Aa]pt|[Aa]partment|[Ss]uite|Ste|[Uu]nit|[Ff]loor|Fl|#)\.?\s*[\w-]+)?"
+_STREET = re.compile(  # "742 Evergreen Terrace", "12 High St. Apt 4": a number, capitalised name words, a street word
+    rf"\b\d{{1,6}}[A-Za-z]?,?\s+(?:[A-Z][\w'.-]*\s+){{1,4}}(?:{_STREET_WORDS})\b\.?{_UNIT}")
+_COMPOUND = (r"katu|tie|kuja|strasse|straße|str\.|gasse|weg|allee|platz|ring|damm|vej|gade|laan|straat|gata|gatan|"
+             r"vägen|veien|gate|utca|ulica|tee")
+_STREET_FIRST = re.compile(  # "Koskikatu 25", "Hauptstraße 5 Apt. 2": the street word ends the name, then the number
+    rf"\b[A-ZÄÖÜÅØÆ][\w'-]*(?:{_COMPOUND})\s+\d{{1,5}}[A-Za-z]?\b{_UNIT}")
+_STREET_PREFIX = re.compile(  # "Rua do Arenque 1634", "Via Roma 12", "Calle Mayor 5"
+    rf"\b(?:Rua|Rue|Via|Viale|Calle|Avenida|Avda\.|Piazza|Plaza|Praça|Ulica|Strada|Carrer|Chemin|Boulevard)"
+    rf"(?:\s+(?:[a-z]{{1,3}}|[A-Z][\w'-]*)){{1,4}},?\s+\d{{1,5}}[A-Za-z]?\b{_UNIT}")
+_UPPER = "A-ZÀ-ÖØ-ÞĀ-ŽΑ-ΩΆ-ΏА-ЯЁ"  # a capital in Latin, Greek or Cyrillic script
+_NAME_BETWEEN_NUMBERS = re.compile(  # "20789 Allika 46", "450 Præstevænget 15", "10252 Μεγάλη Άμμος 184"
+    rf"\b\d{{3,6}}[ \t]+(?:[{_UPPER}][^\W\d_]+[ \t]+){{1,3}}\d{{1,4}}[A-Za-z]?\b\.?{_UNIT}")
+_DISTINCT_COMPOUND = re.compile(  # "hersnapvej 18": suffixes no ordinary word ends with, any case
+    rf"\b[^\W\d_]+(?:vej|gade|katu|straße|strasse|gasse|gatan|vägen|veien|straat|laan|stræde)\s+\d{{1,5}}"
+    rf"[A-Za-z]?\b{_UNIT}", re.IGNORECASE)
+_STREET_AFTER_NAME = re.compile(  # "Villacher Strasse 89", "Király u. 15.", "Erzsébet tér 19."
+    rf"\b[{_UPPER}][^\W\d_]*\s+(?:Strasse|Straße|Str\.|Allee|Gasse|Weg|Platz|Ring|Damm|u\.|utca|út|tér|körút|"
+    rf"ulica|ul\.)\s+\d{{1,5}}[A-Za-z]?\b\.?{_UNIT}")
+_MILITARY = re.compile(  # "PSC 0413, Box 8144 APO AA 42323", "Unit 4719 Box 7394 DPO AP 70942"
+    r"\b(?:(?:PSC|Unit|CMR)\s+\d{3,5},?\s+Box\s+\d{3,5}(?:\s+[ADF]PO\s+A[AEP]\s+\d{5})?|[ADF]PO\s+A[AEP]\s+\d{5})\b")
+_POSTAL_LINE = re.compile(  # "…, Springfield, IL 62704", "…, 75008 Paris"
+    r"\b\d{1,6}\s+[A-Z][\w'.-]*(?:\s+[A-Z][\w'.-]*){0,4},?\s*\n?\s*[A-Z][\w .'-]+,\s*[A-Z]{2}\s+\d{5}(?:-\d{4})?\b")
+
+
+def _luhn(digits: str) -> bool:
+    total = 0
+    for i, d in enumerate(reversed(digits)):
+        n = int(d) * (2 if i % 2 else 1)
+        total += n - 9 if n > 9 else n
+    return total % 10 == 0
+
+
+def _iban_valid(text: str) -> bool:
+    s = text.replace(" ", "")
+    if not 15 <= len(s) <= 34:
+        return False
+    moved = s[4:] + s[:4]
+    number = "".join(str(int(c, 36)) for c in moved)
+    return int(number) % 97 == 1
+
+
+def _ssn_valid(area: str, group: str, serial: str) -> bool:
+    return area not in ("000", "666") and not area.startswith("9") and group != "00" and serial != "0000"
+
+
+def _entropy_bits(token: str) -> float:
+    counts = Counter(token)
+    return -sum(c / len(token) * math.log2(c / len(token)) for c in counts.values())
+
+
+def emails(text: str) -> Iterator[Entity]:
+    for m in _EMAIL.finditer(text):
+        yield Entity("EMAIL", m.start(), m.end())
+
+
+def cards(text: str) -> Iterator[Entity]:
+    for m in _CARD.finditer(text):
+        digits = re.sub(r"\D", "", m.group())
+        if 12 <= len(digits) <= 19 and _luhn(digits) and len(set(digits)) > 1:
+            yield Entity("CARD", m.start(), m.end())
+
+
+def ibans(text: str) -> Iterator[Entity]:
+    for m in _IBAN.finditer(text):
+        if _iban_valid(m.group()):
+            yield Entity("IBAN", m.start(), m.end())
+
+
+def ssns(text: str) -> Iterator[Entity]:
+    for m in _SSN.finditer(text):
+        if _ssn_valid(m.group(1), m.group(3), m.group(4)):
+            yield Entity("US_SSN", m.start(), m.end())
+
+
+def ips(text: str) -> Iterator[Entity]:
+    for pattern in (_IPV4, _IPV6):
+        for m in pattern.finditer(text):
+            try:
+                address = ipaddress.ip_address(m.group())
+            except ValueError:
+                continue
+            if address.version == 6 and m.group().count(":") < 2:
+                continue
+            yield Entity("IP", m.start(), m.end())
+
+
+def secrets(text: str) -> Iterator[Entity]:
+    for pattern in _SECRET_PATTERNS:
+        for m in pattern.finditer(text):
+            yield Entity("SECRET", m.start(), m.end())
+    for m in _HIGH_ENTROPY.finditer(text):
+        token = m.group()
+        classes = sum(bool(re.search(p, token)) for p in (r"[a-z]", r"[A-Z]", r"\d"))
+        if classes >= 3 and _entropy_bits(token) >= 4.0:
+            yield Entity("SECRET", m.start(), m.end())
+
+
+def street_addresses(text: str) -> Iterator[Entity]:
+    for pattern in (_STREET, _STREET_FIRST, _STREET_PREFIX, _NAME_BETWEEN_NUMBERS, _DISTINCT_COMPOUND,
+                    _STREET_AFTER_NAME, _MILITARY, _POSTAL_LINE):
+        for m in pattern.finditer(text):
+            yield Entity("STREET_ADDRESS", m.start(), m.end())
+
+
+_phone_backend: str | None = None
+
+
+def phone_backend() -> str:
+    """``phonenumbers`` when the library is installed, else ``pattern`` (logged once)."""
+    global _phone_backend
+    if _phone_backend is None:
+        try:
+            import phonenumbers  # noqa: F401
+
+            _phone_backend = "phonenumbers"
+        except ImportError:
+            _phone_backend = "pattern"
+            log.warning("phonenumbers is not installed (pip install 'edge-router[privacy]'): phone numbers are "
+                        "detected by a stricter pattern, which misses some national formats")
+    return _phone_backend
+
+
+_PHONE_PATTERN = re.compile(r"(?<![\w+])(?:\+\d{1,3}[\s.-]?)?(?:\(\d{2,4}\)[\s.-]?|\d{2,4}[\s.-])\d{3,4}[\s.-]\d{3,4}"
+                            r"(?:\s*(?:x|ext\.?)\s*\d{1,5})?(?!\w)")
+
+
+_PHONE_CUE = re.compile(r"(?i)\b(?:phone|telephone|tel|mobile|cell|fax|call|calling|reach|ring|text|whatsapp|"
+                        r"number|contact)\b")
+_PHONE_SHAPED = re.compile(r"(?<![\w+])(?:\+\d{1,3}[\s.-]?)?(?:\(\d{1,4}\)[\s.-]?)?\d{2,4}(?:[\s.-]\d{2,4}){1,4}(?!\w)")
+
+
+def _cued_phones(text: str) -> Iterator[Entity]:
+    """Phone-shaped numbers (7 to 15 digits with separators) within 60 characters after a word like "phone" or
+    "call": the national formats that no region's rules validate."""
+    for cue in _PHONE_CUE.finditer(text):
+        window = text[cue.end():cue.end() + 60]
+        for m in _PHONE_SHAPED.finditer(window):
+            if 7 <= len(re.sub(r"\D", "", m.group())) <= 15:
+                yield Entity("PHONE", cue.end() + m.start(), cue.end() + m.end())
+
+
+def phones(text: str, regions: tuple[str, ...] = DEFAULT_REGIONS) -> Iterator[Entity]:
+    yield from _cued_phones(text)
+    if phone_backend() == "pattern":
+        for m in _PHONE_PATTERN.finditer(text):
+            if len(re.sub(r"\D", "", m.group())) >= 7:
+                yield Entity("PHONE", m.start(), m.end())
+        return
+    import phonenumbers
+
+    seen: set[tuple[int, int]] = set()
+    for region in regions:
+        for match in phonenumbers.PhoneNumberMatcher(text, region, leniency=phonenumbers.Leniency.VALID):
+            if (match.start, match.end) not in seen:
+                seen.add((match.start, match.end))
+                yield Entity("PHONE", match.start, match.end)
+
+
+# In order of precedence where spans overlap: checksum- and grammar-validated types before looser ones.
+DETECTORS: dict[str, Callable[[str], Iterator[Entity]]] = {
+    "IBAN": ibans, "CARD": cards, "US_SSN": ssns, "EMAIL": emails, "SECRET": secrets, "IP": ips, "PHONE": phones,
+    "STREET_ADDRESS": street_addresses,
+}
+
+
+def detect(text: str, types: tuple[str, ...] | None = None) -> list[Entity]:
+    """Every entity of ``types`` (default: all) in ``text``, overlaps resolved (the earlier type in ``DETECTORS``
+    wins, then the longer span), sorted by position."""
+    found = [e for name, detector in DETECTORS.items() if types is None or name in types for e in detector(text)]
+    rank = {name: i for i, name in enumerate(DETECTORS)}
+    found.sort(key=lambda e: (rank[e.type], -(e.end - e.start), e.start))
+    kept: list[Entity] = []
+    for entity in found:
+        if all(entity.end <= k.start or entity.start >= k.end for k in kept):
+            kept.append(entity)
+    return sorted(kept, key=lambda e: e.start)

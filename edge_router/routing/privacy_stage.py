@@ -1,0 +1,118 @@
+"""The privacy stage: first in the decision, before anything can reach the network.
+
+It scans every message for the policy's entity types and applies the app's rules. ``keep-local``: the query is
+answered on the device and nothing after this stage can send it out (no fallback to a cloud either; a query
+forced to the cloud is refused with ``PrivacyError``). ``redact``: the query may go out with every value
+replaced by a placeholder (``Query.cloud_messages``), restored in the answer. The decision records the entity
+types and the rules that matched (``Decision.privacy``), never a value.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import numpy as np
+
+from ..backends.messages import Messages
+from ..defaults import Route
+from ..errors import PrivacyError
+from ..privacy.detectors import Entity, detect
+from ..privacy.policy import PrivacyPolicy, Rule
+from ..privacy.redaction import Redaction
+from .decision import CLOUD, LOCAL
+from .stages import Query, Verdict
+
+PRIVATE_MODE = "privacy"  # the decision's mode when the policy kept the query on the device
+
+
+class PrivacyStage:
+    name = "privacy"
+
+    def __init__(self, policy: PrivacyPolicy, *, local_available: bool, embedder: Any = None):
+        self.policy, self.local_available, self.embedder = policy, local_available, embedder
+        self._topics: dict[str, np.ndarray] = {}
+        if any(rule.examples for rule in policy.rules) and embedder is None:
+            raise PrivacyError("A privacy rule with example phrases (a topic) is matched on the router's embedding: "
+                               "give the router an embedder.")
+
+    def _topic_vectors(self, rule: Rule) -> np.ndarray:
+        if rule.name not in self._topics:
+            self._topics[rule.name] = np.asarray(self.embedder.embed(list(rule.examples)), np.float32)
+        return self._topics[rule.name]
+
+    def _matched_rules(self, query: Query) -> list[Rule]:
+        text = "\n".join(m["content"] for m in query.messages)
+        matched = [r for r in self.policy.rules if r.matches_text(text)]
+        topics = [r for r in self.policy.rules if r.examples]
+        if topics:
+            if query.vector is None:
+                query.vector = self.embedder.embed_one(query.text).vector
+            vector = np.asarray(query.vector, np.float32)
+            matched += [r for r in topics if float((self._topic_vectors(r) @ vector).max()) >= r.similarity]
+        return matched
+
+    def decide(self, query: Query, route: Route) -> Verdict | None:
+        policy = self.policy
+        mode = query.privacy or policy.mode  # a call may set its own mode
+        if mode == "off" and not policy.rules:
+            return None
+        found = {i: detect(m["content"], policy.types) for i, m in enumerate(query.messages)} if mode != "off" else {}
+        types = tuple(sorted({e.type for entities in found.values() for e in entities}))
+        rules = self._matched_rules(query) if policy.rules else []
+        exempt = any(r.action == "cloud" for r in rules)
+        keep = any(r.action == "keep-local" for r in rules) or (types and mode == "keep-local" and not exempt)
+        redact = any(r.action == "redact" for r in rules) or (types and mode == "redact" and not exempt)
+        recorded = types + tuple(f"rule:{r.name}" for r in rules)
+        if keep:
+            return self._keep_local(query, recorded)
+        if redact:
+            rule_spans = {i: [e for r in rules if r.action == "redact" for e in _rule_entities(r, m["content"])]
+                          for i, m in enumerate(query.messages)}
+            query.redaction = Redaction()
+            query.cloud_messages = _redacted(query.messages, found if not exempt else {}, rule_spans, query.redaction)
+            return Verdict(None, f"holds {_named(recorded)}: {len(query.redaction)} values are replaced by "
+                                 "placeholders before any cloud call", fields={"privacy": recorded})
+        if recorded:
+            return Verdict(None, f"holds {_named(recorded)}, allowed to the cloud by the app's rules",
+                           fields={"privacy": recorded})
+        return None
+
+    def _keep_local(self, query: Query, recorded: tuple[str, ...]) -> Verdict:
+        if query.force == CLOUD:
+            raise PrivacyError(f"This query holds {_named(recorded)}; the privacy policy keeps it on the device, so "
+                               "it cannot be forced to the cloud (set privacy='redact' or 'off' to allow that).")
+        if not self.local_available:
+            raise PrivacyError(f"This query holds {_named(recorded)}; the privacy policy keeps it on the device and "
+                               "no local model is configured, so it is refused, not sent.")
+        query.private = True
+        return Verdict(LOCAL, f"holds {_named(recorded)}: kept on the device by the privacy policy",
+                       fields={"privacy": recorded}, mode=PRIVATE_MODE, final=True)
+
+
+def _named(recorded: tuple[str, ...]) -> str:
+    return ", ".join(recorded)
+
+
+def _rule_entities(rule: Rule, text: str) -> list[Entity]:
+    """The spans a text rule matched (a topic rule has none: it redacts nothing by itself)."""
+    kind = "".join(c if c.isalnum() else "_" for c in rule.name.upper())
+    patterns = [rule.pattern] if rule.pattern else [rf"(?i)\b{re.escape(k)}\b" for k in rule.keywords]
+    return [Entity(kind, m.start(), m.end()) for p in patterns for m in re.finditer(p, text) if m.end() > m.start()]
+
+
+def _redacted(messages: Messages, found: dict[int, list[Entity]], rule_spans: dict[int, list[Entity]],
+              redaction: Redaction) -> Messages:
+    out = []
+    for i, message in enumerate(messages):
+        spans = _without_overlaps([*found.get(i, []), *rule_spans.get(i, [])])
+        out.append({**message, "content": redaction.redact(message["content"], spans)} if spans else message)
+    return out
+
+
+def _without_overlaps(entities: list[Entity]) -> list[Entity]:
+    kept: list[Entity] = []
+    for e in sorted(entities, key=lambda e: (-(e.end - e.start), e.start)):
+        if all(e.end <= k.start or e.start >= k.end for k in kept):
+            kept.append(e)
+    return kept

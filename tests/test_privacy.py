@@ -1,0 +1,155 @@
+"""Personal data and secrets: detectors, the privacy stage's modes, redaction that is restored, and the guarantee
+that a kept query never reaches a cloud on any path."""
+
+from __future__ import annotations
+
+import pytest
+
+from edge_router import EdgeRouter
+from edge_router.errors import ConfigurationError, LocalModelError, PrivacyError
+from edge_router.privacy.detectors import detect
+from edge_router.privacy.policy import PrivacyPolicy, Rule
+from edge_router.privacy.redaction import Redaction
+from edge_router.routing.decision import CLOUD, LOCAL
+from edge_router.testing import FakeCloud, FakeEmbedder, FakeLocal, FakeRouter
+
+LONG = " It is a long question, so the length router would send it to the cloud."  # score > 0.5
+
+
+def types_in(text: str) -> set[str]:
+    return {e.type for e in detect(text)}
+
+
+@pytest.mark.parametrize("text, kind", [
+    ("Email john.smith@example.com about it", "EMAIL"),
+    ("Call me at +1 (415) 555-2671 tomorrow", "PHONE"),
+    ("Ruf mich an: 030 12345678", "PHONE"),
+    ("My card is 4111 1111 1111 1111", "CARD"),
+    ("Pay to DE89 3704 0044 0532 0130 00 please", "IBAN"),
+    ("My SSN is 078-05-1120", "US_SSN"),
+    ("The server at 192.168.10.4 is down", "IP"),
+    ("ping 2001:db8::8a2e:370:7334", "IP"),
+    ("client = OpenAI(api_key='sk-live-abcdefghijklmnop1234')", "SECRET"),
+    ("password: hunter2hunter2", "SECRET"),
+    ("token eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U", "SECRET"),
+    ("-----BEGIN RSA PRIVATE KEY-----\nMIIEpAIBAAKCAQEA\n-----END RSA PRIVATE KEY-----", "SECRET"),
+    ("I live at 742 Evergreen Terrace, Springfield", "STREET_ADDRESS"),
+])
+def test_each_detector_finds_its_entity(text, kind):
+    assert kind in types_in(text)
+
+
+@pytest.mark.parametrize("text", [
+    "Who wrote Romeo and Juliet?",
+    "What is 4111 + 1111?",
+    "The card number 4111 1111 1111 1112 fails the Luhn check",  # not a valid card
+    "My SSN is 000-12-3456",                                        # area 000 is never issued
+    "In 1492 Columbus sailed the ocean blue.",
+    "Version 1.2.3.4 of the library",
+    "Natalia sold clips to 48 of her friends in April.",
+])
+def test_no_false_alarm_on_ordinary_text_and_invalid_numbers(text):
+    assert not types_in(text) - {"PHONE"} or text.startswith("Version"), types_in(text)
+    assert "CARD" not in types_in(text) and "US_SSN" not in types_in(text)
+
+
+def _router(cloud=None, local=None, **kwargs) -> EdgeRouter:
+    return EdgeRouter(local=local or FakeLocal(), cloud=cloud or FakeCloud(), router=FakeRouter(),
+                      embedder=FakeEmbedder(), max_tokens=10, **kwargs)
+
+
+def test_keep_local_is_the_default_and_records_types_never_values():
+    cloud = FakeCloud()
+    router = _router(cloud)
+    answer = router.chat("Email john.smith@example.com that the meeting moved." + LONG)
+    decision = answer.decision
+    assert answer.route == LOCAL and decision.mode == "privacy" and decision.privacy == ("EMAIL",)
+    assert "john" not in decision.reason and "john" not in str(decision.to_dict())
+    assert [s["name"] for s in decision.stages][0] == "privacy"
+    assert router.chat("What is the capital of France?" + LONG).route == CLOUD, "no personal data: routed"
+    assert cloud.calls == 1
+
+
+def test_a_kept_query_never_reaches_the_cloud_on_any_path():
+    cloud = FakeCloud()
+    secret = "My SSN is 078-05-1120." + LONG
+    router = _router(cloud, local=FakeLocal(fail=True))
+    with pytest.raises(LocalModelError):
+        router.chat(secret)                                   # a local failure is not sent out
+    with pytest.raises(LocalModelError):
+        list(router.stream(secret))
+    with pytest.raises(PrivacyError, match="cannot be forced to the cloud"):
+        router.chat(secret, force="cloud")
+    too_long = " ".join(["word"] * 45) + " 078-05-1120"
+    with pytest.raises(Exception, match="keeps it on the device"):
+        _router(cloud).chat(too_long)                          # too long for the device: refused, not sent
+    with pytest.raises(PrivacyError, match="no local model"):
+        EdgeRouter(cloud=cloud, router=FakeRouter(), embedder=FakeEmbedder()).chat(secret)
+    assert cloud.calls == 0
+
+
+class RecordingCloud(FakeCloud):
+    """Answers with the placeholders it was sent, as a cloud model would repeat them."""
+
+    def __init__(self):
+        super().__init__()
+        self.seen: list[str] = []
+
+    def chat(self, messages, *, max_tokens, sampling=None):
+        from edge_router.backends.completions import Completion
+
+        self.seen.append(messages[-1]["content"])
+        return Completion(f"I wrote to {messages[-1]['content'].split()[2]} for you.", "stop", self.id, None, 0.0)
+
+    def stream(self, messages, *, max_tokens, sampling=None):
+        from edge_router.testing import FakeStream
+
+        self.seen.append(messages[-1]["content"])
+        placeholder = messages[-1]["content"].split()[2]
+        return FakeStream(f"Sent to {placeholder[:4]}{placeholder[4:]} now", self.id)
+
+
+def test_redact_sends_placeholders_and_restores_the_answer_in_chat_and_stream():
+    cloud = RecordingCloud()
+    router = _router(cloud, privacy=PrivacyPolicy(mode="redact"))
+    prompt = "Please email jane.doe@example.org the report." + LONG
+    answer = router.chat(prompt)
+    assert answer.route == CLOUD and answer.decision.privacy == ("EMAIL",)
+    assert "jane.doe" not in cloud.seen[-1] and "<EMAIL_1>" in cloud.seen[-1]
+    assert answer.text == "I wrote to jane.doe@example.org for you."
+    stream = router.stream(prompt)
+    text = "".join(stream)
+    assert "jane.doe" not in cloud.seen[-1] and text == "Sent to jane.doe@example.org now"
+    assert stream.answer.text == text
+
+
+def test_a_placeholder_split_across_streamed_pieces_is_restored():
+    redaction = Redaction()
+    placeholder = redaction.placeholder("PHONE", "+1 415 555 2671")
+    pieces = ["Call ", placeholder[:3], placeholder[3:7], placeholder[7:], " now, or <b>not</b>"]
+    assert "".join(redaction.restore_stream(pieces)) == "Call +1 415 555 2671 now, or <b>not</b>"
+    assert redaction.placeholder("PHONE", "+1 415 555 2671") == placeholder, "the same value, the same name"
+
+
+def test_off_and_the_apps_rules():
+    cloud = FakeCloud()
+    assert _router(cloud, privacy=PrivacyPolicy(mode="off")).chat("My SSN is 078-05-1120." + LONG).route == CLOUD
+    rules = (Rule("diary", "keep-local", keywords=("diary",)), Rule("project", "redact", pattern=r"Project \w+"),
+             Rule("public", "cloud", keywords=("press release",)))
+    router = _router(cloud, privacy=PrivacyPolicy(rules=rules))
+    kept = router.route("Summarise my diary entry." + LONG)
+    assert kept.route == LOCAL and kept.privacy == ("rule:diary",)
+    redacted = router.route("What should Project Falcon do next?" + LONG)
+    assert redacted.route == CLOUD and redacted.privacy == ("rule:project",)
+    allowed = router.route("Fix this press release: call 415-555-2671." + LONG)
+    assert allowed.route == CLOUD and "rule:public" in allowed.privacy
+    with pytest.raises(ConfigurationError, match="exactly one"):
+        Rule("bad", "keep-local")
+    with pytest.raises(ConfigurationError, match="unknown privacy trigger"):
+        PrivacyPolicy(triggers=("blood-type",))
+
+
+def test_the_triggers_pick_the_entity_types_that_keep_a_query_local():
+    router = _router(privacy=PrivacyPolicy(triggers=("payment",)))
+    assert router.route("Email john.smith@example.com now." + LONG).route == CLOUD
+    assert router.route("My card is 4111 1111 1111 1111." + LONG).route == LOCAL
