@@ -52,7 +52,8 @@ def presidio_scores(rows: list[dict], types: tuple[str, ...]) -> dict:
             per_type[t]["hit_spans"] += any(e.type == t and e.start < end and start < e.end for e in found)
         for e in found:
             per_type[e.type]["predicted"] += 1
-            per_type[e.type]["correct"] += any(t == e.type and e.start < end and start < e.end for t, start, end in gold)
+            per_type[e.type]["correct"] += any(t == e.type and e.start < end and start < e.end
+                                               for t, start, end in gold)
     out = {}
     for t, c in per_type.items():
         recall = c["hit_spans"] / c["gold_spans"] if c["gold_spans"] else None
@@ -90,8 +91,8 @@ def markdown(report: dict) -> str:
              f"phone numbers by `{report['phone_backend']}`. Default set: {', '.join(report['types'])}. "
              "People's and organisations' names are not detected yet (no on-device name classifier ships).", "",
              "## Presidio's evaluation sentences (1,500; never trained on)", "",
-             "| type | sentences | keep-local recall (sentence) | type found (sentence) | span recall | span precision | "
-             "span F1 |", "|---|---|---|---|---|---|---|"]
+             "| type | sentences | keep-local recall (sentence) | type found (sentence) | span recall | "
+             "span precision | span F1 |", "|---|---|---|---|---|---|---|"]
     for t, c in report["presidio"].items():
         lines.append(f"| {t} | {c['sentences']} | {pct(c['keep_local_recall'])} | {pct(c['detection_recall'])} | "
                      f"{pct(c['span_recall'])} | {pct(c['span_precision'])} | {fmt(c['span_f1'])} |")
