@@ -53,6 +53,7 @@ from .errors import (
     ModelFileError,
     ModelNotFoundError,
     OfflineModeError,
+    PrivacyError,
     PromptTooLongError,
     RouterModelError,
 )
@@ -81,6 +82,8 @@ _LAZY = {
     "EmbeddingNLIClusterer": "uncertainty.entailment",
     "Prices": "backends.completions",
     "Usage": "backends.completions",
+    "PrivacyPolicy": "privacy.policy",
+    "RouterSettings": "config",
 }
 
 __all__ = [
@@ -114,9 +117,12 @@ __all__ = [
     "ModelNotFoundError",
     "OfflineModeError",
     "Prices",
+    "PrivacyError",
+    "PrivacyPolicy",
     "PromptTooLongError",
     "RouterModel",
     "RouterModelError",
+    "RouterSettings",
     "UncertaintyGate",
     "Usage",
     "__version__",
