@@ -70,7 +70,7 @@ class FakeLocal:
     id = "fake-local"
 
     def __init__(self, *, answers: Iterable[str] = ("local answer",), samples: list[str] | None = None,
-                 fail: bool = False, n_ctx: int = 50):
+                 fail: bool = False, n_ctx: int = 2048):
         self._answers = _Answers(answers)
         self.samples = samples or ["same"] * 5
         self.fail = fail

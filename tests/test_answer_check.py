@@ -139,7 +139,7 @@ def test_the_check_skips_forced_and_cloud_routes_and_a_failed_cloud_still_answer
 
 def test_the_check_needs_both_sides_and_its_options_need_the_check():
     with pytest.raises(ConfigurationError, match="both local= and cloud="):
-        EdgeRouter(local=FakeLocal(), router=FakeRouter(), embedder=FakeEmbedder(),
+        EdgeRouter(local=FakeLocal(n_ctx=50), router=FakeRouter(), embedder=FakeEmbedder(),
                    answer_check=AnswerCheck(_probe(), 0.5))
     with pytest.raises(ConfigurationError, match="--check"):
         EdgeRouter.from_defaults(check_share=0.2, cloud_from_env=False, local_model="smollm2-135m-instruct-q4_1")

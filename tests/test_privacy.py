@@ -54,7 +54,7 @@ def test_no_false_alarm_on_ordinary_text_and_invalid_numbers(text):
 
 
 def _router(cloud=None, local=None, **kwargs) -> EdgeRouter:
-    return EdgeRouter(local=local or FakeLocal(), cloud=cloud or FakeCloud(), router=FakeRouter(),
+    return EdgeRouter(local=local or FakeLocal(n_ctx=50), cloud=cloud or FakeCloud(), router=FakeRouter(),
                       embedder=FakeEmbedder(), max_tokens=10, **kwargs)
 
 
@@ -73,7 +73,7 @@ def test_keep_local_is_the_default_and_records_types_never_values():
 def test_a_kept_query_never_reaches_the_cloud_on_any_path():
     cloud = FakeCloud()
     secret = "My SSN is 078-05-1120." + LONG
-    router = _router(cloud, local=FakeLocal(fail=True))
+    router = _router(cloud, local=FakeLocal(n_ctx=50, fail=True))
     with pytest.raises(LocalModelError):
         router.chat(secret)                                   # a local failure is not sent out
     with pytest.raises(LocalModelError):

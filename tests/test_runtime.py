@@ -37,7 +37,7 @@ LONG = "x" * 80         # score 0.80
 
 
 def test_router_score_against_threshold():
-    router = make(FakeLocal(), FakeCloud(), threshold=0.5)
+    router = make(FakeLocal(n_ctx=50), FakeCloud(), threshold=0.5)
     local, cloud = router.route(SHORT), router.route(LONG)
     assert (local.route, cloud.route) == ("local", "cloud")
     assert local.score == pytest.approx(0.02) and local.threshold == 0.5
@@ -49,7 +49,7 @@ def test_router_score_against_threshold():
 
 
 def test_chat_answers_from_the_decided_side():
-    local, cloud = FakeLocal(), FakeCloud()
+    local, cloud = FakeLocal(n_ctx=50), FakeCloud()
     router = make(local, cloud)
     assert router.chat(SHORT).text == "local answer"
     answer = router.chat(LONG)
@@ -58,7 +58,7 @@ def test_chat_answers_from_the_decided_side():
 
 
 def test_cloud_failure_gives_the_local_answer_marked_degraded(caplog):
-    router = make(FakeLocal(), FakeCloud(fail=True))
+    router = make(FakeLocal(n_ctx=50), FakeCloud(fail=True))
     answer = router.chat(LONG)
     assert answer.text == "local answer"
     assert answer.route == "local" and answer.degraded
@@ -67,7 +67,7 @@ def test_cloud_failure_gives_the_local_answer_marked_degraded(caplog):
 
 
 def test_local_failure_goes_to_the_cloud():
-    answer = make(FakeLocal(fail=True), FakeCloud()).chat(SHORT)
+    answer = make(FakeLocal(n_ctx=50, fail=True), FakeCloud()).chat(SHORT)
     assert answer.text == "cloud answer" and answer.route == "cloud"
     assert "local failed: local exploded" in answer.decision.fallback
     assert not answer.degraded
@@ -75,7 +75,7 @@ def test_local_failure_goes_to_the_cloud():
 
 def test_both_failing_names_both_causes():
     with pytest.raises(AllRoutesFailedError) as info:
-        make(FakeLocal(fail=True), FakeCloud(fail=True)).chat(SHORT)
+        make(FakeLocal(n_ctx=50, fail=True), FakeCloud(fail=True)).chat(SHORT)
     assert "local exploded" in str(info.value) and "cloud unreachable" in str(info.value)
     assert isinstance(info.value.local_error, LocalModelError)
     assert isinstance(info.value.cloud_error, CloudError)
@@ -83,30 +83,30 @@ def test_both_failing_names_both_causes():
 
 def test_no_cloud_configured_is_local_only_without_scoring_or_degrading(caplog):
     with caplog.at_level(logging.WARNING):
-        answer = make(FakeLocal(), None).chat(LONG)
+        answer = make(FakeLocal(n_ctx=50), None).chat(LONG)
     assert answer.text == "local answer" and not answer.degraded and answer.decision.fallback is None
     assert answer.decision.mode == "local-only" and answer.decision.score is None
     assert "no cloud endpoint configured" in answer.decision.reason and not caplog.records
     with pytest.raises(ConfigurationError, match="Forced to the cloud, but no cloud model is configured"):
-        make(FakeLocal(), None).chat(LONG, force="cloud")
+        make(FakeLocal(n_ctx=50), None).chat(LONG, force="cloud")
 
 
 def test_the_decision_keeps_the_decided_route_after_a_fallback():
-    answer = make(FakeLocal(), FakeCloud(fail=True)).chat(LONG)  # the router says cloud; the cloud fails
+    answer = make(FakeLocal(n_ctx=50), FakeCloud(fail=True)).chat(LONG)  # the router says cloud; the cloud fails
     assert (answer.decision.decided, answer.route) == ("cloud", "local") and answer.degraded
     assert answer.decision.to_dict()["fallback_kind"] == "cloud_failed"
-    plain = make(FakeLocal(), FakeCloud()).route(SHORT)
+    plain = make(FakeLocal(n_ctx=50), FakeCloud()).route(SHORT)
     assert plain.decided == plain.route
 
 
 def test_prompt_too_long_for_local_goes_to_the_cloud():
-    decision = make(FakeLocal(), FakeCloud(), threshold=1.0).route("w " * 45)  # score 0.9: local
+    decision = make(FakeLocal(n_ctx=50), FakeCloud(), threshold=1.0).route("w " * 45)  # score 0.9: local
     assert decision.route == "cloud"
     assert "exceed the local context" in decision.reason
 
 
 def test_forced_routes():
-    router = make(FakeLocal(), FakeCloud())
+    router = make(FakeLocal(n_ctx=50), FakeCloud())
     assert router.route(LONG, force="local").route == "local"
     assert router.route(SHORT, force="cloud").mode == "forced"
     with pytest.raises(InvalidInputError):
@@ -114,8 +114,8 @@ def test_forced_routes():
 
 
 def test_gate_offloads_when_samples_disagree():
-    sure = FakeLocal(samples=["Paris"] * 5)
-    unsure = FakeLocal(samples=["1", "2", "3", "4", "4"])
+    sure = FakeLocal(n_ctx=50, samples=["Paris"] * 5)
+    unsure = FakeLocal(n_ctx=50, samples=["1", "2", "3", "4", "4"])
     from edge_router import ExactMatchClusterer
 
     gate = UncertaintyGate(ExactMatchClusterer(), k=5, threshold=0.9)
@@ -128,17 +128,17 @@ def test_gate_offloads_when_samples_disagree():
 
 def test_gate_after_router_only_checks_local_choices():
     gate = UncertaintyGate(EmbeddingClusterer.__new__(EmbeddingClusterer), k=5)  # never called for cloud routes
-    router = make(FakeLocal(), FakeCloud(), gate=gate)
+    router = make(FakeLocal(n_ctx=50), FakeCloud(), gate=gate)
     decision = router.route(LONG)
     assert decision.route == "cloud" and decision.semantic_entropy is None and decision.mode == "router+gate"
 
 
 def test_stream_falls_back_before_the_first_piece_and_the_device_finishes_a_cut_stream():
-    stream = make(FakeLocal(), FakeCloud(fail=True)).stream(LONG)
+    stream = make(FakeLocal(n_ctx=50), FakeCloud(fail=True)).stream(LONG)
     assert "".join(stream) == "local answer here"
     assert stream.answer.degraded and stream.decision.fallback.startswith("cloud failed")
 
-    local = FakeLocal()
+    local = FakeLocal(n_ctx=50)
     cut = make(local, FakeCloud(cut_after=2)).stream(LONG)
     received = list(cut)
     assert received[:2] == ["cloud", " answer"] and local.prefixes == ["cloud answer"]
@@ -146,7 +146,7 @@ def test_stream_falls_back_before_the_first_piece_and_the_device_finishes_a_cut_
     d = cut.answer.decision
     assert (d.decided, d.route, d.fallback_kind, d.degraded) == ("cloud", "local", FallbackKind.CLOUD_STREAM_CUT, True)
 
-    both = make(FakeLocal(fail=True), FakeCloud(cut_after=2)).stream(LONG)
+    both = make(FakeLocal(n_ctx=50, fail=True), FakeCloud(cut_after=2)).stream(LONG)
     received = []
     with pytest.raises(CloudResponseError) as info:
         for piece in both:
@@ -157,7 +157,7 @@ def test_stream_falls_back_before_the_first_piece_and_the_device_finishes_a_cut_
 def test_trace_file_gets_one_json_line_per_decision(tmp_path, monkeypatch):
     trace = tmp_path / "trace.jsonl"
     monkeypatch.setenv("EDGE_ROUTER_TRACE", str(trace))
-    router = make(FakeLocal(), FakeCloud(fail=True))
+    router = make(FakeLocal(n_ctx=50), FakeCloud(fail=True))
     router.route(SHORT)
     router.chat(LONG)
     rows = [json.loads(line) for line in trace.read_text().splitlines()]
@@ -168,12 +168,12 @@ def test_trace_file_gets_one_json_line_per_decision(tmp_path, monkeypatch):
 
 def test_configuration_errors():
     with pytest.raises(ConfigurationError, match="router file"):
-        EdgeRouter(local=FakeLocal(), cloud=FakeCloud())
-    assert EdgeRouter(local=FakeLocal(), max_tokens=10).route(SHORT).mode == "local-only"
+        EdgeRouter(local=FakeLocal(n_ctx=50), cloud=FakeCloud())
+    assert EdgeRouter(local=FakeLocal(n_ctx=50), max_tokens=10).route(SHORT).mode == "local-only"
     with pytest.raises(ConfigurationError, match="embedder"):
-        EdgeRouter(local=FakeLocal(), router=FakeRouter())
+        EdgeRouter(local=FakeLocal(n_ctx=50), router=FakeRouter())
     with pytest.raises(ConfigurationError, match="threshold"):
-        make(FakeLocal(), threshold=1.5)
+        make(FakeLocal(n_ctx=50), threshold=1.5)
 
 
 # ---------------------------------------------------------------- the real path
@@ -223,12 +223,12 @@ def test_online_budget_reports_the_realised_share():
         def threshold_for_share(self, share):
             return 0.5
 
-    router = make(FakeLocal(), FakeCloud(), router=CalibratedRouter(), cloud_share=0.5, budget_window=10)
+    router = make(FakeLocal(n_ctx=50), FakeCloud(), router=CalibratedRouter(), cloud_share=0.5, budget_window=10)
     for i in range(30):
         decision = router.route("x" * (i % 10 * 10 + 1))
     assert decision.cloud_share_realised is not None and 0.3 <= decision.cloud_share_realised <= 0.7
     with pytest.raises(ConfigurationError, match="cloud_share"):
-        make(FakeLocal(), FakeCloud(), budget_window=10)
+        make(FakeLocal(n_ctx=50), FakeCloud(), budget_window=10)
 
 
 # ---------------------------------------------------------------- the circuit breaker
@@ -245,7 +245,7 @@ class Clock:
 def test_the_breaker_skips_a_failing_cloud_then_tries_it_again_after_the_cool_down():
     clock = Clock()
     cloud = FakeCloud(fail=True)
-    router = make(FakeLocal(), cloud, breaker=CircuitBreaker(failures=2, cool_down_s=30, clock=clock))
+    router = make(FakeLocal(n_ctx=50), cloud, breaker=CircuitBreaker(failures=2, cool_down_s=30, clock=clock))
     for _ in range(2):
         assert router.chat(LONG).decision.fallback_kind == FallbackKind.CLOUD_FAILED
     assert router.breaker.state()["state"] == "open"

@@ -31,7 +31,7 @@ class KeywordStage:
 
 
 def _router(**kwargs) -> EdgeRouter:
-    kwargs.setdefault("local", FakeLocal())
+    kwargs.setdefault("local", FakeLocal(n_ctx=50))
     kwargs.setdefault("cloud", FakeCloud())
     return EdgeRouter(router=FakeRouter(), embedder=FakeEmbedder(), max_tokens=10, **kwargs)
 
@@ -75,7 +75,7 @@ def test_a_query_that_must_stay_local_is_trimmed_to_fit_or_refused_never_sent_to
     with pytest.raises(PromptTooLongError, match="forced to the device"):
         router.chat(" ".join(["word"] * 45), force="local")
     assert router.route(" ".join(["word"] * 45)).route == CLOUD, "a decided query that does not fit goes out"
-    local_only = EdgeRouter(local=FakeLocal(), max_tokens=10)
+    local_only = EdgeRouter(local=FakeLocal(n_ctx=50), max_tokens=10)
     answer = local_only.chat(history)
     assert answer.route == LOCAL and answer.decision.trimmed_messages == 2
     with pytest.raises(PromptTooLongError, match="no cloud endpoint"):
@@ -87,7 +87,7 @@ def test_a_forced_local_query_whose_local_answer_fails_is_not_sent_to_the_cloud(
     from edge_router.errors import LocalModelError
 
     cloud = FakeCloud()
-    router = _router(local=FakeLocal(fail=True), cloud=cloud)
+    router = _router(local=FakeLocal(n_ctx=50, fail=True), cloud=cloud)
     with pytest.raises(LocalModelError):
         router.chat("hi", force="local")
     with pytest.raises(LocalModelError):
@@ -101,7 +101,7 @@ def test_offline_means_no_cloud_call(monkeypatch, cloud_server):
 
     monkeypatch.setenv("EDGE_ROUTER_OFFLINE", "1")
     cloud = CloudLLM(base_url=cloud_server.base_url, model="m", max_retries=0)
-    router = EdgeRouter(local=FakeLocal(), cloud=cloud, router=FakeRouter(), embedder=FakeEmbedder(), max_tokens=10)
+    router = EdgeRouter(local=FakeLocal(n_ctx=50), cloud=cloud, router=FakeRouter(), embedder=FakeEmbedder(), max_tokens=10)
     answer = router.chat("x" * 80)
     assert answer.degraded and "EDGE_ROUTER_OFFLINE" in answer.decision.fallback
     assert cloud_server.requests == []
@@ -131,7 +131,7 @@ def test_a_threshold_without_a_router_is_refused_not_ignored():
     from edge_router import ExactMatchClusterer, UncertaintyGate
 
     with pytest.raises(ConfigurationError, match="no router"):
-        EdgeRouter(local=FakeLocal(), cloud=FakeCloud(), gate=UncertaintyGate(ExactMatchClusterer()), threshold=0.3)
+        EdgeRouter(local=FakeLocal(n_ctx=50), cloud=FakeCloud(), gate=UncertaintyGate(ExactMatchClusterer()), threshold=0.3)
 
 
 @pytest.mark.parametrize("values, match", [
@@ -184,12 +184,12 @@ def test_the_command_line_options_come_from_the_settings_model(tmp_path, monkeyp
 
 
 def test_an_app_tests_its_routing_with_the_public_fakes_and_no_model_files():
-    local, cloud = FakeLocal(answers=["4"]), FakeCloud(answers=["a long, careful answer"])
+    local, cloud = FakeLocal(n_ctx=50, answers=["4"]), FakeCloud(answers=["a long, careful answer"])
     router = EdgeRouter(local=local, cloud=cloud, router=FakeRouter(), embedder=FakeEmbedder(), max_tokens=10)
     assert router.chat("2 + 2?").text == "4"
     answer = router.chat("Explain " + "why " * 30)
     assert answer.text == "a long, careful answer" and answer.route == CLOUD and answer.cost_usd == 0.002
-    down = EdgeRouter(local=FakeLocal(), cloud=FakeCloud(fail=True), router=FakeRouter(), embedder=FakeEmbedder(),
+    down = EdgeRouter(local=FakeLocal(n_ctx=50), cloud=FakeCloud(fail=True), router=FakeRouter(), embedder=FakeEmbedder(),
                       max_tokens=10)
     assert down.chat("Explain " + "why " * 30).degraded
 
