@@ -6,7 +6,7 @@ import json
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from .stats import summarize
+from ..bench.stats import summarize
 
 
 def _one(base_url: str, i: int, max_tokens: int, timeout: float) -> dict:
