@@ -10,9 +10,9 @@
    the benchmark's own format (``local_outcomes.messages_for``: step by step, final number), decoded four together.
 4. ``strong``: the same problems answered by the stronger Qwen2.5-Coder-1.5B, as the CPU allows.
 
-On two cores a prefill state takes about a second (MMLU prompts are longest) and a step-by-step answer about
-ten: the states come first (the evaluation and the label rows need them whole), then the local side's in-domain
-answers, and the strong side last.
+On two cores a prefill state takes one to two seconds (MMLU prompts are longest) and a step-by-step answer about
+ten: the evaluation's states come first (the evaluation needs them whole), then the label rows' states and the
+local side's in-domain answers in alternating blocks of 64, and the strong side last.
 
 Every phase resumes where it stopped (rows and shards already written are skipped). ``--snapshot`` writes the
 answers so far, sorted and compressed, to ``models/probes/gsm8k-train/<model>.jsonl.gz``. Usage:
@@ -27,6 +27,7 @@ import argparse
 import gzip
 import hashlib
 import json
+import math
 import sys
 import time
 from pathlib import Path
@@ -83,11 +84,11 @@ def outcome_features(llm: LocalLLM, store: FeatureStore) -> None:
     _store_states(llm, store, items, "outcome prefill states")
 
 
-def label_features(llm: LocalLLM, store: FeatureStore) -> None:
-    items = [(f"labels/{row['id']}", label_messages(datasets.Prompt(row["dataset"], row["index"], row["prompt"],
-                                                                    tuple(row["answers"]), row["kind"])))
-             for row in read_rows(LABELS)]
-    _store_states(llm, store, items, "label prefill states")
+def label_items() -> list[tuple[str, list[dict]]]:
+    """Every label row's key and chat, in the rows' order (hash order, as they were labelled)."""
+    return [(f"labels/{row['id']}", label_messages(datasets.Prompt(row["dataset"], row["index"], row["prompt"],
+                                                                   tuple(row["answers"]), row["kind"])))
+            for row in read_rows(LABELS)]
 
 
 def _log(line: str) -> None:
@@ -95,6 +96,7 @@ def _log(line: str) -> None:
 
 
 def answer(llm: LocalLLM, problems: list[datasets.Prompt], store: FeatureStore | None) -> None:
+    """Answer ``problems`` 64 at a time, each block after its prefill states (with a ``store``)."""
     for begin in range(0, len(problems), BLOCK):
         block = problems[begin:begin + BLOCK]
         if store is not None:
@@ -102,6 +104,16 @@ def answer(llm: LocalLLM, problems: list[datasets.Prompt], store: FeatureStore |
                           f"train prefill states {begin}")
         answer_paired(block, [llm], {llm.id: work_path(llm.id)}, chunk=BLOCK, log=_log)
         print(f"{llm.id}: {len(read_outcomes(work_path(llm.id)))} training answers", file=sys.stderr, flush=True)
+
+
+def labels_and_answers(llm: LocalLLM, problems: list[datasets.Prompt], store: FeatureStore) -> None:
+    """A block of the label rows' states, then a block of training answers, in turn: a stopped run leaves both
+    kinds of rows (the label rows' states take about a seventh of the time of the answers)."""
+    labels = label_items()
+    for number in range(max(math.ceil(len(problems) / BLOCK), math.ceil(len(labels) / BLOCK))):
+        part = slice(number * BLOCK, (number + 1) * BLOCK)
+        _store_states(llm, store, labels[part], f"label prefill states, block {number}")
+        answer(llm, problems[part], store)
 
 
 def write_snapshots() -> None:
@@ -133,9 +145,11 @@ def main(argv: list[str] | None = None) -> int:
         llm = LocalLLM(LOCAL, threads=args.threads, repeat_penalty=1.0, n_ctx=4096)
         if "features" in args.phases:
             outcome_features(llm, store)
-        if "labels" in args.phases:
-            label_features(llm, store)
-        if "train" in args.phases:
+        if {"labels", "train"} <= set(args.phases):
+            labels_and_answers(llm, problems, store)
+        elif "labels" in args.phases:
+            _store_states(llm, store, label_items(), "label prefill states")
+        elif "train" in args.phases:
             answer(llm, problems, store)
         llm.close()
     if "strong" in args.phases:

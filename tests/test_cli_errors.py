@@ -99,3 +99,21 @@ def test_a_half_configured_cloud_is_a_clear_error_and_does_not_stop_a_local_quer
     one_line_error(run("route", "Hi", "--local-model", TINY_LLM, env=env), "EDGE_ROUTER_CLOUD_MODEL")
     local = run("ask", "Say hi.", "--force", "local", "--max-tokens", "4", "--local-model", TINY_LLM, env=env)
     assert local.returncode == 0 and local.stdout.strip(), local.stderr
+
+
+@pytest.mark.parametrize("argv", [["ask", "hi", "--mode", "foo"], ["ask", "hi", "--bogus"], ["route"],
+                                  ["route", "hi", "--threads", "0"], ["ask", "hi", "--privacy", "sometimes"]])
+def test_argparse_errors_are_one_line_and_exit_2(argv):
+    out = run(*argv)
+    assert out.returncode == 2 and len(out.stderr.strip().splitlines()) == 1 and "Traceback" not in out.stderr
+    assert out.stderr.startswith("edge-router")
+
+
+@pytest.mark.real_models
+def test_a_forced_cloud_answered_on_the_device_prints_the_answer_and_exits_2():
+    env = {"EDGE_ROUTER_CLOUD_BASE_URL": "http://127.0.0.1:9/v1", "EDGE_ROUTER_CLOUD_MODEL": "m"}
+    out = run("ask", "Say hi.", "--force", "cloud", "--local-model", TINY_LLM, "--max-tokens", "4",
+              "--cloud-deadline", "2", "-q", env=env)
+    assert out.returncode == 2 and out.stdout.strip(), out.stderr
+    assert out.stderr.strip().splitlines() == [next(line for line in out.stderr.splitlines() if "forced" in line)]
+    assert "forced to the cloud, but the local answered" in out.stderr

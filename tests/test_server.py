@@ -329,3 +329,36 @@ def test_the_answer_check_decides_before_the_stream_headers(edge):
             assert info["route"] == route and info["check_tokens"] == 3 and info["check_score"] == 0.5
             text = "".join(e["choices"][0]["delta"].get("content") or "" for e in events)
             assert (text == "cloud answer to: Say hi.") == (route == "cloud") and text
+
+
+def test_the_answering_model_is_named_the_same_way_streamed_and_not(served, cloud):
+    forced = {"edge_router": {"force": "cloud"}}
+    plain = client(served).chat.completions.create(model="edge-router", max_tokens=8, extra_body=forced,
+                                                   messages=[{"role": "user", "content": "Hi"}])
+    chunks = list(client(served).chat.completions.create(model="edge-router", max_tokens=8, extra_body=forced,
+                                                         stream=True, messages=[{"role": "user", "content": "Hi"}]))
+    assert plain.model == "cloud:m" and {c.model for c in chunks} == {"cloud:m"}
+
+
+def test_the_privacy_stage_keeps_personal_data_off_the_cloud_and_says_which_types(served, cloud):
+    before = len(cloud.requests)
+    with pytest.raises(openai.BadRequestError, match="US_SSN.*cannot be forced to the cloud"):
+        client(served).chat.completions.create(
+            model="edge-router", max_tokens=8, extra_body={"edge_router": {"force": "cloud"}},
+            messages=[{"role": "user", "content": "My SSN is 078-05-1120."}])
+    raw = client(served).chat.completions.with_raw_response.create(
+        model="edge-router", max_tokens=8, messages=[{"role": "user", "content": "My SSN is 078-05-1120."}])
+    assert raw.headers["x-edge-router-privacy"] == "US_SSN" and raw.headers["x-edge-router-route"] == "local"
+    assert "078-05-1120" not in raw.headers["x-edge-router-reason"]
+    assert len(cloud.requests) == before
+
+
+def test_a_request_can_ask_for_redaction_and_the_cloud_sees_placeholders(served, cloud):
+    raw = client(served).chat.completions.with_raw_response.create(
+        model="edge-router", max_tokens=8,
+        extra_body={"edge_router": {"force": "cloud", "privacy": "redact"}},
+        messages=[{"role": "user", "content": "Write to jane.doe@example.org now."}])
+    assert raw.headers["x-edge-router-privacy"] == "EMAIL"
+    sent = cloud.requests[-1]["body"]["messages"][-1]["content"]
+    assert "jane.doe" not in sent and "<EMAIL_1>" in sent
+    assert "jane.doe@example.org" in raw.parse().choices[0].message.content  # the loopback cloud echoes the prompt

@@ -12,9 +12,17 @@ from ..errors import EdgeRouterError
 from . import answering, lab, models
 
 
+class _OneLineParser(argparse.ArgumentParser):
+    """argparse's own errors (an unknown flag, a bad choice) as one line on stderr and exit status 2, like every
+    other failure; ``--help`` shows the usage."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def _verbosity_options() -> argparse.ArgumentParser:
     """-v / -q, accepted before or after the subcommand."""
-    common = argparse.ArgumentParser(add_help=False)
+    common = _OneLineParser(add_help=False)
     common.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
                         help="log at INFO level")
     common.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
@@ -26,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     from .. import __version__
 
     common = _verbosity_options()
-    parser = argparse.ArgumentParser(prog="edge-router", description=__doc__, parents=[common])
+    parser = _OneLineParser(prog="edge-router", description=__doc__, parents=[common])
     parser.add_argument("--version", action="version", version=f"edge-router {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 

@@ -64,6 +64,10 @@ def _cmd_ask(args: argparse.Namespace) -> int:
         print(_describe(answer.decision))
         cost = "unknown" if answer.cost_usd is None else f"${answer.cost_usd:.6f}"
         print(f"answered by {answer.model} in {answer.answer_ms:.0f} ms; cost {cost}")
+    if args.force and answer.route != args.force:  # the answer is printed, and the failure said
+        print(f"edge-router: error: forced to the {args.force}, but the {answer.route} answered "
+              f"({answer.decision.fallback})", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -262,7 +262,9 @@ def create_app(router: EdgeRouter, *, token: str | None = None, max_body_bytes: 
             metrics.fallbacks.labels(reason="all_routes_failed").inc()
             return fail(502, str(exc), "upstream_error")
         record(answer)
-        return JSONResponse(_completion_body(answer, answer.model), headers=decision_headers(answer.decision))
+        # The same name as a stream gives: the answering model's id ("cloud:NAME" for a cloud).
+        return JSONResponse(_completion_body(answer, router.model(answer.route).id),
+                            headers=decision_headers(answer.decision))
 
     async def _events(stream, model: str):
         created, ident = int(time.time()), f"chatcmpl-{uuid.uuid4().hex[:24]}"
