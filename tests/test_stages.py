@@ -101,7 +101,8 @@ def test_offline_means_no_cloud_call(monkeypatch, cloud_server):
 
     monkeypatch.setenv("EDGE_ROUTER_OFFLINE", "1")
     cloud = CloudLLM(base_url=cloud_server.base_url, model="m", max_retries=0)
-    router = EdgeRouter(local=FakeLocal(n_ctx=50), cloud=cloud, router=FakeRouter(), embedder=FakeEmbedder(), max_tokens=10)
+    router = EdgeRouter(local=FakeLocal(n_ctx=50), cloud=cloud, router=FakeRouter(), embedder=FakeEmbedder(),
+                        max_tokens=10)
     answer = router.chat("x" * 80)
     assert answer.degraded and "EDGE_ROUTER_OFFLINE" in answer.decision.fallback
     assert cloud_server.requests == []
@@ -131,7 +132,8 @@ def test_a_threshold_without_a_router_is_refused_not_ignored():
     from edge_router import ExactMatchClusterer, UncertaintyGate
 
     with pytest.raises(ConfigurationError, match="no router"):
-        EdgeRouter(local=FakeLocal(n_ctx=50), cloud=FakeCloud(), gate=UncertaintyGate(ExactMatchClusterer()), threshold=0.3)
+        EdgeRouter(local=FakeLocal(n_ctx=50), cloud=FakeCloud(), gate=UncertaintyGate(ExactMatchClusterer()),
+                   threshold=0.3)
 
 
 @pytest.mark.parametrize("values, match", [
@@ -189,8 +191,8 @@ def test_an_app_tests_its_routing_with_the_public_fakes_and_no_model_files():
     assert router.chat("2 + 2?").text == "4"
     answer = router.chat("Explain " + "why " * 30)
     assert answer.text == "a long, careful answer" and answer.route == CLOUD and answer.cost_usd == 0.002
-    down = EdgeRouter(local=FakeLocal(n_ctx=50), cloud=FakeCloud(fail=True), router=FakeRouter(), embedder=FakeEmbedder(),
-                      max_tokens=10)
+    down = EdgeRouter(local=FakeLocal(n_ctx=50), cloud=FakeCloud(fail=True), router=FakeRouter(),
+                      embedder=FakeEmbedder(), max_tokens=10)
     assert down.chat("Explain " + "why " * 30).degraded
 
 
