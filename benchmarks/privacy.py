@@ -7,6 +7,7 @@
 2. False alarms on benchmark questions (NQ-open, TriviaQA, MMLU, GSM8K: public names and places, nobody's
    personal data): the share of questions the default set would keep on the device, per type.
 3. Time per query of all detectors together, p50 and p99, on those questions.
+4. The fuzz run's counts, when ``benchmarks/privacy_fuzz.py`` has written them.
 
     python benchmarks/privacy.py
 """
@@ -119,6 +120,16 @@ def markdown(report: dict) -> str:
                  f"{'met' if worst <= FALSE_ALARM_TARGET else 'missed'} |")
     lines.append(f"| pattern detectors ≤ {P50_TARGET_MS:g} ms p50 | {fmt(fa['ms_p50'])} ms | "
                  f"{'met' if fa['ms_p50'] <= P50_TARGET_MS else 'missed'} |")
+    fuzz = report.get("fuzz")
+    if fuzz:
+        lines.append(f"| fuzz through `serve` in redact mode: zero values reach the cloud | {fuzz['leaked']} of "
+                     f"{fuzz['values']} values | {'met' if fuzz['leaked'] == 0 else 'missed'} |")
+        lines.append(f"| every restored answer holds the original values | {fuzz['unrestored']} missing | "
+                     f"{'met' if fuzz['unrestored'] == 0 else 'missed'} |")
+        lines += ["", f"Fuzz run (`benchmarks/privacy_fuzz.py`): {fuzz['prompts']} generated prompts (seed "
+                  f"{fuzz['seed']}, half of them streamed) with {fuzz['values']} values of "
+                  f"{len(fuzz['by_type'])} types, through the real server to a loopback cloud that records what it "
+                  f"receives and echoes the prompt; {fuzz['failed_requests']} requests failed; {fuzz['seconds']} s."]
     return "\n".join(lines) + "\n"
 
 
@@ -132,6 +143,9 @@ def main() -> int:
               "environment": environment.describe(), "phone_backend": phone_backend(), "types": list(types),
               "presidio": presidio_scores(json.loads(path.read_text(encoding="utf-8")), types),
               "false_alarms": false_alarms(types)}
+    fuzz = RESULTS / "privacy_fuzz.json"
+    if fuzz.is_file():
+        report["fuzz"] = json.loads(fuzz.read_text(encoding="utf-8"))
     write_json(report, RESULTS / "privacy.json")
     (RESULTS / "privacy.md").write_text(markdown(report), encoding="utf-8")
     print(markdown(report))
