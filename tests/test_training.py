@@ -106,3 +106,12 @@ def test_labelling_order_is_the_hash_order_with_each_block_sorted_by_kind():
         block = ordered[start:start + 16]
         assert {p.index for p in block} == {p.index for p in hashed[start:start + 16]}  # the same prompts per block
         assert [p.kind for p in block] == sorted(p.kind for p in block)
+
+
+def test_too_few_label_rows_are_named_split_by_split():
+    from edge_router.training.trainer import MIN_ROWS, size_warnings
+
+    assert size_warnings({s: n for s, n in MIN_ROWS.items()}) == []
+    warnings = size_warnings({"train": 12, "calibration": 3, "test": 0})
+    assert len(warnings) == 3 and "12 train rows" in warnings[0] and "chance" in warnings[0]
+    assert "AUROC undefined" in warnings[2]

@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import logging
 import math
 from pathlib import Path
 
@@ -30,6 +31,8 @@ from .routers import KINDS
 PARITY_TOLERANCE = 1e-5
 INT8_MIN_SPEARMAN = 0.99
 SHARES = tuple(round(0.1 * i, 1) for i in range(1, 10))
+
+log = logging.getLogger(__name__)
 
 
 def card_path(router_path: str | Path) -> Path:
@@ -107,6 +110,9 @@ def train(label_path: str | Path, out_dir: str | Path, *, embedder: Embedder, ki
     data = load_split(rows, embedder, target)
     if len(data["train"]["y"]) == 0:
         raise InvalidInputError(f"{label_path} has no rows in the train split.")
+    warnings = size_warnings({split: len(part["y"]) for split, part in data.items()})
+    for warning in warnings:
+        log.warning("%s: %s", label_path, warning)
     held_out = np.concatenate([data["calibration"]["X"], data["test"]["X"]])
     cards = {}
     for kind in kinds:
@@ -153,8 +159,20 @@ def train(label_path: str | Path, out_dir: str | Path, *, embedder: Embedder, ki
             "thresholds": calibration_table(validation_scores),
         }
         card_path(path).write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
-        cards[kind] = card
+        cards[kind] = dict(card, warnings=warnings) if warnings else card
     return cards
+
+
+MIN_ROWS = {"train": 100, "calibration": 30, "test": 30}
+
+
+def size_warnings(sizes: dict[str, int]) -> list[str]:
+    """What is too small to trust, split by split (``MIN_ROWS``): a router fitted on a few rows ranks at chance,
+    and an AUROC or a threshold from a few rows is noise."""
+    return [f"only {n} {split} rows (fewer than {MIN_ROWS[split]}): "
+            + ("the router will rank close to chance; label more prompts" if split == "train" else
+               "its AUROC and thresholds are noise" if n else "nothing to measure on (AUROC undefined)")
+            for split, n in sizes.items() if split in MIN_ROWS and n < MIN_ROWS[split]]
 
 
 def _num(x) -> float:
@@ -199,6 +217,8 @@ def calibrate(router_path: str | Path, label_path: str | Path, *, embedder: Embe
     rows = [r for r in read_rows(label_path) if r["split"] == split]
     if not rows:
         raise InvalidInputError(f"{label_path} has no rows in the {split} split.")
+    for warning in size_warnings({"calibration": len(rows)}):
+        log.warning("%s: %s", label_path, warning)
     router = RouterModel(router_path, embedder_id=embedder.id, dim=embedder.dim)
     scores = router.score(embedder.embed([r["prompt"] for r in rows]))
     table = calibration_table(scores)
