@@ -106,3 +106,22 @@ def test_wilson_interval_matches_the_textbook_values():
     low, high = wilson(8, 20)
     assert (round(low, 3), round(high, 3)) == (0.219, 0.613)
     assert wilson(0, 10)[0] == 0.0 and wilson(0, 0)[0] != wilson(0, 0)[0]
+
+
+@pytest.mark.skipif(not (datasets.data_dir() / "gsm8k").is_dir(), reason="shared data folder is absent")
+def test_the_shipped_evaluation_stems_are_those_of_the_data():
+    import hashlib
+
+    computed = {hashlib.sha256(s.encode("utf-8")).hexdigest()[:16] for s in datasets.evaluation_stems()}
+    assert datasets.evaluation_stem_hashes() == computed, "rebuild with python models/eval/build_stems.py"
+
+
+def test_prompts_are_checked_against_evaluation_questions_without_the_benchmark_data(tmp_path, monkeypatch):
+    monkeypatch.setenv("EDGE_ROUTER_DATA", str(tmp_path))  # no benchmark data here
+    question = "Natalia sold clips to 48 of her friends in April, and then she sold half as many clips in May."
+    gsm8k_test = ("Janet’s ducks lay 16 eggs per day. She eats three for breakfast every morning and bakes muffins "
+                  "for her friends every day with four. She sells the remainder at the farmers' market daily for $2 "
+                  "per fresh duck egg. How much in dollars does she make every day at the farmers' market?")
+    prompts = [Prompt("mine", 0, question, (), "qa"), Prompt("mine", 1, gsm8k_test, (), "qa")]
+    kept, dropped = datasets.without_evaluation_prompts(prompts)
+    assert [p.index for p in kept] == [0] and dropped == 1

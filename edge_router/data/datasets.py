@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import csv
 import gzip
+import hashlib
 import io
 import json
 import random
@@ -220,11 +221,35 @@ def evaluation_stems() -> set[str]:
     return stems
 
 
+def stem_hash(text: str) -> str:
+    """The first 16 hex digits of the sha256 of a question's stem (what the package ships instead of the
+    evaluation questions themselves)."""
+    return hashlib.sha256(_stem(text).encode("utf-8")).hexdigest()[:16]
+
+
+SHIPPED_STEMS = "eval/evaluation_stems.txt.gz"
+
+
+def evaluation_stem_hashes() -> set[str]:
+    """``stem_hash`` of every evaluation question: from the package (``models/eval/evaluation_stems.txt.gz``, so
+    that labelling an app's own prompts needs no benchmark data), else computed from the shared data."""
+    from importlib import resources
+
+    try:
+        shipped = Path(str(resources.files("edge_router_models").joinpath(SHIPPED_STEMS)))
+    except ModuleNotFoundError:
+        shipped = None
+    if shipped is not None and shipped.is_file():
+        with gzip.open(shipped, "rt", encoding="ascii") as fh:
+            return {line.strip() for line in fh if line.strip()}
+    return {hashlib.sha256(s.encode("utf-8")).hexdigest()[:16] for s in evaluation_stems()}
+
+
 def without_evaluation_prompts(prompts: list[Prompt]) -> tuple[list[Prompt], int]:
     """``prompts`` without any whose first line is an evaluation question's (training never sees one);
     also the number dropped."""
-    stems = evaluation_stems()
-    kept = [p for p in prompts if _stem(p.question) not in stems]
+    hashes = evaluation_stem_hashes()
+    kept = [p for p in prompts if stem_hash(p.question) not in hashes]
     return kept, len(prompts) - len(kept)
 
 
