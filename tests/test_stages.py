@@ -275,3 +275,15 @@ def test_the_real_prefill_state_feeds_the_probe_and_the_answer_reuses_its_cache(
         assert answer.usage.prompt_tokens > 5 and answer.text
     state = local_llm.prefill_state("What is the capital of France?")
     assert state.last.shape[0] == state.mean.shape[0] + 1 and np.isfinite(state.mean).all()
+
+
+def test_a_router_trained_for_another_local_model_says_so_in_every_decision(caplog):
+    class OtherModelsRouter(FakeRouter):
+        local_model = "some-other-local-model"
+
+    with caplog.at_level("WARNING"):
+        router = EdgeRouter(local=FakeLocal(), cloud=FakeCloud(), router=OtherModelsRouter(), embedder=FakeEmbedder())
+    assert sum("some-other-local-model" in r.message for r in caplog.records) == 1, "warned once"
+    for prompt in ("hi", "x" * 80):
+        assert "trained on some-other-local-model's answers, not fake-local's" in router.route(prompt).reason
+    assert "trained on" not in _router().route("hi").reason

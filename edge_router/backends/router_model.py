@@ -70,6 +70,11 @@ class RouterModel:
         card = self.path.with_suffix(".json")
         self.card = json.loads(card.read_text(encoding="utf-8")) if card.is_file() else {}
 
+    @property
+    def local_model(self) -> str | None:
+        """The local model whose answers the router's labels judged (from its card), if known."""
+        return (self.card.get("training_data") or {}).get("weak_model")
+
     def threshold_for_share(self, cloud_share: float) -> float:
         """The calibrated threshold that sends ``cloud_share`` of queries to the cloud (from the card).
 

@@ -147,7 +147,7 @@ class EdgeRouter:
             stages.append(ToolMessages())
             if self.router is not None:
                 stages.append(TrainedRouter(self.embedder, self.router, self.policy,
-                                            decides=self.state_probe is None))
+                                            decides=self.state_probe is None, note=self._router_note()))
             if self.state_probe is not None:
                 stages.append(PrefillProbe(self.local, self.state_probe, self.policy, self.combination))
             if self.gate is not None:
@@ -155,6 +155,16 @@ class EdgeRouter:
         if self.local is not None:
             stages.append(ContextFit(self.local, cloud_available=self.cloud is not None))
         return stages
+
+    def _router_note(self) -> str | None:
+        """What every decision says when the router was trained on another local model's answers (logged once)."""
+        trained_for = getattr(self.router, "local_model", None)
+        if not trained_for or self.local is None or trained_for == self.local.id:
+            return None
+        note = (f"the router was trained on {trained_for}'s answers, not {self.local.id}'s: train one for this model "
+                "(edge-router label, train, calibrate) or decide with the gate (mode='gate')")
+        log.warning(note)
+        return note
 
     @property
     def threshold(self) -> float:

@@ -132,8 +132,9 @@ class TrainedRouter:
 
     name = "router"
 
-    def __init__(self, embedder: Any, router: Any, policy: ThresholdPolicy, *, decides: bool = True):
-        self.embedder, self.router, self.policy, self.decides = embedder, router, policy, decides
+    def __init__(self, embedder: Any, router: Any, policy: ThresholdPolicy, *, decides: bool = True,
+                 note: str | None = None):
+        self.embedder, self.router, self.policy, self.decides, self.note = embedder, router, policy, decides, note
 
     def decide(self, query: Query, route: Route) -> Verdict | None:
         embedded = self.embedder.embed_one(query.text)
@@ -144,7 +145,8 @@ class TrainedRouter:
         timings = {"tokenize": embedded.tokenize_ms, "embed": embedded.embed_ms,
                    "score": (time.perf_counter() - t) * 1e3}
         if not self.decides:
-            return Verdict(None, f"router score {score:.3f}", timings=timings, score=score,
+            note = f"; {self.note}" if self.note else ""
+            return Verdict(None, f"router score {score:.3f}{note}", timings=timings, score=score,
                            fields={"score": score, "routing_tokens": embedded.n_tokens,
                                    "routing_truncated": embedded.truncated})
         threshold = self.policy.threshold(query.cloud_share)
@@ -157,6 +159,8 @@ class TrainedRouter:
             fields["cloud_share_realised"] = realised
         if embedded.truncated:
             reasons.append(f"query truncated to {embedded.n_tokens} tokens for routing")
+        if self.note:
+            reasons.append(self.note)
         return Verdict(chosen, "; ".join(reasons), fields=fields, timings=timings, score=score)
 
 
