@@ -362,3 +362,24 @@ def test_a_request_can_ask_for_redaction_and_the_cloud_sees_placeholders(served,
     sent = cloud.requests[-1]["body"]["messages"][-1]["content"]
     assert "jane.doe" not in sent and "<EMAIL_1>" in sent
     assert "jane.doe@example.org" in raw.parse().choices[0].message.content  # the loopback cloud echoes the prompt
+
+
+def test_a_required_tool_call_goes_to_the_cloud_and_json_mode_is_valid_json_on_the_device(served, cloud):
+    tools = [{"type": "function", "function": {"name": "add", "parameters": {"type": "object", "properties": {}}}}]
+    raw = client(served).chat.completions.with_raw_response.create(
+        model="edge-router", max_tokens=8, tools=tools, tool_choice="required",
+        messages=[{"role": "user", "content": "What is 12 + 7?"}])
+    assert raw.headers["x-edge-router-route"] == "cloud" and cloud.requests[-1]["body"]["tools"] == tools
+    with pytest.raises(openai.BadRequestError, match="tool call"):
+        client(served).chat.completions.create(model="edge-router", max_tokens=8, tools=tools, tool_choice="required",
+                                               extra_body={"edge_router": {"force": "local"}},
+                                               messages=[{"role": "user", "content": "What is 12 + 7?"}])
+    try:
+        reply = client(served).chat.completions.create(
+            model="edge-router", max_tokens=64, response_format={"type": "json_object"},
+            extra_body={"edge_router": {"force": "local"}},
+            messages=[{"role": "user", "content": "Give the capital of France as JSON with the key city."}])
+    except openai.APIStatusError as exc:  # the device's JSON was invalid or cut: a clear 502, never prose as JSON
+        assert exc.status_code == 502 and "JSON" in str(exc)
+    else:
+        json.loads(reply.choices[0].message.content)

@@ -76,7 +76,10 @@ class Sampling:
     """How an answer is sampled, on either route (None: the model's default, greedy on the device).
 
     ``stop`` ends the answer before the first of its strings; ``seed`` makes a sampled answer repeatable.
-    ``cloud_fields`` are other request fields, sent to the cloud as they are (the device ignores them).
+    ``response_format`` (OpenAI's: ``{"type": "json_object"}`` or ``{"type": "json_schema", "json_schema":
+    {"schema": {...}}}``) makes the device's answer valid JSON (or JSON of that schema) with a llama.cpp grammar;
+    the cloud gets it as it is. ``cloud_fields`` are other request fields, sent to the cloud as they are (the
+    device ignores them).
     """
 
     temperature: float | None = None
@@ -85,6 +88,7 @@ class Sampling:
     stop: tuple[str, ...] = ()
     presence_penalty: float | None = None
     frequency_penalty: float | None = None
+    response_format: dict[str, Any] | None = None
     cloud_fields: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -105,10 +109,25 @@ class Sampling:
         if len(stop) > 4 or not all(isinstance(s, str) and s for s in stop):
             raise InvalidInputError("stop must be a non-empty string or a list of at most 4 of them.")
         object.__setattr__(self, "stop", stop)
+        kind = self.response_format.get("type") if isinstance(self.response_format, dict) else None
+        if self.response_format is not None and kind not in ("text", "json_object", "json_schema"):
+            raise InvalidInputError("response_format must be {'type': 'text'}, {'type': 'json_object'} or "
+                                    f"{{'type': 'json_schema', 'json_schema': {{'schema': {{...}}}}}}, not "
+                                    f"{self.response_format!r}.")
+        if kind == "json_schema" and not isinstance((self.response_format.get("json_schema") or {}).get("schema"),
+                                                    dict):
+            raise InvalidInputError("a json_schema response_format needs json_schema.schema, a JSON schema object.")
+
+    def json_schema(self) -> dict[str, Any] | None:
+        """The JSON schema the answer must follow ({} for any JSON object), or None for free text."""
+        kind = (self.response_format or {}).get("type")
+        if kind == "json_object":
+            return {}
+        return self.response_format["json_schema"]["schema"] if kind == "json_schema" else None
 
     def request_fields(self) -> dict[str, Any]:
         """The OpenAI request fields these settings make (only those set)."""
         fields = {"temperature": self.temperature, "top_p": self.top_p, "seed": self.seed,
                   "stop": list(self.stop) or None, "presence_penalty": self.presence_penalty,
-                  "frequency_penalty": self.frequency_penalty}
+                  "frequency_penalty": self.frequency_penalty, "response_format": self.response_format}
         return {**self.cloud_fields, **{k: v for k, v in fields.items() if v is not None}}

@@ -162,6 +162,7 @@ class LocalLLM:
         generator = self._llama.generate(
             tokens, temp=temperature, top_k=0, top_p=sampling.top_p or 1.0, min_p=0.0, repeat_penalty=repeat_penalty,
             presence_penalty=sampling.presence_penalty or 0.0, frequency_penalty=sampling.frequency_penalty or 0.0,
+            grammar=_json_grammar(sampling.json_schema()),
         )
         n = 0
         try:
@@ -355,3 +356,19 @@ def _chat_formatter(llama: Any) -> Any:
     return Jinja2ChatFormatter(
         template=template, eos_token=token_text(llama.token_eos()), bos_token=token_text(llama.token_bos())
     )
+
+
+def _json_grammar(schema: dict | None) -> Any:
+    """A llama.cpp grammar for JSON (any object for ``{}``, else the schema's), or None for free text."""
+    if schema is None:
+        return None
+    import json
+
+    from llama_cpp.llama_grammar import JSON_GBNF, LlamaGrammar, json_schema_to_gbnf
+
+    try:
+        text = json_schema_to_gbnf(json.dumps(schema)) if schema else JSON_GBNF
+        return LlamaGrammar.from_string(text, verbose=False)
+    except (ValueError, RuntimeError, KeyError, TypeError) as exc:
+        raise InvalidInputError(f"The JSON schema cannot be turned into a grammar for the device ({exc}); "
+                                "simplify it or send the request to the cloud (force='cloud').") from exc

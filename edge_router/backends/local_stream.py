@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Iterator
 
+from ..errors import LocalModelError
 from .completions import Completion, Sampling, Usage
 from .token_stats import TokenStats
 
@@ -58,6 +59,20 @@ class LocalStream:
             gen.close()
         if len(text) > sent:
             yield text[sent:]
+        if self._sampling is not None and self._sampling.json_schema() is not None and finish == "stop":
+            _check_json(text)
         usage = Usage(prompt_tokens=len(self._tokens), completion_tokens=n_tokens)
         self.completion = Completion(text=text.strip(), finish_reason=finish, model=llm.id, usage=usage,
                                      cost_usd=0.0, token_stats=tuple(self.token_stats))
+
+
+def _check_json(text: str) -> None:
+    """A JSON-constrained answer that is not JSON after all (llama.cpp's grammar is applied lazily and can let a
+    token through) is a local failure, so that the router falls back instead of passing it on."""
+    import json
+
+    try:
+        json.loads(text)
+    except ValueError as exc:
+        raise LocalModelError(f"the device's answer is not valid JSON although JSON was asked for "
+                              f"({exc.msg})") from None

@@ -37,6 +37,7 @@ from ..errors import (
     ConfigurationError,
     EdgeRouterError,
     InvalidInputError,
+    LocalModelError,
     MissingDependencyError,
     RouterModelError,
 )
@@ -147,8 +148,11 @@ def parse_request(body: Any, headers: Any) -> dict:
     force = in_body.force if in_body.force is not None else in_headers.force
     share = in_body.cloud_share if in_body.cloud_share is not None else in_headers.cloud_share
     privacy = in_body.privacy if in_body.privacy is not None else in_headers.privacy
+    choice = body.get("tool_choice")
+    needs_tools = bool(body.get("tools")) and (choice == "required" or isinstance(choice, dict))
     return {"messages": req.messages, "stream": req.stream, "max_tokens": req.max_completion_tokens or req.max_tokens,
-            "force": force, "cloud_share": share, "privacy": privacy, "model": req.model, "sampling": sampling}
+            "force": force, "cloud_share": share, "privacy": privacy, "model": req.model, "sampling": sampling,
+            "needs_tools": needs_tools}
 
 
 def _ascii(text: str) -> str:
@@ -246,18 +250,31 @@ def create_app(router: EdgeRouter, *, token: str | None = None, max_body_bytes: 
         except InvalidInputError as exc:
             return fail(400, str(exc))
         call = {"max_tokens": req["max_tokens"], "force": req["force"], "cloud_share": req["cloud_share"],
-                "privacy": req["privacy"],
-                "sampling": req["sampling"]}
+                "privacy": req["privacy"], "sampling": req["sampling"]}
+        if req["needs_tools"]:  # a required tool call: the device model cannot make one
+            if router.cloud is None or req["force"] == "local":
+                why = "it is forced to the device." if router.cloud is not None else "no cloud is configured."
+                return fail(400, "This request requires a tool call (tools with tool_choice 'required' or a named "
+                                 f"function), which only a cloud model makes, and {why}")
+            call["force"] = "cloud"
+        device_cannot = "the cloud failed, and the device cannot make the tool call this request requires"
         try:
             if req["stream"]:
                 stream = await anyio.to_thread.run_sync(lambda: router.stream(req["messages"], **call))
                 await anyio.to_thread.run_sync(stream.settle)  # the answer check, if on, decides here
+                if req["needs_tools"] and stream.decision.route != "cloud":
+                    stream.close()
+                    return fail(502, device_cannot, "upstream_error")
                 model = router.model(stream.decision.route).id  # the model that starts answering
                 return ClosingStreamingResponse(_events(stream, model), media_type="text/event-stream",
                                                 headers=decision_headers(stream.decision))
             answer = await anyio.to_thread.run_sync(lambda: router.chat(req["messages"], **call))
+            if req["needs_tools"] and answer.route != "cloud":
+                return fail(502, device_cannot, "upstream_error")
         except (InvalidInputError, ConfigurationError, RouterModelError) as exc:  # PrivacyError included
             return fail(400, str(exc))
+        except LocalModelError as exc:  # the device failed and no cloud could take over
+            return fail(502, str(exc), "upstream_error")
         except AllRoutesFailedError as exc:
             metrics.fallbacks.labels(reason="all_routes_failed").inc()
             return fail(502, str(exc), "upstream_error")
