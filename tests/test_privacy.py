@@ -153,3 +153,29 @@ def test_the_triggers_pick_the_entity_types_that_keep_a_query_local():
     router = _router(privacy=PrivacyPolicy(triggers=("payment",)))
     assert router.route("Email john.smith@example.com now." + LONG).route == CLOUD
     assert router.route("My card is 4111 1111 1111 1111." + LONG).route == LOCAL
+
+
+def test_labelling_never_sends_personal_data_to_the_strong_endpoint(tmp_path):
+    from edge_router.data.datasets import Prompt
+    from edge_router.training.labels import LabelConfig, label_prompts
+    from edge_router.uncertainty.clustering import ExactMatchClusterer
+
+    class Strong(RecordingCloud):
+        def chat(self, messages, *, max_tokens, temperature=None, sampling=None):
+            return super().chat(messages, max_tokens=max_tokens)
+
+        def sample(self, messages, k, *, temperature, max_tokens):
+            from edge_router.backends.completions import Sample
+
+            self.seen.append(messages[-1]["content"])
+            return [Sample("Paris", (-0.1,))] * k
+
+    prompts = [Prompt("mine", 0, "Email jane.doe@example.org: what is the capital of France?", ("Paris",), "qa"),
+               Prompt("mine", 1, "What is the capital of France?", ("Paris",), "qa")]
+    for mode, labelled in (("keep-local", 1), ("redact", 2)):
+        strong = Strong()
+        summary = label_prompts(prompts, tmp_path / f"{mode}.jsonl", weak=FakeLocal(), strong=strong,
+                                clusterer=ExactMatchClusterer(), config=LabelConfig(k=2, privacy=mode),
+                                progress=False)
+        assert summary["labelled"] == labelled and summary["private"] == 2 - labelled
+        assert not any("jane.doe" in text for text in strong.seen)

@@ -50,7 +50,8 @@ def _cmd_label(args: argparse.Namespace) -> int:
     strong = (CloudLLM(base_url=args.strong_base_url, model=args.strong_model, extra_body=args.strong_extra_body,
                        deadline_s=args.strong_deadline) if args.strong_base_url else None)
     clusterer = clusterer_named(args.clusterer, Embedder(name=args.embedder) if args.clusterer == "embedding" else None)
-    config = LabelConfig(k=args.k, max_tokens=args.max_tokens, tau=args.tau, strong_se=args.strong_se)
+    config = LabelConfig(k=args.k, max_tokens=args.max_tokens, tau=args.tau, strong_se=args.strong_se,
+                         privacy=args.privacy)
     if strong is None:
         print(f"no strong model sampled: labels compare the local SE with a fixed strong SE of {args.strong_se}",
               file=sys.stderr)
@@ -60,7 +61,9 @@ def _cmd_label(args: argparse.Namespace) -> int:
     summary = label_prompts(prompts, args.out, weak=weak, strong=strong, clusterer=clusterer, config=config)
     print(json.dumps(summary) if args.json else
           f"labelled {summary['labelled']} prompts ({summary['already_done']} already in {args.out}) at "
-          f"{summary['prompts_per_minute']:.1f} prompts/minute")
+          f"{summary['prompts_per_minute']:.1f} prompts/minute"
+          + (f"; {summary['private']} holding personal data were not sent to the strong endpoint (--privacy)"
+             if summary["private"] else ""))
     return 0
 
 
@@ -179,6 +182,9 @@ def add_commands(sub, command) -> None:
     label.add_argument("--strong-extra-body", type=options.json_object, metavar="JSON", default=None,
                        help='fields added to every strong request, e.g. \'{"top_k": 0, "min_p": 0}\' for a llama.cpp '
                        "server (unrestricted sampling, as on the device)")
+    label.add_argument("--privacy", choices=("keep-local", "redact", "off"), default="keep-local",
+                       help="prompts holding personal data or secrets: not sent to the strong endpoint (keep-local, "
+                       "the default; they stay unlabelled), sent with placeholders (redact), or sent (off)")
     label.add_argument("--clusterer", choices=defaults.CLUSTERERS, default=defaults.CLUSTERER,
                        help=f"how both models' samples are clustered (default {defaults.CLUSTERER})")
     options.local_model_option(label)

@@ -60,3 +60,16 @@ class Redaction:
                 yield self.restore(ready)
         if held:
             yield self.restore(held)
+
+
+def redact_messages(messages: list[dict], spans: dict[int, list[Entity]], redaction: Redaction) -> list[dict]:
+    """Copies of ``messages`` with the ``spans`` of message i replaced by placeholders (overlaps resolved: the
+    longer span wins)."""
+    out = []
+    for i, message in enumerate(messages):
+        kept: list[Entity] = []
+        for e in sorted(spans.get(i, []), key=lambda e: (-(e.end - e.start), e.start)):
+            if all(e.end <= k.start or e.start >= k.end for k in kept):
+                kept.append(e)
+        out.append({**message, "content": redaction.redact(message["content"], kept)} if kept else message)
+    return out

@@ -14,12 +14,11 @@ from typing import Any
 
 import numpy as np
 
-from ..backends.messages import Messages
 from ..defaults import Route
 from ..errors import PrivacyError
 from ..privacy.detectors import Entity, detect
 from ..privacy.policy import PrivacyPolicy, Rule
-from ..privacy.redaction import Redaction
+from ..privacy.redaction import Redaction, redact_messages
 from .decision import CLOUD, LOCAL
 from .stages import Query, Verdict
 
@@ -70,7 +69,9 @@ class PrivacyStage:
             rule_spans = {i: [e for r in rules if r.action == "redact" for e in _rule_entities(r, m["content"])]
                           for i, m in enumerate(query.messages)}
             query.redaction = Redaction()
-            query.cloud_messages = _redacted(query.messages, found if not exempt else {}, rule_spans, query.redaction)
+            spans = {i: [*(found.get(i, []) if not exempt else []), *rule_spans.get(i, [])]
+                     for i in range(len(query.messages))}
+            query.cloud_messages = redact_messages(query.messages, spans, query.redaction)
             return Verdict(None, f"holds {_named(recorded)}: {len(query.redaction)} values are replaced by "
                                  "placeholders before any cloud call", fields={"privacy": recorded})
         if recorded:
@@ -99,20 +100,3 @@ def _rule_entities(rule: Rule, text: str) -> list[Entity]:
     kind = "".join(c if c.isalnum() else "_" for c in rule.name.upper())
     patterns = [rule.pattern] if rule.pattern else [rf"(?i)\b{re.escape(k)}\b" for k in rule.keywords]
     return [Entity(kind, m.start(), m.end()) for p in patterns for m in re.finditer(p, text) if m.end() > m.start()]
-
-
-def _redacted(messages: Messages, found: dict[int, list[Entity]], rule_spans: dict[int, list[Entity]],
-              redaction: Redaction) -> Messages:
-    out = []
-    for i, message in enumerate(messages):
-        spans = _without_overlaps([*found.get(i, []), *rule_spans.get(i, [])])
-        out.append({**message, "content": redaction.redact(message["content"], spans)} if spans else message)
-    return out
-
-
-def _without_overlaps(entities: list[Entity]) -> list[Entity]:
-    kept: list[Entity] = []
-    for e in sorted(entities, key=lambda e: (-(e.end - e.start), e.start)):
-        if all(e.end <= k.start or e.start >= k.end for k in kept):
-            kept.append(e)
-    return kept

@@ -37,6 +37,9 @@ from ..data import resumable
 from ..data.datasets import Prompt, is_correct
 from ..data.resumable import append_rows
 from ..errors import CloudError, InvalidInputError, ModelNotFoundError
+from ..privacy.detectors import detect
+from ..privacy.policy import PrivacyPolicy
+from ..privacy.redaction import Redaction, redact_messages
 from ..uncertainty.clustering import Clusterer
 from ..uncertainty.semantic_entropy import SHORT_ANSWER, semantic_entropy
 
@@ -108,6 +111,7 @@ class LabelConfig:
     max_tokens: int = 32
     tau: float = 0.1
     strong_se: float = 0.0
+    privacy: str = "keep-local"  # prompts with personal data: never sent to the strong endpoint, or redacted
 
 
 # Label prompts ask for short answers, so that k samples of 32 tokens say everything they mean and the
@@ -135,10 +139,31 @@ def _greedy(model: ChatModel, messages: list[dict], max_tokens: int) -> tuple[st
     return completion.text, {"greedy_logprobs": logprobs, "greedy_entropies": entropies}
 
 
-def _side(model: ChatModel, messages: list[dict], prompt: Prompt, clusterer: Clusterer, config: LabelConfig) -> dict:
-    """One model's greedy answer (and whether it is right) and the semantic entropy of its k samples."""
+class PrivatePrompt(Exception):
+    """The prompt holds personal data and the labelling's privacy setting keeps it from the strong endpoint."""
+
+
+def _strong_view(messages: list[dict], config: LabelConfig) -> tuple[list[dict], Redaction | None]:
+    """What the strong endpoint may see of ``messages`` under ``config.privacy`` (the default entity types)."""
+    if config.privacy == "off":
+        return messages, None
+    spans = {i: detect(m["content"], PrivacyPolicy().types) for i, m in enumerate(messages)}
+    if not any(spans.values()):
+        return messages, None
+    if config.privacy == "keep-local":
+        raise PrivatePrompt
+    redaction = Redaction()
+    return redact_messages(messages, spans, redaction), redaction
+
+
+def _side(model: ChatModel, messages: list[dict], prompt: Prompt, clusterer: Clusterer, config: LabelConfig,
+          redaction: Redaction | None = None) -> dict:
+    """One model's greedy answer (and whether it is right: a redacted side's answer is restored first) and the
+    semantic entropy of its k samples."""
     t0 = time.perf_counter()
     greedy, greedy_stats = _greedy(model, messages, config.max_tokens)
+    if redaction is not None:
+        greedy = redaction.restore(greedy)
     t1 = time.perf_counter()
     se = semantic_entropy(model, messages, clusterer, k=config.k, temperature=config.temperature,
                           max_tokens=config.max_tokens)
@@ -157,9 +182,10 @@ def label_prompt(prompt: Prompt, weak: ChatModel, strong: ChatModel | None, clus
     """One JSONL row: both sides' greedy answers, samples (with the weak side's token log-probabilities),
     clusters and SEs; δ, the label, model ids and timings."""
     messages = label_messages(prompt)
+    strong_messages, redaction = _strong_view(messages, config) if strong is not None else (messages, None)
     weak_row = _side(weak, messages, prompt, clusterer, config)
     if strong is not None:
-        strong_row = _side(strong, messages, prompt, clusterer, config)
+        strong_row = _side(strong, strong_messages, prompt, clusterer, config, redaction)
     else:
         strong_row = {"model": None, "sampled": False, "se": config.strong_se}
     label, delta = preference(strong_row["se"], weak_row["se"], tau=config.tau)
@@ -196,6 +222,7 @@ def label_prompts(prompts: Sequence[Prompt], out_path: str | Path, *, weak: Chat
     done = {row["id"] for row in read_rows(out_path)} if out_path.exists() else set()
     todo = labelling_order([p for p in _unique(prompts) if prompt_id(p.question) not in done], block)
     skipped: list[str] = []
+    private: list[str] = []
 
     def row(prompt: Prompt) -> dict | None:
         try:
@@ -204,10 +231,16 @@ def label_prompts(prompts: Sequence[Prompt], out_path: str | Path, *, weak: Chat
             log.warning("strong model failed on prompt %s (%s); left for the next run", prompt_id(prompt.question), exc)
             skipped.append(prompt_id(prompt.question))
             return None
+        except PrivatePrompt:
+            log.info("prompt %s holds personal data: not sent to the strong endpoint, not labelled",
+                     prompt_id(prompt.question))
+            private.append(prompt_id(prompt.question))
+            return None
 
     elapsed = append_rows(out_path, todo, row, label="labelling", unit="prompts", progress=progress)
-    labelled = len(todo) - len(skipped)
-    return {"labelled": labelled, "skipped": len(skipped), "already_done": len(done), "seconds": elapsed,
+    labelled = len(todo) - len(skipped) - len(private)
+    return {"labelled": labelled, "skipped": len(skipped), "private": len(private), "already_done": len(done),
+            "seconds": elapsed,
             "prompts_per_minute": labelled / elapsed * 60 if labelled and elapsed > 0 else 0.0,
             "strong_sampled": strong is not None, "config": asdict(config)}
 
