@@ -13,7 +13,7 @@ import argparse
 import math
 import os
 import re
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 from typing import Any, Callable
 
 from . import defaults, settings
@@ -52,9 +52,9 @@ def _prices(text: str) -> tuple[float, float]:
 
 
 def _option(flag: str, help: str, *, default: Any = None, type: Callable | None = None, group: str = "decision",
-            env: str | None = None, **argparse_kwargs: Any) -> Any:
+            **argparse_kwargs: Any) -> Any:
     """A settings field with the command-line flag, help and parser it is exposed with."""
-    return field(default=default, metadata={"flag": flag, "help": help, "type": type, "group": group, "env": env,
+    return field(default=default, metadata={"flag": flag, "help": help, "type": type, "group": group,
                                             "argparse": argparse_kwargs})
 
 
@@ -97,7 +97,7 @@ class RouterSettings:
                               default=defaults.MAX_TOKENS, type=_positive_int)
     cloud_prices: tuple[float, float] | None = _option(
         "--prices", f"the cloud's USD per million input and output tokens, for cost reports (default: "
-        f"{settings.CLOUD_PRICES_ENV}, else unknown)", type=_prices, group="cloud", env=settings.CLOUD_PRICES_ENV,
+        f"{settings.CLOUD_PRICES_ENV}, else unknown)", type=_prices, group="cloud",
         metavar="IN,OUT")
     cloud_deadline_s: float = _option("--cloud-deadline", "a whole cloud answer, retries included, before the local "
                                       f"model answers instead (default {defaults.CLOUD_DEADLINE_S:g})",
@@ -138,7 +138,7 @@ class RouterSettings:
                                         "default: the one the router names, else the registry's)", group="local",
                                         metavar="NAME")
     trace_path: str | None = _option("--trace", f"append every decision to this JSONL file (default: "
-                                     f"{settings.TRACE_ENV}, else none)", group="local", env=settings.TRACE_ENV,
+                                     f"{settings.TRACE_ENV}, else none)", group="local",
                                      metavar="PATH")
 
     def __post_init__(self) -> None:
@@ -189,9 +189,6 @@ class RouterSettings:
             raise ConfigurationError(f"{where}: unknown setting(s) {', '.join(unknown)}; "
                                      f"known: {', '.join(sorted(known))}.")
         return cls(**data)
-
-    def with_values(self, **values: Any) -> RouterSettings:
-        return replace(self, **values)
 
 
 def _check(s: RouterSettings) -> None:

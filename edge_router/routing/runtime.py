@@ -202,7 +202,7 @@ class EdgeRouter:
             log.info("no cloud endpoint configured: the answer check is off (nothing to hand a query to)")
         elif config.check:
             answer_check = checking.load_answer_check(config.probe_path, threshold=config.check_threshold,
-                                             cloud_share=config.check_share)
+                                                      cloud_share=config.check_share)
         local = LocalLLM(config.local_model, threads=config.threads, n_ctx=config.n_ctx,
                          n_gpu_layers=config.n_gpu_layers, repeat_penalty=config.repeat_penalty)
         embedder_name = config.embedder_name
