@@ -64,10 +64,14 @@ def _raise_interrupt(signum, frame):
 
 def _describe_decider(router: EdgeRouter) -> str:
     parts = []
-    if router.router is not None:
-        card = router.router.card
+    calibrated = f" (calibrated for {CLOUD_SHARE:.0%} cloud)" if router.router is not None and router.router.card else ""
+    if router.state_probe is not None:
+        parts.append(f"trained router ({router.router.kind}) and a probe on the local model's own state (layer "
+                     f"{router.state_probe.layer}) combined, offload when P(local answer wrong) >= "
+                     f"{router.threshold:.3f}{calibrated}")
+    elif router.router is not None:
         parts.append(f"trained router ({router.router.kind}, {router.router.path.name}), offload when its score "
-                     f">= {router.threshold:.3f}" + (f" (calibrated for {CLOUD_SHARE:.0%} cloud)" if card else ""))
+                     f">= {router.threshold:.3f}{calibrated}")
     if router.gate is not None:
         gate = router.gate
         parts.append(f"uncertainty gate, k={gate.k} samples of up to {gate.max_tokens} tokens, "
@@ -81,7 +85,11 @@ def _describe_decider(router: EdgeRouter) -> str:
 
 def _decision_line(d) -> str:
     parts = [f"route: {d.route.upper():5}"]
-    if d.score is not None:
+    if d.privacy:
+        parts.append(f"holds {', '.join(d.privacy)}")
+    if d.state_score is not None:
+        parts.append(f"router {d.score:.3f}, probe {d.state_score:.3f}, combined vs threshold {d.threshold:.3f}")
+    elif d.score is not None:
         parts.append(f"router score {d.score:.3f} vs threshold {d.threshold:.3f}")
     if d.semantic_entropy is not None:
         parts.append(f"semantic entropy {d.semantic_entropy:.2f} vs {d.gate_threshold:.2f} ({d.n_clusters} meanings)")
