@@ -64,7 +64,8 @@ def _raise_interrupt(signum, frame):
 
 def _describe_decider(router: EdgeRouter) -> str:
     parts = []
-    calibrated = f" (calibrated for {CLOUD_SHARE:.0%} cloud)" if router.router is not None and router.router.card else ""
+    has_card = router.router is not None and router.router.card
+    calibrated = f" (calibrated for {CLOUD_SHARE:.0%} cloud)" if has_card else ""
     if router.state_probe is not None:
         parts.append(f"trained router ({router.router.kind}) and a probe on the local model's own state (layer "
                      f"{router.state_probe.layer}) combined, offload when P(local answer wrong) >= "
