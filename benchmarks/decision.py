@@ -78,41 +78,46 @@ def evaluate_pair() -> list[dict]:
 
 
 def signals_table(card: dict, confidence: dict) -> list[str]:
-    lines = ["| signal | cost per query | AUROC local wrong, label test | GSM8K local wrong | GSM8K strong better | "
-             "MMLU local wrong | MMLU strong better |", "|---|---|---|---|---|---|---|"]
+    """Each signal's cost and AUROCs: label split columns are for "only the strong answer is right" (what the
+    policy is fitted to), outcome columns for both targets."""
+    lines = ["| signal | cost per query | AUROC strong better, label calibration / test | GSM8K local wrong | "
+             "GSM8K strong better | MMLU local wrong | MMLU strong better |", "|---|---|---|---|---|---|---|"]
     timing = _json("decision_timing.json").get("ms_median", {}).get("64", {})
     overhead = _json("overhead.json")
     router_ms = overhead.get("decision", {}).get("threads_1", {}).get("32", {}).get("total", {}).get("p50")
-    combo = card.get("combination", {}).get("aurocs", {})
-    for name, key, cost in (("embedding router (shipped kNN)", "router", f"{fmt(router_ms, 1)} ms (32 tokens)"),
-                            ("prefill probe (shipped layer)", "probe", f"{fmt(timing.get('probe'), 0)} ms (64 tokens)"),
-                            ("router + probe (shipped policy)", "combined", "both")):
-        a = combo.get(key, {})
-        lines.append(f"| {name} | {cost} | {fmt(a.get('auroc_test'))} | {fmt(a.get('auroc_gsm8k_local_wrong'))} | "
-                     f"{fmt(a.get('auroc_gsm8k_strong_better'))} | {fmt(a.get('auroc_mmlu_local_wrong'))} | "
-                     f"{fmt(a.get('auroc_mmlu_strong_better'))} |")
-    sets = confidence.get("sets", {})
-    live = confidence.get("live", {})
+    rows = [("embedding router (shipped kNN)", card.get("router_alone", {}), f"{fmt(router_ms, 1)} ms (32 tokens)")]
+    for target, c in card.get("candidates", {}).items():
+        shipped = " (ships)" if card.get("ships") == target else ""
+        rows.append((f"router + probe for \"{target}\" (layer {c['layer']}, {c['pooling']}){shipped}",
+                     c["policy_aurocs_strong_better"], f"{fmt(timing.get('probe'), 0)} ms (64 tokens)"))
+    for name, a, cost in rows:
+        lines.append(f"| {name} | {cost} | {fmt(a.get('auroc_calibration'))} / {fmt(a.get('auroc_test'))} | "
+                     f"{fmt(a.get('auroc_gsm8k_local_wrong'))} | {fmt(a.get('auroc_gsm8k_strong_better'))} | "
+                     f"{fmt(a.get('auroc_mmlu_local_wrong'))} | {fmt(a.get('auroc_mmlu_strong_better'))} |")
+    sets, live = confidence.get("sets", {}), confidence.get("live", {})
     check = [sets.get(s, {}).get("probe", {}).get("auroc") for s in ("label rows, test split", "gsm8k outcomes",
                                                                        "mmlu outcomes")]
-    lines.append(f"| answer check (16 held tokens; confidence.md) | {fmt(live.get('hold_ms'), 0)} ms held | "
-                 f"{fmt(check[0])} | {fmt(check[1])} | — | {fmt(check[2])} | — |")
+    lines.append(f"| answer check (16 held tokens; confidence.md: AUROC local wrong) | "
+                 f"{fmt(live.get('hold_ms'), 0)} ms held | — / {fmt(check[0])} (local wrong) | {fmt(check[1])} | — | "
+                 f"{fmt(check[2])} | — |")
     se = confidence.get("se", {}).get("exact", {})
-    lines.append(f"| semantic entropy, k = 5, exact match (confidence.md) | {fmt(se.get('ms'), 0)} ms | "
-                 f"{fmt(se.get('counts', {}).get('auroc'))} | — | — | — | — |")
+    lines.append(f"| semantic entropy, k = 5, exact match (confidence.md: AUROC local wrong) | "
+                 f"{fmt(se.get('ms'), 0)} ms | — / {fmt(se.get('counts', {}).get('auroc'))} (local wrong) | "
+                 "— | — | — | — |")
     return lines
 
 
-def layers_table(card: dict) -> list[str]:
+def layers_table(trials: list[dict], shipped: dict | None) -> list[str]:
     lines = ["| pooling | layer | L2 | AUROC calibration | test | test, label rows | test, GSM8K train | "
-             "GSM8K local wrong | MMLU local wrong |", "|---|---|---|---|---|---|---|---|---|"]
-    chosen = card.get("chosen", {})
-    for t in card.get("trials", []):
-        mark = " (shipped)" if (t["pooling"], t["layer"]) == (chosen.get("pooling"), chosen.get("layer")) else ""
+             "GSM8K local wrong | GSM8K strong better | MMLU local wrong | MMLU strong better |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for t in trials:
+        mark = " (chosen)" if shipped and (t["pooling"], t["layer"]) == (shipped["pooling"], shipped["layer"]) else ""
         lines.append(f"| {t['pooling']} | {t['layer']}{mark} | {t['l2']:g} | {fmt(t['auroc_calibration'])} | "
                      f"{fmt(t['auroc_test'])} | {fmt(t.get('auroc_test_labels'))} | "
                      f"{fmt(t.get('auroc_test_gsm8k-train'))} | {fmt(t.get('auroc_gsm8k_local_wrong'))} | "
-                     f"{fmt(t.get('auroc_mmlu_local_wrong'))} |")
+                     f"{fmt(t.get('auroc_gsm8k_strong_better'))} | {fmt(t.get('auroc_mmlu_local_wrong'))} | "
+                     f"{fmt(t.get('auroc_mmlu_strong_better'))} |")
     return lines
 
 
@@ -143,9 +148,11 @@ def targets(results: list[dict], card: dict) -> list[str]:
         short = TARGET_APGR - v["apgr"]
         lines.append(f"| {r['benchmark']}: APGR ≥ {TARGET_APGR} | {fmt(v['apgr'])} | "
                      f"{'met' if short <= 0 else f'missed by {short:.3f}'} |")
-    test = card.get("combination", {}).get("aurocs", {}).get("combined", {}).get("auroc_test")
+    local_wrong = card.get("candidates", {}).get("local wrong", {}).get("probe", {})
+    test = local_wrong.get("auroc_test")
     if test is not None:
-        lines.append(f"| label test split: AUROC local wrong ≥ {TARGET_AUROC} before generation | {fmt(test)} | "
+        lines.append(f"| label test split: AUROC local wrong ≥ {TARGET_AUROC} before generation (the \"local wrong\" "
+                     f"probe at layer {local_wrong['layer']}, {local_wrong['pooling']}) | {fmt(test)} | "
                      f"{'met' if test >= TARGET_AUROC else f'missed by {TARGET_AUROC - test:.3f}'} |")
     timing = _json("decision_timing.json").get("ms_median", {}).get("64")
     if timing:
@@ -177,9 +184,12 @@ def main() -> int:
              f"the mean of {SEEDS} seeds.", "", "## Targets", "", *targets(results, card), "",
              "## Each signal: what it costs, how well it ranks", "", *signals_table(card, confidence), "",
              "## The system at each cloud share", "", *pair_tables(results),
-             "## The prefill probe by layer and pooling", "",
-             "Trained on the train split of the label rows and the GSM8K training answers, chosen on the calibration "
-             "split; every row is one layer's probe with its best L2.", "", *layers_table(card), ""]
+             *[line for target, trials in card.get("trials", {}).items() for line in (
+                 f"## The prefill probe for \"{target}\", by layer and pooling", "",
+                 f"Trained on the train split ({card['rows'][target]['train']} rows), L2 and layer chosen on the "
+                 f"calibration split ({card['rows'][target]['calibration']}), reported on the test split "
+                 f"({card['rows'][target]['test']}) and the evaluation outcomes.", "",
+                 *layers_table(trials, card["candidates"][target]), "")]]
     (RESULTS / "decision.md").write_text("\n".join(lines), encoding="utf-8")
     print("\n".join(targets(results, card)))
     return 0

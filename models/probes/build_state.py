@@ -1,4 +1,4 @@
-"""Train the prefill-state probe (P(local answer wrong) from the local model's own state) and ship the best one.
+"""Train the prefill-state probes (from the local model's own state) and ship the policy that routes best.
 
     python models/probes/build_state.py
 
@@ -11,9 +11,13 @@ a logistic probe is fit on the train split; the one with the best calibration AU
 evaluation outcomes (GSM8K and MMLU test) are never trained on: their scores are written for ``edge-router eval``
 (``prefill_state.scores.jsonl.gz``), and per-layer AUROCs on them go to ``prefill_state.card.json``.
 
-Then the default decision's policy: a logistic combination of logit(router score) (the shipped router) and
-logit(probe score), fitted on the same calibration rows, with the thresholds of its calibration scores per cloud
-share, written to ``models/routers/policy.json``; its AUROCs go to the card too.
+Two targets: "the local answer is wrong" (label rows and GSM8K training answers) and "only the strong answer is
+right" (label rows, whose strong side was answered too). For each, a probe per layer and pooling as above. Then
+the policy: a logistic combination of logit(router score) and logit(probe score), fitted on the calibration rows
+with a strong side, target "only the strong answer is right" (what routing gains from). It ships
+(``models/routers/policy.json``, with the probe and its scores) only when it ranks that target better than the
+router alone on the calibration split; otherwise the files are removed and the router decides alone. The test
+split and the evaluation outcomes only report.
 """
 
 from __future__ import annotations
@@ -47,25 +51,29 @@ HERE = Path(__file__).parent
 LABELS = ROOT / "models" / "routers" / "qwen-pair.labels.jsonl.gz"
 PROBE = HERE / "prefill_state.json"
 POLICY = ROOT / "models" / "routers" / "policy.json"
+TARGETS = ("strong better", "local wrong")  # at equal validation, the probe of the policy's own target wins
 CARD = HERE / "prefill_state.card.json"
 SCORES = HERE / "prefill_state.scores.jsonl.gz"
 L2 = (10.0, 100.0, 1000.0)
 POOLINGS = ("last", "mean")
 
 
-def training_rows() -> dict[str, tuple[str, bool]]:
-    """Feature key → (split, local answer wrong) for label rows and GSM8K training answers."""
-    rows = {}
+def training_rows() -> dict[str, dict[str, tuple[str, bool]]]:
+    """Per target, feature key → (split, outcome): "local wrong" for label rows and GSM8K training answers,
+    "strong better" (strong right, local wrong) for label rows with both sides scored."""
+    rows: dict[str, dict[str, tuple[str, bool]]] = {target: {} for target in TARGETS}
     for r in read_rows(LABELS):
-        if r["weak"].get("correct") is not None:
-            rows[f"labels/{r['id']}"] = (r["split"], r["weak"]["correct"] is False)
+        weak, strong = r["weak"].get("correct"), r["strong"].get("correct")
+        if weak is not None:
+            rows["local wrong"][f"labels/{r['id']}"] = (r["split"], weak is False)
+            if strong is not None:
+                rows["strong better"][f"labels/{r['id']}"] = (r["split"], bool(strong) and not weak)
     snapshot = HERE / "gsm8k-train" / f"{LOCAL}.jsonl.gz"
-    source = snapshot if snapshot.is_file() else work_path(LOCAL)
-    answered = read_outcomes(source)
+    answered = read_outcomes(snapshot if snapshot.is_file() else work_path(LOCAL))
     if answered:
         questions = {p.index: p.question for p in datasets.load("gsm8k-train")}
         for r in answered.values():
-            rows[f"gsm8k-train/{r['index']}"] = (split_of(questions[r["index"]]), not r["correct"])
+            rows["local wrong"][f"gsm8k-train/{r['index']}"] = (split_of(questions[r["index"]]), not r["correct"])
     return rows
 
 
@@ -82,7 +90,8 @@ def texts_by_key(keys: list[str]) -> dict[str, str]:
     texts = {f"labels/{r['id']}": r["prompt"] for r in read_rows(LABELS)}
     if any(k.startswith("gsm8k-train/") for k in keys):
         texts |= {f"gsm8k-train/{p.index}": p.question for p in datasets.load("gsm8k-train")}
-    for benchmark in ("gsm8k", "mmlu"):
+    for benchmark in ("gsm8k", "mmlu"):  # as the evaluation reads them; questions it drops, as the data has them
+        texts |= {f"outcomes/{p.dataset}/{p.index}": p.question for p in datasets.load(benchmark)}
         eval_set = eval_data.load(benchmark, "on-device")
         texts |= {f"outcomes/{k}": t for k, t in zip(eval_set.keys, eval_set.prompts)}
     return {k: texts[k] for k in keys}
@@ -102,96 +111,114 @@ def logit(p: np.ndarray) -> np.ndarray:
     return np.log(p / (1 - p))
 
 
-def combination(keys: list[str], probe_scores: np.ndarray, train_info: dict, outcome_info: dict) -> dict:
-    """Fit the router + probe policy on the calibration rows, write ``policy.json``, and return its AUROCs."""
-    routed = router_scores(keys)
-    features = np.stack([logit(routed), logit(probe_scores)], axis=1)
-    calibration = [i for i, k in enumerate(keys) if k in train_info and train_info[k][0] == "calibration"]
-    fit = fit_logistic(features[calibration], [train_info[keys[i]][1] for i in calibration], l2=0.01)
-    weights = fit.weights / fit.scale
-    bias = fit.bias - float(fit.mean @ weights)
-    combined = 1.0 / (1.0 + np.exp(-(features @ weights + bias)))
-    policy = {"local_model": LOCAL, "router": "default.onnx", "probe": "prefill_state.json",
-              "router_weight": float(weights[0]), "probe_weight": float(weights[1]), "bias": bias,
-              "thresholds": share_thresholds(combined[calibration]), "target": "local answer wrong",
-              "fitted_on": f"{len(calibration)} calibration rows (label rows and GSM8K training answers)"}
-    POLICY.write_text(json.dumps(policy, indent=1) + "\n", encoding="utf-8")
-    report = {}
-    for name, scores in (("router", routed), ("probe", probe_scores), ("combined", combined)):
-        test = [i for i, k in enumerate(keys) if k in train_info and train_info[k][0] == "test"]
-        report[name] = {"auroc_test": auroc(scores[test], [train_info[keys[i]][1] for i in test])}
-        for dataset in ("gsm8k", "mmlu"):
-            chosen = [i for i, k in enumerate(keys) if k.startswith(f"outcomes/{dataset}/") and k in outcome_info]
-            report[name][f"auroc_{dataset}_local_wrong"] = auroc(scores[chosen],
-                                                                  [outcome_info[keys[i]][0] for i in chosen])
-            report[name][f"auroc_{dataset}_strong_better"] = auroc(scores[chosen],
-                                                                    [outcome_info[keys[i]][1] for i in chosen])
-    return {"policy": policy, "aurocs": report}
+def aurocs(scores: np.ndarray, keys: list[str], info: dict, outcome_info: dict) -> dict[str, float]:
+    """AUROC of ``scores`` (aligned with ``keys``) on each split of ``info`` and on the evaluation outcomes."""
+    out = {}
+    for split in ("calibration", "test"):
+        chosen = [i for i, k in enumerate(keys) if k in info and info[k][0] == split]
+        out[f"auroc_{split}"] = auroc(scores[chosen], [info[keys[i]][1] for i in chosen])
+    for dataset in ("gsm8k", "mmlu"):
+        chosen = [i for i, k in enumerate(keys) if k.startswith(f"outcomes/{dataset}/") and k in outcome_info]
+        for j, name in enumerate(("local_wrong", "strong_better")):
+            out[f"auroc_{dataset}_{name}"] = auroc(scores[chosen], [outcome_info[keys[i]][j] for i in chosen])
+    return out
 
 
-def main() -> int:
-    store = feature_store()
-    train_info, outcome_info = training_rows(), outcome_rows()
-    trials, started = [], time.perf_counter()
+def layer_trials(store, info: dict, outcome_info: dict) -> list[dict]:
+    """One probe per layer and pooling (its L2 chosen on the calibration split), with its AUROCs."""
+    trials = []
     for pooling in POOLINGS:
         keys, states = store.load(pooling=pooling)
         index = {k: i for i, k in enumerate(keys)}
-        parts = {split: [k for k in keys if k in train_info and train_info[k][0] == split]
+        parts = {split: [k for k in keys if k in info and info[k][0] == split]
                  for split in ("train", "calibration", "test")}
-        evaluation = [k for k in keys if k in outcome_info]
-        print(f"{pooling}: " + ", ".join(f"{s} {len(p)}" for s, p in parts.items()) + f", outcomes {len(evaluation)}",
-              file=sys.stderr, flush=True)
-        y = {s: np.array([train_info[k][1] for k in p]) for s, p in parts.items()}
+        y = {s: np.array([info[k][1] for k in p]) for s, p in parts.items()}
         for layer in range(states.shape[1]):
             x = {s: states[[index[k] for k in p], layer] for s, p in parts.items()}
-            best = None
-            for l2 in L2:
-                fit = fit_logistic(x["train"], y["train"], l2=l2)
-                cal = auroc(fit.score(x["calibration"]), y["calibration"])
-                if best is None or cal > best[1]:
-                    best = (l2, cal, fit)
-            l2, cal, fit = best
-            trial = {"pooling": pooling, "layer": layer, "l2": l2, "auroc_calibration": cal,
-                     "auroc_test": auroc(fit.score(x["test"]), y["test"])}
+            fits = [(fit_logistic(x["train"], y["train"], l2=l2), l2) for l2 in L2]
+            fit, l2 = max(fits, key=lambda f: auroc(f[0].score(x["calibration"]), y["calibration"]))
+            trial = {"pooling": pooling, "layer": layer, "l2": l2,
+                     **aurocs(fit.score(states[:, layer]), keys, info, outcome_info)}
             for source in ("labels", "gsm8k-train"):
                 chosen = [i for i, k in enumerate(parts["test"]) if k.startswith(source)]
                 if chosen and 0 < y["test"][chosen].mean() < 1:
                     trial[f"auroc_test_{source}"] = auroc(fit.score(x["test"][chosen]), y["test"][chosen])
-            for dataset in ("gsm8k", "mmlu"):
-                chosen = [k for k in evaluation if k.startswith(f"outcomes/{dataset}/")]
-                if chosen:
-                    scores = fit.score(states[[index[k] for k in chosen], layer])
-                    trial[f"auroc_{dataset}_local_wrong"] = auroc(scores, [outcome_info[k][0] for k in chosen])
-                    trial[f"auroc_{dataset}_strong_better"] = auroc(scores, [outcome_info[k][1] for k in chosen])
             trials.append({**trial, "_fit": fit})
-            print(json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in trial.items()}),
-                  file=sys.stderr, flush=True)
-    chosen = max(trials, key=lambda t: t["auroc_calibration"])
-    fit = chosen["_fit"]
-    keys, states = store.load(pooling=chosen["pooling"], layers=[chosen["layer"]])
-    calibration = [i for i, k in enumerate(keys) if k in train_info and train_info[k][0] == "calibration"]
-    probe = StateProbe(local_model=LOCAL, layer=chosen["layer"], pooling=chosen["pooling"], mean=fit.mean,
+            print(json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in trial.items()
+                              if not k.startswith("_")}), file=sys.stderr, flush=True)
+    return trials
+
+
+def probe_of(trial: dict, store, info: dict) -> tuple[StateProbe, list[str], np.ndarray]:
+    """The chosen trial as a ``StateProbe`` (thresholds from its calibration scores), and its score of every key."""
+    fit = trial["_fit"]
+    keys, states = store.load(pooling=trial["pooling"], layers=[trial["layer"]])
+    scores = fit.score(states[:, 0])
+    calibration = [i for i, k in enumerate(keys) if k in info and info[k][0] == "calibration"]
+    probe = StateProbe(local_model=LOCAL, layer=trial["layer"], pooling=trial["pooling"], mean=fit.mean,
                        scale=fit.scale, weights=fit.weights, bias=fit.bias,
-                       thresholds=share_thresholds(fit.score(states[calibration, 0])))
-    probe.save(PROBE, target="local answer wrong", l2=chosen["l2"], auroc_calibration=chosen["auroc_calibration"],
-               auroc_test=chosen["auroc_test"])
-    evaluated = {k: float(s) for k, s in zip(keys, probe.score_vectors(states[:, 0])) if k.startswith("outcomes/")}
-    if len(evaluated) < len(outcome_info):
-        print(f"only {len(evaluated)} of {len(outcome_info)} evaluation questions have prefill states: "
-              "`edge-router eval` keeps the router alone until all do", file=sys.stderr)
-    with gzip.open(SCORES, "wt", encoding="utf-8") as out:
-        out.writelines(json.dumps({"key": k.removeprefix("outcomes/"), "score": round(s, 6)}) + "\n"
-                       for k, s in sorted(evaluated.items()))
-    all_scores = probe.score_vectors(states[:, 0])
-    combined = combination(keys, all_scores, train_info, outcome_info)
+                       thresholds=share_thresholds(scores[calibration]))
+    return probe, keys, scores
+
+
+def policy_for(keys: list[str], routed: np.ndarray, probe_scores: np.ndarray, info: dict) -> dict:
+    """The router + probe combination fitted on the calibration rows of ``info`` ("strong better")."""
+    features = np.stack([logit(routed), logit(probe_scores)], axis=1)
+    calibration = [i for i, k in enumerate(keys) if k in info and info[k][0] == "calibration"]
+    fit = fit_logistic(features[calibration], [info[keys[i]][1] for i in calibration], l2=0.01)
+    weights = fit.weights / fit.scale
+    bias = fit.bias - float(fit.mean @ weights)
+    combined = 1.0 / (1.0 + np.exp(-(features @ weights + bias)))
+    return {"local_model": LOCAL, "router": "default.onnx", "probe": PROBE.name,
+            "router_weight": float(weights[0]), "probe_weight": float(weights[1]), "bias": bias,
+            "thresholds": share_thresholds(combined[calibration]), "target": "only the strong answer is right",
+            "fitted_on": f"{len(calibration)} calibration label rows", "_scores": combined}
+
+
+def main() -> int:
+    started = time.perf_counter()
+    store, rows, outcome_info = feature_store(), training_rows(), outcome_rows()
+    better = rows["strong better"]
+    trials = {target: layer_trials(store, rows[target], outcome_info) for target in TARGETS}
+    candidates, routed, keys = {}, None, None
+    for target in TARGETS:
+        chosen = max(trials[target], key=lambda t: t["auroc_calibration"])
+        probe, keys, scores = probe_of(chosen, store, rows[target])
+        routed = router_scores(keys) if routed is None else routed
+        policy = policy_for(keys, routed, scores, better)
+        candidates[target] = {"trial": chosen, "probe": probe, "scores": scores, "policy": policy,
+                              "aurocs": aurocs(policy["_scores"], keys, better, outcome_info)}
+    router_alone = aurocs(routed, keys, better, outcome_info)
+    best = max(candidates, key=lambda t: candidates[t]["aurocs"]["auroc_calibration"])
+    ships = candidates[best]["aurocs"]["auroc_calibration"] > router_alone["auroc_calibration"]
+    winner = candidates[best]
+    if ships:
+        winner["probe"].save(PROBE, target=best, l2=winner["trial"]["l2"])
+        POLICY.write_text(json.dumps({k: v for k, v in winner["policy"].items() if not k.startswith("_")},
+                                     indent=1) + "\n", encoding="utf-8")
+        evaluated = {k: float(s) for k, s in zip(keys, winner["scores"]) if k.startswith("outcomes/")}
+        with gzip.open(SCORES, "wt", encoding="utf-8") as out:
+            out.writelines(json.dumps({"key": k.removeprefix("outcomes/"), "score": round(s, 6)}) + "\n"
+                           for k, s in sorted(evaluated.items()))
+    else:
+        for path in (PROBE, POLICY, SCORES):
+            path.unlink(missing_ok=True)
     card = {"environment": environment.describe(), "seconds": round(time.perf_counter() - started, 1),
-            "combination": combined,
-            "rows": {s: sum(v[0] == s for v in train_info.values()) for s in ("train", "calibration", "test")},
-            "chosen": {k: v for k, v in chosen.items() if not k.startswith("_")},
-            "trials": [{k: v for k, v in t.items() if not k.startswith("_")} for t in trials]}
+            "rows": {t: {s: sum(v[0] == s for v in rows[t].values()) for s in ("train", "calibration", "test")}
+                     for t in TARGETS},
+            "router_alone": router_alone, "ships": best if ships else None,
+            "candidates": {t: {"layer": c["trial"]["layer"], "pooling": c["trial"]["pooling"],
+                               "probe": {k: v for k, v in c["trial"].items() if not k.startswith("_")},
+                               "policy": {k: v for k, v in c["policy"].items() if not k.startswith("_")},
+                               "policy_aurocs_strong_better": c["aurocs"]} for t, c in candidates.items()},
+            "trials": {t: [{k: v for k, v in x.items() if not k.startswith("_")} for x in trials[t]]
+                       for t in TARGETS}}
     CARD.write_text(json.dumps(card, indent=1) + "\n", encoding="utf-8")
-    print(f"shipped layer {chosen['layer']} ({chosen['pooling']}), calibration AUROC "
-          f"{chosen['auroc_calibration']:.3f}, test {chosen['auroc_test']:.3f}", file=sys.stderr)
+    verdict = (f"ships the router + {best} probe (layer {winner['trial']['layer']}, {winner['trial']['pooling']})"
+               if ships else "ships nothing: the router alone ranks \"strong better\" at least as well")
+    print(f"{verdict}; calibration AUROC strong better: router {router_alone['auroc_calibration']:.3f}, "
+          + ", ".join(f"+{t} probe {c['aurocs']['auroc_calibration']:.3f}" for t, c in candidates.items()),
+          file=sys.stderr)
     return 0
 
 
