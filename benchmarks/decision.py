@@ -5,7 +5,9 @@ Reads what the other jobs measured (nothing here loads a model): the prefill pro
 answer check's and the semantic-entropy gate's figures (``confidence.json``), the decision's timings
 (``decision_timing.json``, ``overhead.json``), and evaluates on the on-device pair's GSM8K and MMLU outcomes
 (never trained on) the router alone, the probe alone and the shipped policy (router + probe), beside random and
-the oracle: CPT(50%), APGR, and the accuracy of the whole system at cloud shares of 10 … 50 %.
+the oracle: CPT(50%), APGR, and the accuracy of the whole system at cloud shares of 10 … 50 %. The default
+decision is the router alone; the policy is opt-in (``--prefill-probe``): on plain chat prompts, unlike the
+benchmark formats it was trained on, the probe scores nearly every prompt as one the local model will get wrong.
 
     python benchmarks/decision.py
 """
@@ -64,7 +66,7 @@ def evaluate_pair() -> list[dict]:
             scores["prefill probe alone"] = np.array([stored[k] for k in eval_set.keys])
         policy, name = default_policy_scores(eval_set, routed)
         if name != "router":
-            scores[f"shipped policy ({name})"] = policy
+            scores[f"opt-in policy ({name})"] = policy
         result = evaluate(eval_set, scores, seeds=SEEDS)
         strong, weak = eval_set.strong, eval_set.weak
         curves = {n: [system_accuracy(s, strong, weak, share) for share in SHARES]
@@ -139,15 +141,17 @@ def pair_tables(results: list[dict]) -> list[str]:
 def targets(results: list[dict], card: dict) -> list[str]:
     lines = ["| target | measured | verdict |", "|---|---|---|"]
     for r in results:
-        name = next((n for n in r["routers"] if n.startswith("shipped policy")), "router alone")
-        v, rnd = r["routers"][name], r["routers"][RANDOM]
+        rnd = r["routers"][RANDOM]
         goal = rnd["cpt50"] - TARGETS[r["benchmark"]]
-        gap = v["cpt50"] - goal
-        lines.append(f"| {r['benchmark']}: CPT(50%) ≤ random − {100 * TARGETS[r['benchmark']]:.0f} pts = {pct(goal)} "
-                     f"| {pct(v['cpt50'])} ({name}) | {'met' if gap <= 0 else f'missed by {100 * gap:.1f} pts'} |")
-        short = TARGET_APGR - v["apgr"]
-        lines.append(f"| {r['benchmark']}: APGR ≥ {TARGET_APGR} | {fmt(v['apgr'])} | "
-                     f"{'met' if short <= 0 else f'missed by {short:.3f}'} |")
+        for name in [n for n in r["routers"] if n == "router alone" or n.startswith("opt-in policy")]:
+            v = r["routers"][name]
+            which = "the default decision, the router alone" if name == "router alone" else name
+            gap, short = v["cpt50"] - goal, TARGET_APGR - v["apgr"]
+            lines.append(f"| {r['benchmark']}: CPT(50%) ≤ random − {100 * TARGETS[r['benchmark']]:.0f} pts = "
+                         f"{pct(goal)} | {pct(v['cpt50'])} ({which}) | "
+                         f"{'met' if gap <= 0 else f'missed by {100 * gap:.1f} pts'} |")
+            lines.append(f"| {r['benchmark']}: APGR ≥ {TARGET_APGR} | {fmt(v['apgr'])} ({which}) | "
+                         f"{'met' if short <= 0 else f'missed by {short:.3f}'} |")
     local_wrong = card.get("candidates", {}).get("local wrong", {}).get("probe", {})
     test = local_wrong.get("auroc_test")
     if test is not None:

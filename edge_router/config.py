@@ -72,10 +72,10 @@ class RouterSettings:
                                         type=_float)
     budget_window: int | None = _option("--budget-window", "keep --cloud-share over the last N decisions (an online "
                                         "budget)", type=_positive_int, metavar="N")
-    prefill_probe: bool | None = _option("--prefill-probe", "read the local model's own state at the end of the "
-                                         "prompt and combine its probe with the router (default: on when the "
-                                         "package ships a probe for the local model; router modes only)",
-                                         action=argparse.BooleanOptionalAction)
+    prefill_probe: bool = _option("--prefill-probe", "read the local model's own state at the end of the prompt and "
+                                  "combine the shipped probe with the router (opt-in: measured better on benchmark-"
+                                  "format prompts, not on plain chat; router modes only)", default=False,
+                                  action="store_true")
     privacy: str = _option("--privacy", "what a query holding personal data or secrets may do: keep-local (answered "
                            "on the device, never sent), redact (sent with placeholders, restored in the answer) or "
                            "off (default keep-local)", default="keep-local", choices=("keep-local", "redact", "off"))

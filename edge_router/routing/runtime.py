@@ -355,24 +355,17 @@ class EdgeRouter:
 
 def _prefill_probe(config: RouterSettings, local: LocalLLM, router: RouterModel | None,
                    cloud: CloudLLM | None) -> tuple[StateProbe | None, CombinationPolicy | None]:
-    """The shipped prefill probe and its combination policy, when ``config.prefill_probe`` asks for them (None: when
-    they ship for this local model)."""
-    if config.prefill_probe is False or router is None or cloud is None:
+    """The shipped prefill probe and its combination policy, when ``config.prefill_probe`` asks for them."""
+    if not config.prefill_probe or router is None or cloud is None:
         return None, None
     probe_path, policy_path = shipped.shipped_state_probe(), shipped.shipped_policy()
     if probe_path is None or policy_path is None:
-        if config.prefill_probe:
-            raise ConfigurationError("No prefill probe ships with this package (models/probes/prefill_state.json, "
-                                     "models/routers/policy.json); build them with models/probes/build_state.py.")
-        return None, None
+        raise ConfigurationError("No prefill probe ships with this package (models/probes/prefill_state.json, "
+                                 "models/routers/policy.json); build them with models/probes/build_state.py.")
     probe, policy = StateProbe.load(probe_path), CombinationPolicy.load(policy_path)
     if probe.local_model != local.id:
-        message = (f"the shipped prefill probe reads {probe.local_model}'s state, not {local.id}'s; it is off "
-                   "(train one for your model with models/probes/build_state.py)")
-        if config.prefill_probe:
-            raise ConfigurationError(message[0].upper() + message[1:] + ".")
-        log.warning(message)
-        return None, None
+        raise ConfigurationError(f"The shipped prefill probe reads {probe.local_model}'s state, not {local.id}'s; "
+                                 "train one for your model with models/probes/build_state.py.")
     return probe, policy
 
 
