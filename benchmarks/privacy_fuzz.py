@@ -16,7 +16,6 @@ import argparse
 import json
 import random
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -25,7 +24,7 @@ import requests
 from edge_router import CloudLLM, EdgeRouter, PrivacyPolicy
 from edge_router.bench import environment
 from edge_router.bench.pages import write_json
-from edge_router.loopback.standin import free_port
+from edge_router.loopback.in_process import serving
 from edge_router.serving.server import create_app
 from edge_router.testing import CloudServer, FakeEmbedder, FakeLocal, FakeRouter
 
@@ -88,28 +87,32 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--prompts", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
-    import uvicorn
-
     rng = random.Random(args.seed)
     cloud_server = CloudServer().start()
     router = EdgeRouter(local=FakeLocal(), cloud=CloudLLM(base_url=cloud_server.base_url, model="m", max_retries=0),
                         router=FakeRouter(), embedder=FakeEmbedder(), privacy=PrivacyPolicy(mode="redact"))
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(router), host="127.0.0.1", port=port, log_level="error"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
+    with serving(create_app(router)) as base_url:
+        report = fuzz(base_url, cloud_server, rng, args.prompts)
+    cloud_server.stop()
+    report = {"environment": environment.describe(), "prompts": args.prompts, "seed": args.seed,
+              "streamed_share": 0.5, **report}
+    write_json(report, RESULTS / "privacy_fuzz.json")
+    print(report)
+    return 0 if report["leaked"] == 0 and report["unrestored"] == 0 and report["failed_requests"] == 0 else 1
+
+
+def fuzz(base_url: str, cloud_server: CloudServer, rng: random.Random, prompts: int) -> dict:
+    """Send ``prompts`` generated prompts; count values that reached the cloud and answers missing a value."""
     leaks, unrestored, failures, by_type = 0, 0, 0, {}
     started = time.perf_counter()
-    for i in range(args.prompts):
+    for i in range(prompts):
         template = TEMPLATES[i % len(TEMPLATES)]
         filled = values(rng)
         used = {k: v for k, v in filled.items() if "{" + k + "}" in template}
         prompt = template.format(**filled)
         body = {"model": "edge-router", "messages": [{"role": "user", "content": prompt}], "max_tokens": 16,
                 "edge_router": {"force": "cloud"}, "stream": i % 2 == 1}
-        response = requests.post(f"http://127.0.0.1:{port}/v1/chat/completions", json=body, timeout=30)
+        response = requests.post(f"{base_url}/v1/chat/completions", json=body, timeout=30)
         if response.status_code != 200:
             failures += 1
             continue
@@ -127,16 +130,8 @@ def main(argv: list[str] | None = None) -> int:
             if value not in answer:
                 cell["unrestored"] += 1
                 unrestored += 1
-    seconds = time.perf_counter() - started
-    server.should_exit = True
-    thread.join(timeout=10)
-    cloud_server.stop()
-    report = {"environment": environment.describe(), "prompts": args.prompts, "seed": args.seed,
-              "streamed_share": 0.5, "values": sum(c["values"] for c in by_type.values()), "leaked": leaks,
-              "unrestored": unrestored, "failed_requests": failures, "by_type": by_type, "seconds": round(seconds, 1)}
-    write_json(report, RESULTS / "privacy_fuzz.json")
-    print(report)
-    return 0 if leaks == 0 and unrestored == 0 and failures == 0 else 1
+    return {"values": sum(c["values"] for c in by_type.values()), "leaked": leaks, "unrestored": unrestored,
+            "failed_requests": failures, "by_type": by_type, "seconds": round(time.perf_counter() - started, 1)}
 
 
 if __name__ == "__main__":

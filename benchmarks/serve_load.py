@@ -17,17 +17,13 @@ import argparse
 import json
 import random
 import sys
-import threading
-import time
 from pathlib import Path
-
-import uvicorn
 
 from edge_router import CloudLLM, EdgeRouter, ExactMatchClusterer, LocalLLM, UncertaintyGate
 from edge_router.bench import environment
 from edge_router.loopback.fault_server import CloudServer
+from edge_router.loopback.in_process import serving
 from edge_router.loopback.load import run_load
-from edge_router.loopback.standin import free_port
 from edge_router.serving.server import create_app
 
 RESULTS = Path(__file__).parent / "results"
@@ -56,20 +52,13 @@ def main() -> int:
     cloud = CloudLLM(base_url=cloud_server.base_url, model="m", deadline_s=2.0, first_byte_s=2.0, backoff_base=0.05)
     local = LocalLLM(TINY, threads=2)
     router = EdgeRouter(local=local, cloud=cloud, gate=UncertaintyGate(ExactMatchClusterer()))
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(router), host="127.0.0.1", port=port, log_level="error"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
     before = rss_mb()
     try:
-        result = run_load(f"http://127.0.0.1:{port}", requests_total=args.requests, concurrency=args.concurrency,
-                          max_tokens=args.max_tokens)
+        with serving(create_app(router)) as base_url:
+            result = run_load(base_url, requests_total=args.requests, concurrency=args.concurrency,
+                              max_tokens=args.max_tokens)
+            after = rss_mb()
     finally:
-        after = rss_mb()
-        server.should_exit = True
-        thread.join(timeout=30)
         cloud_server.stop()
     summary = result["summary"]
     summary.update(rss_before_mb=before, rss_after_mb=after, breaker=router.breaker.state(),
