@@ -178,6 +178,8 @@ def policy_for(keys: list[str], routed: np.ndarray, probe_scores: np.ndarray, in
 def main() -> int:
     started = time.perf_counter()
     store, rows, outcome_info = feature_store(), training_rows(), outcome_rows()
+    stored = store.keys()
+    rows = {target: {k: v for k, v in info.items() if k in stored} for target, info in rows.items()}
     better = rows["strong better"]
     trials = {target: layer_trials(store, rows[target], outcome_info) for target in TARGETS}
     candidates, routed, keys = {}, None, None
