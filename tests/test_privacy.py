@@ -179,3 +179,16 @@ def test_labelling_never_sends_personal_data_to_the_strong_endpoint(tmp_path):
                                 progress=False)
         assert summary["labelled"] == labelled and summary["private"] == 2 - labelled
         assert not any("jane.doe" in text for text in strong.seen)
+
+
+def test_a_topic_rule_matches_on_the_real_embedding(embedder):
+    rules = (Rule("health", "keep-local", examples=("my medical diagnosis and treatment",
+                                                    "the symptoms of my illness")),)
+    from edge_router.routing.privacy_stage import PrivacyStage
+    from edge_router.routing.stages import Query
+
+    stage = PrivacyStage(PrivacyPolicy(rules=rules), local_available=True, embedder=embedder)
+    health = stage.decide(Query([{"role": "user", "content": "What do the symptoms of my illness mean for my "
+                                                             "treatment?"}], 10), "local")
+    assert health is not None and health.route == LOCAL and health.fields["privacy"] == ("rule:health",)
+    assert stage.decide(Query([{"role": "user", "content": "What is the capital of France?"}], 10), "local") is None
