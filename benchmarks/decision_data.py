@@ -101,7 +101,7 @@ def answer(llm: LocalLLM, problems: list[datasets.Prompt], store: FeatureStore |
         block = problems[begin:begin + BLOCK]
         if store is not None:
             _store_states(llm, store, [(f"gsm8k-train/{p.index}", messages_for(p)) for p in block],
-                          f"train prefill states {begin}")
+                          f"train prefill states from problem {block[0].index}")
         answer_paired(block, [llm], {llm.id: work_path(llm.id)}, chunk=BLOCK, log=_log)
         print(f"{llm.id}: {len(read_outcomes(work_path(llm.id)))} training answers", file=sys.stderr, flush=True)
 

@@ -110,9 +110,7 @@ def test_wilson_interval_matches_the_textbook_values():
 
 @pytest.mark.skipif(not (datasets.data_dir() / "gsm8k").is_dir(), reason="shared data folder is absent")
 def test_the_shipped_evaluation_stems_are_those_of_the_data():
-    import hashlib
-
-    computed = {hashlib.sha256(s.encode("utf-8")).hexdigest()[:16] for s in datasets.evaluation_stems()}
+    computed = {datasets.hash_stem(s) for s in datasets.evaluation_stems()}
     assert datasets.evaluation_stem_hashes() == computed, "rebuild with python models/eval/build_stems.py"
 
 

@@ -16,7 +16,6 @@ fails with a clear error instead of reading garbage.
 from __future__ import annotations
 
 import ctypes
-import threading
 from dataclasses import dataclass
 from typing import Any, Sequence
 
@@ -86,7 +85,6 @@ class PrefillReader:
         self._batch = llama_cpp.llama_batch_init(N_UBATCH, 0, 1)
         self._memory = llama_cpp.llama_get_memory(self._ctx)
         self.n_ctx = n_ctx
-        self._lock = threading.Lock()
         self._last = np.zeros((self.n_layers, self.n_embd), dtype=np.float32)
         self._sum = np.zeros((self.n_layers, self.n_embd), dtype=np.float64)
         self._seen: set[int] = set()
@@ -129,31 +127,30 @@ class PrefillReader:
             raise LocalModelError("A prefill state needs at least one prompt token.")
         if len(tokens) > self.n_ctx:
             raise LocalModelError(f"The prompt has {len(tokens)} tokens, more than the {self.n_ctx}-token context.")
-        with self._lock:
-            self._last[:] = 0.0
-            self._sum[:] = 0.0
-            self._seen.clear()
-            self._error = None
-            self._lib.llama_memory_clear(self._memory, True)
-            batch = self._batch
-            for begin in range(0, len(tokens), N_UBATCH):
-                chunk = tokens[begin:begin + N_UBATCH]
-                batch.n_tokens = len(chunk)
-                for i, token in enumerate(chunk):
-                    batch.token[i] = token
-                    batch.pos[i] = begin + i
-                    batch.n_seq_id[i] = 1
-                    batch.seq_id[i][0] = 0
-                    batch.logits[i] = begin + i == len(tokens) - 1
-                if self._lib.llama_decode(self._ctx, batch) != 0:
-                    raise LocalModelError("llama.cpp failed to decode a prompt while reading its prefill state.")
-            if self._error is not None:
-                raise LocalModelError(self._error + "; pin llama-cpp-python to a version this SDK supports.")
-            if len(self._seen) != self.n_layers:
-                raise LocalModelError(f"llama.cpp reported {len(self._seen)} of {self.n_layers} layer outputs "
-                                      "(l_out-N); this model's graph does not name them as expected.")
-            mean = (self._sum[:-1] / len(tokens)).astype(np.float32)
-            return PrefillState(last=self._last.copy(), mean=mean, n_tokens=len(tokens))
+        self._last[:] = 0.0
+        self._sum[:] = 0.0
+        self._seen.clear()
+        self._error = None
+        self._lib.llama_memory_clear(self._memory, True)
+        batch = self._batch
+        for begin in range(0, len(tokens), N_UBATCH):
+            chunk = tokens[begin:begin + N_UBATCH]
+            batch.n_tokens = len(chunk)
+            for i, token in enumerate(chunk):
+                batch.token[i] = token
+                batch.pos[i] = begin + i
+                batch.n_seq_id[i] = 1
+                batch.seq_id[i][0] = 0
+                batch.logits[i] = begin + i == len(tokens) - 1
+            if self._lib.llama_decode(self._ctx, batch) != 0:
+                raise LocalModelError("llama.cpp failed to decode a prompt while reading its prefill state.")
+        if self._error is not None:
+            raise LocalModelError(self._error + "; pin llama-cpp-python to a version this SDK supports.")
+        if len(self._seen) != self.n_layers:
+            raise LocalModelError(f"llama.cpp reported {len(self._seen)} of {self.n_layers} layer outputs "
+                                  "(l_out-N); this model's graph does not name them as expected.")
+        mean = (self._sum[:-1] / len(tokens)).astype(np.float32)
+        return PrefillState(last=self._last.copy(), mean=mean, n_tokens=len(tokens))
 
     def hand_over(self, target_ctx: Any) -> bool:
         """Copy the last prompt's KV cache into ``target_ctx``'s sequence 0 (replacing what it held), so that

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import InvalidInputError, ModelNotFoundError
+from ..files.shipped import shipped
 from ..settings import DATA_ENV, data_dir
 from ..uncertainty.clustering import NUMBER, fold_text, last_number
 
@@ -221,10 +222,14 @@ def evaluation_stems() -> set[str]:
     return stems
 
 
+def hash_stem(stem: str) -> str:
+    """The first 16 hex digits of a stem's sha256 (what the package ships instead of the evaluation questions)."""
+    return hashlib.sha256(stem.encode("utf-8")).hexdigest()[:16]
+
+
 def stem_hash(text: str) -> str:
-    """The first 16 hex digits of the sha256 of a question's stem (what the package ships instead of the
-    evaluation questions themselves)."""
-    return hashlib.sha256(_stem(text).encode("utf-8")).hexdigest()[:16]
+    """``hash_stem`` of a question's stem."""
+    return hash_stem(_stem(text))
 
 
 SHIPPED_STEMS = "eval/evaluation_stems.txt.gz"
@@ -233,16 +238,11 @@ SHIPPED_STEMS = "eval/evaluation_stems.txt.gz"
 def evaluation_stem_hashes() -> set[str]:
     """``stem_hash`` of every evaluation question: from the package (``models/eval/evaluation_stems.txt.gz``, so
     that labelling an app's own prompts needs no benchmark data), else computed from the shared data."""
-    from importlib import resources
-
-    try:
-        shipped = Path(str(resources.files("edge_router_models").joinpath(SHIPPED_STEMS)))
-    except ModuleNotFoundError:
-        shipped = None
-    if shipped is not None and shipped.is_file():
-        with gzip.open(shipped, "rt", encoding="ascii") as fh:
+    path = shipped(SHIPPED_STEMS)
+    if path is not None:
+        with gzip.open(path, "rt", encoding="ascii") as fh:
             return {line.strip() for line in fh if line.strip()}
-    return {hashlib.sha256(s.encode("utf-8")).hexdigest()[:16] for s in evaluation_stems()}
+    return {hash_stem(s) for s in evaluation_stems()}
 
 
 def without_evaluation_prompts(prompts: list[Prompt]) -> tuple[list[Prompt], int]:

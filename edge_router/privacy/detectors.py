@@ -17,7 +17,7 @@ import math
 import re
 from collections import Counter
 from dataclasses import dataclass
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator
 
 log = logging.getLogger(__name__)
 
@@ -226,9 +226,14 @@ def detect(text: str, types: tuple[str, ...] | None = None) -> list[Entity]:
     wins, then the longer span), sorted by position."""
     found = [e for name, detector in DETECTORS.items() if types is None or name in types for e in detector(text)]
     rank = {name: i for i, name in enumerate(DETECTORS)}
-    found.sort(key=lambda e: (rank[e.type], -(e.end - e.start), e.start))
+    return without_overlaps(found, lambda e: (rank.get(e.type, len(rank)), -(e.end - e.start), e.start))
+
+
+def without_overlaps(entities: list[Entity], precedence: Callable[[Entity], Any] | None = None) -> list[Entity]:
+    """``entities`` with overlaps resolved: taken in ``precedence`` order (default: the longer span first), each
+    kept when it overlaps none kept before; sorted by position."""
     kept: list[Entity] = []
-    for entity in found:
+    for entity in sorted(entities, key=precedence or (lambda e: (-(e.end - e.start), e.start))):
         if all(entity.end <= k.start or entity.start >= k.end for k in kept):
             kept.append(entity)
     return sorted(kept, key=lambda e: e.start)

@@ -63,12 +63,12 @@ class Rule:
                 raise ConfigurationError(f"rule {self.name!r}: {self.pattern!r} is not a regular expression "
                                          f"({exc}).") from None
 
+    def text_patterns(self) -> list[str]:
+        """The regular expressions a text rule matches (none for a topic rule)."""
+        return [self.pattern] if self.pattern else [rf"(?i)\b{re.escape(k)}\b" for k in self.keywords]
+
     def matches_text(self, text: str) -> bool:
-        if self.pattern:
-            return re.search(self.pattern, text) is not None
-        if self.keywords:
-            return any(re.search(rf"(?i)\b{re.escape(k)}\b", text) for k in self.keywords)
-        return False
+        return any(re.search(p, text) for p in self.text_patterns())
 
 
 @dataclass(frozen=True)

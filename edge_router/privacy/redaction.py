@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Iterable, Iterator
 
-from .detectors import Entity
+from .detectors import Entity, without_overlaps
 
 _PLACEHOLDER = re.compile(r"<[A-Z_]+_\d+>")
 _LONGEST = 32  # no placeholder is longer; a held "<..." longer than this is plain text
@@ -67,9 +67,6 @@ def redact_messages(messages: list[dict], spans: dict[int, list[Entity]], redact
     longer span wins)."""
     out = []
     for i, message in enumerate(messages):
-        kept: list[Entity] = []
-        for e in sorted(spans.get(i, []), key=lambda e: (-(e.end - e.start), e.start)):
-            if all(e.end <= k.start or e.start >= k.end for k in kept):
-                kept.append(e)
+        kept = without_overlaps(spans.get(i, []))
         out.append({**message, "content": redaction.redact(message["content"], kept)} if kept else message)
     return out

@@ -45,8 +45,9 @@ class PrivacyStage:
         matched = [r for r in self.policy.rules if r.matches_text(text)]
         topics = [r for r in self.policy.rules if r.examples]
         if topics:
-            if query.vector is None:
-                query.vector = self.embedder.embed_one(query.text).vector
+            if query.embedded is None:  # the router reuses it
+                query.embedded = self.embedder.embed_one(query.text)
+                query.vector = query.embedded.vector
             vector = np.asarray(query.vector, np.float32)
             matched += [r for r in topics if float((self._topic_vectors(r) @ vector).max()) >= r.similarity]
         return matched
@@ -98,5 +99,5 @@ def _named(recorded: tuple[str, ...]) -> str:
 def _rule_entities(rule: Rule, text: str) -> list[Entity]:
     """The spans a text rule matched (a topic rule has none: it redacts nothing by itself)."""
     kind = "".join(c if c.isalnum() else "_" for c in rule.name.upper())
-    patterns = [rule.pattern] if rule.pattern else [rf"(?i)\b{re.escape(k)}\b" for k in rule.keywords]
-    return [Entity(kind, m.start(), m.end()) for p in patterns for m in re.finditer(p, text) if m.end() > m.start()]
+    return [Entity(kind, m.start(), m.end()) for p in rule.text_patterns() for m in re.finditer(p, text)
+            if m.end() > m.start()]

@@ -30,7 +30,8 @@ log = logging.getLogger(__name__)
 @dataclass
 class Query:
     """What the stages read: the normalised conversation and the call's options. ``text`` (the routing text) is
-    computed once; ``vector`` holds the query embedding once a stage made one (the answer check reuses it);
+    computed once; ``embedded`` (and its ``vector``) holds the query's embedding once a stage made one, for the
+    stages after it and the answer check;
     ``scores`` the scores stages left for the ones after them (by stage name). The privacy stage sets
     ``private`` (the query must stay on the device) or ``cloud_messages`` and ``redaction`` (what a cloud may
     see, and how its answer is restored)."""
@@ -40,6 +41,7 @@ class Query:
     force: Route | None = None
     cloud_share: float | None = None
     vector: np.ndarray | None = None
+    embedded: Any = None
     scores: dict[str, float] = field(default_factory=dict)
     privacy: str | None = None
     private: bool = False
@@ -137,8 +139,8 @@ class TrainedRouter:
         self.embedder, self.router, self.policy, self.decides, self.note = embedder, router, policy, decides, note
 
     def decide(self, query: Query, route: Route) -> Verdict | None:
-        embedded = self.embedder.embed_one(query.text)
-        query.vector = embedded.vector  # the answer check and topic rules reuse it
+        embedded = query.embedded or self.embedder.embed_one(query.text)
+        query.embedded, query.vector = embedded, embedded.vector  # the answer check reuses it
         t = time.perf_counter()
         score = float(self.router.score(embedded.vector)[0])
         query.scores[self.name] = score

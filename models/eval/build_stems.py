@@ -7,17 +7,16 @@ MT-Bench first turns), which ``edge-router label`` checks prompts against withou
 from __future__ import annotations
 
 import gzip
-import hashlib
 import sys
 from pathlib import Path
 
-from edge_router.data.datasets import evaluation_stems
+from edge_router.data.datasets import evaluation_stems, hash_stem
 
 OUT = Path(__file__).parent / "evaluation_stems.txt.gz"
 
 
 def main() -> int:
-    hashes = sorted({hashlib.sha256(s.encode("utf-8")).hexdigest()[:16] for s in evaluation_stems()})
+    hashes = sorted({hash_stem(s) for s in evaluation_stems()})
     with gzip.GzipFile(OUT, "wb", mtime=0) as out:  # the same bytes on every rebuild
         out.write("".join(h + "\n" for h in hashes).encode("ascii"))
     print(f"{len(hashes)} stems -> {OUT}", file=sys.stderr)
