@@ -66,10 +66,11 @@ class RouterSettings:
                                "the router when one is given or ships, else the gate)", choices=defaults.MODES)
     router_path: str | None = _option("--router", "a trained router file (default: models/routers/default.onnx "
                                       "when the package ships one)", metavar="PATH")
-    threshold: float | None = _option("--threshold", f"router score at which to offload (default "
-                                      f"{defaults.THRESHOLD:g}; router modes only)", type=_float)
-    cloud_share: float | None = _option("--cloud-share", "offload this share of queries (calibrated router)",
-                                        type=_float)
+    threshold: float | None = _option("--threshold", "router score at which to offload (default: the router's "
+                                      "threshold for --cloud-share; router modes only)", type=_float)
+    cloud_share: float | None = _option("--cloud-share", f"offload this share of queries like the router's "
+                                        f"calibration ones (default {defaults.CLOUD_SHARE:g}, chosen in "
+                                        "benchmarks/results/default_share.md)", type=_float)
     budget_window: int | None = _option("--budget-window", "keep --cloud-share over the last N decisions (an online "
                                         "budget)", type=_positive_int, metavar="N")
     prefill_probe: bool = _option("--prefill-probe", "read the local model's own state at the end of the prompt and "

@@ -12,8 +12,11 @@ Mode = Literal["router", "gate", "router+gate"]
 ROUTES: tuple[str, ...] = get_args(Route)
 MODES: tuple[str, ...] = get_args(Mode)
 
+CLOUD_SHARE = 0.3
+"""Share of queries sent to the cloud when neither a threshold nor a cloud share is given: the router's threshold
+calibrated for it (chosen in benchmarks/results/default_share.md). The SDK, the CLI, serve and the demo all use it."""
 THRESHOLD = 0.5
-"""Router score at which a query goes to the cloud, when no threshold or cloud share is given."""
+"""Router score at which a query goes to the cloud for a router without a calibration table."""
 MAX_TOKENS = 512
 """Answer length limit: 256 cut 68 % of the local model's answers to coding tasks, 512 cut 2 %
 (benchmarks/results/generation_settings.md)."""

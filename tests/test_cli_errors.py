@@ -117,3 +117,15 @@ def test_a_forced_cloud_answered_on_the_device_prints_the_answer_and_exits_2():
     assert out.returncode == 2 and out.stdout.strip(), out.stderr
     assert out.stderr.strip().splitlines() == [next(line for line in out.stderr.splitlines() if "forced" in line)]
     assert "forced to the cloud, but the local answered" in out.stderr
+
+
+def test_the_answer_check_without_a_cloud_is_refused():
+    out = run("ask", "Hi", "--check", "--local-model", TINY_LLM)
+    one_line_error(out, "no cloud is configured")
+
+
+@pytest.mark.real_models
+def test_offline_the_answer_check_is_off_and_says_so():
+    out = run("ask", "Hi", "--check", "--max-tokens", "4", "--local-model", TINY_LLM,
+              env={"EDGE_ROUTER_OFFLINE": "1"})
+    assert out.returncode == 0 and "answer check is off" in out.stderr, out.stderr

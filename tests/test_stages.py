@@ -128,6 +128,21 @@ def test_the_threshold_policy_owns_which_threshold_applies():
         ThresholdPolicy(None, threshold=0.3)
 
 
+def test_without_a_threshold_a_calibrated_router_sends_the_default_share():
+    from edge_router import defaults
+    from edge_router.errors import RouterModelError
+
+    policy = ThresholdPolicy(FakeRouter())
+    assert policy.fixed == pytest.approx(1 - defaults.CLOUD_SHARE) and "default" in policy.source
+
+    class Uncalibrated(FakeRouter):
+        def threshold_for_share(self, share: float) -> float:
+            raise RouterModelError("no calibration table")
+
+    policy = ThresholdPolicy(Uncalibrated())
+    assert policy.fixed == defaults.THRESHOLD and "no calibration table" in policy.source
+
+
 def test_a_threshold_without_a_router_is_refused_not_ignored():
     from edge_router import ExactMatchClusterer, UncertaintyGate
 

@@ -78,6 +78,46 @@ def test_a_failing_strong_answer_leaves_that_prompt_for_the_next_run(tmp_path):
     assert all(r["label"] == "tie" and r["weak"]["correct"] and r["strong"]["correct"] for r in rows)
 
 
+class _Answers(_Side):
+    """A chat model that always says ``text``, sure of it (SE 0)."""
+
+    def __init__(self, model_id: str, text: str):
+        super().__init__(model_id)
+        self.text = text
+
+    def chat(self, messages, *, max_tokens, temperature=0.0):
+        from edge_router.backends.completions import Completion
+
+        return Completion(self.text, "stop", self.id)
+
+    def sample(self, messages, k, *, temperature, max_tokens):
+        from edge_router.backends.completions import Sample
+
+        return [Sample(self.text, (-0.1,))] * k
+
+
+@pytest.mark.parametrize("weak_says, strong_says, by, label, source", [
+    ("4", "4", "gold", "weak", "gold"),           # the local answer is right: nothing to gain from the cloud
+    ("4", "5", "gold", "weak", "gold"),
+    ("5", "4", "gold", "strong", "gold"),
+    ("5", "6", "gold", "tie", "se (both answers wrong)"),
+    ("4", "4", "se", "tie", "se"),                # both sure: SE 0 and 0 tie, whoever is right
+])
+def test_gold_answers_decide_labels_when_asked(weak_says, strong_says, by, label, source):
+    from edge_router.data.datasets import Prompt
+    from edge_router.training.labels import LabelConfig, label_prompt
+    from edge_router.uncertainty.clustering import ExactMatchClusterer
+
+    row = label_prompt(Prompt("mine", 0, "What is 2 + 2?", ("4",), "math"), _Answers("weak", weak_says),
+                       _Answers("strong", strong_says), ExactMatchClusterer(), LabelConfig(k=3, by=by))
+    assert (row["label"], row["label_source"]) == (label, source)
+    without_gold = label_prompt(Prompt("mine", 1, "Say hi", (), "qa"), _Answers("weak", "hi"), None,
+                                ExactMatchClusterer(), LabelConfig(k=3, by=by))
+    assert without_gold["label_source"] == "se"
+    with pytest.raises(InvalidInputError, match="gold"):
+        LabelConfig(by="votes")
+
+
 def test_the_kind_that_ships_is_chosen_on_validation_and_must_clear_chance():
     from edge_router.training.trainer import chosen_kind, validation_lower_bound
 

@@ -51,7 +51,7 @@ def _cmd_label(args: argparse.Namespace) -> int:
                        deadline_s=args.strong_deadline) if args.strong_base_url else None)
     clusterer = clusterer_named(args.clusterer, Embedder(name=args.embedder) if args.clusterer == "embedding" else None)
     config = LabelConfig(k=args.k, max_tokens=args.max_tokens, tau=args.tau, strong_se=args.strong_se,
-                         privacy=args.privacy)
+                         privacy=args.privacy, by=args.label_by or ("gold" if args.prompts else "se"))
     if strong is None:
         print(f"no strong model sampled: labels compare the local SE with a fixed strong SE of {args.strong_se}",
               file=sys.stderr)
@@ -185,6 +185,10 @@ def add_commands(sub, command) -> None:
     label.add_argument("--privacy", choices=("keep-local", "redact", "off"), default="keep-local",
                        help="prompts holding personal data or secrets: not sent to the strong endpoint (keep-local, "
                        "the default; they stay unlabelled), sent with placeholders (redact), or sent (off)")
+    label.add_argument("--label-by", choices=("se", "gold"), default=None,
+                       help="gold: prompts with gold answers are labelled by which side answered right, the rest by "
+                            "semantic entropy (default for --prompts); se: by semantic entropy only (default for "
+                            "--dataset)")
     label.add_argument("--clusterer", choices=defaults.CLUSTERERS, default=defaults.CLUSTERER,
                        help=f"how both models' samples are clustered (default {defaults.CLUSTERER})")
     options.local_model_option(label)

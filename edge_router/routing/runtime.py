@@ -198,8 +198,12 @@ class EdgeRouter:
         if cloud is None:
             log.info("no cloud endpoint configured (%s); every query stays local", settings.CLOUD_BASE_URL_ENV)
         answer_check = None
+        if config.check and cloud is None and not settings.offline():
+            raise ConfigurationError(f"the answer check (check=True, --check) hands unsure local answers to the "
+                                     f"cloud, and no cloud is configured: set {settings.CLOUD_BASE_URL_ENV} (or "
+                                     "pass cloud=) or leave the check off.")
         if config.check and cloud is None:
-            log.info("no cloud endpoint configured: the answer check is off (nothing to hand a query to)")
+            log.warning("%s is set: the answer check is off (no cloud to hand a query to)", settings.OFFLINE_ENV)
         elif config.check:
             answer_check = checking.load_answer_check(config.probe_path, threshold=config.check_threshold,
                                                       cloud_share=config.check_share)

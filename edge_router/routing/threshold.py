@@ -1,16 +1,21 @@
 """Which router threshold applies to a query: fixed, calibrated for a cloud share, or following an online budget.
 
 One object owns the rule and its checks, so the router, the CLI and the server cannot disagree on it: a per-call
-cloud share wins, then the online budget, then the fixed (or calibrated) threshold.
+cloud share wins, then the online budget, then the fixed (or calibrated) threshold. Given neither a threshold nor a
+share, a calibrated router offloads at its threshold for ``defaults.CLOUD_SHARE``; one without a calibration table at
+``defaults.THRESHOLD``.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Protocol
 
 from .. import defaults
-from ..errors import ConfigurationError
+from ..errors import ConfigurationError, RouterModelError
 from .budget import CloudBudget
+
+log = logging.getLogger(__name__)
 
 
 class _Calibrated(Protocol):
@@ -26,8 +31,18 @@ class ThresholdPolicy:
         check(router_present=router is not None, threshold=threshold, cloud_share=cloud_share,
               budget_window=budget_window)
         self._router = router
+        self.source = "given"
         if cloud_share is not None:
             threshold = router.threshold_for_share(defaults.check_cloud_share(cloud_share))
+            self.source = f"calibrated for a {cloud_share:.0%} cloud share"
+        elif threshold is None and router is not None:
+            try:
+                threshold = router.threshold_for_share(defaults.CLOUD_SHARE)
+                self.source = f"calibrated for the default {defaults.CLOUD_SHARE:.0%} cloud share"
+            except RouterModelError:
+                log.info("the router has no calibration table: offloading at the fixed threshold %g",
+                         defaults.THRESHOLD)
+                self.source = "fixed default (the router has no calibration table)"
         self.fixed = defaults.THRESHOLD if threshold is None else float(threshold)
         self.budget = (CloudBudget(cloud_share, initial_threshold=self.fixed, window=budget_window)
                        if budget_window is not None else None)

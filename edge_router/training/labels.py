@@ -16,6 +16,12 @@ then the question) and the same clusterer; each side's greedy answer is scored
 against the gold answers, and every sample's token log-probabilities are kept, as are the on-device side's
 greedy answer's per-token log-probabilities and entropies (the answer check's signals, kept while decoding).
 
+With ``LabelConfig(by="gold")`` (``label --label-by gold``, the default for a prompt file) a prompt with gold
+answers is labelled by correctness instead: weak when the local greedy answer is right (nothing to gain from the
+cloud), strong when only the strong one is (or, no strong model sampled, when the local one is wrong), and by the
+semantic entropies when both are wrong. Prompts without gold answers keep the SE label; each row says which
+(``label_source``).
+
 Rows are appended to a JSONL file one by one, so a run that stops resumes where
 it left off; a prompt's split (train / calibration / test) comes from a hash of
 its text and never changes.
@@ -112,6 +118,23 @@ class LabelConfig:
     tau: float = 0.1
     strong_se: float = 0.0
     privacy: str = "keep-local"  # prompts with personal data: never sent to the strong endpoint, or redacted
+    by: str = "se"  # "gold": prompts with gold answers are labelled by the two sides' correctness
+
+    def __post_init__(self):
+        if self.by not in LABEL_SOURCES:
+            raise InvalidInputError(f"labels come from {' or '.join(LABEL_SOURCES)}, not {self.by!r}.")
+
+
+LABEL_SOURCES = ("se", "gold")
+
+
+def gold_label(weak_correct: bool, strong_correct: bool | None) -> str | None:
+    """The label correctness decides, or None when it decides nothing (both sides wrong: SE decides)."""
+    if weak_correct:
+        return WEAK
+    if strong_correct is None or strong_correct:
+        return STRONG
+    return None
 
 
 # Label prompts ask for short answers, so that k samples of 32 tokens say everything they mean and the
@@ -189,11 +212,15 @@ def label_prompt(prompt: Prompt, weak: ChatModel, strong: ChatModel | None, clus
     else:
         strong_row = {"model": None, "sampled": False, "se": config.strong_se}
     label, delta = preference(strong_row["se"], weak_row["se"], tau=config.tau)
+    source = "se"
+    if config.by == "gold" and weak_row["correct"] is not None:
+        decided = gold_label(weak_row["correct"], strong_row.get("correct"))
+        label, source = (decided, "gold") if decided is not None else (label, "se (both answers wrong)")
     return {
         "id": prompt_id(prompt.question), "dataset": prompt.dataset, "index": prompt.index,
         "prompt": prompt.question, "kind": prompt.kind, "split": split_of(prompt.question),
         "answers": list(prompt.answers), "weak": weak_row, "strong": strong_row, "delta": delta, "label": label,
-        "tau": config.tau, "clusterer": clusterer.name, "k": config.k,
+        "label_source": source, "tau": config.tau, "clusterer": clusterer.name, "k": config.k,
     }
 
 
