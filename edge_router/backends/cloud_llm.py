@@ -68,6 +68,7 @@ class CloudLLM:
         max_retry_after: float = 60.0,
         prices: Prices | None = None,
         extra_body: dict[str, Any] | None = None,
+        name: str | None = None,
     ):
         import requests
 
@@ -91,7 +92,8 @@ class CloudLLM:
             )
         self.base_url = base_url.rstrip("/")
         self.model = model
-        self.id = f"cloud:{model}"
+        self.name = name or model  # how a fallback chain, a decision and serve's /v1/models call this endpoint
+        self.id = f"cloud:{self.name}"
         self._api_key = api_key or settings.cloud_setting(settings.CLOUD_API_KEY_ENV)
         self.timeout = (connect_timeout, read_timeout)
         self.deadline_s = deadline_s

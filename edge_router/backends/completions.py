@@ -48,7 +48,7 @@ class Prices:
 class Completion:
     """One answer: its text, why it ended, what it used and cost (None when unknown); ``token_stats`` holds its
     first tokens' log-probabilities and entropies where the call asked for them (``LocalLLM.answer_many``,
-    ``chat`` and ``stream`` with ``stats``)."""
+    ``chat`` and ``stream`` with ``stats``); ``attempts`` the endpoints a cloud chain tried (``CloudChain``)."""
 
     text: str
     finish_reason: str
@@ -56,6 +56,7 @@ class Completion:
     usage: Usage | None = None
     cost_usd: float | None = None
     token_stats: tuple[TokenStats, ...] = ()
+    attempts: tuple[dict, ...] = ()  # the cloud endpoints tried, in order, when several are configured
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ def checks(answer_check: Any, routes: Routes, decision: Decision) -> bool:
     """Whether the answer check judges this local answer: on, a decided (not forced) local route, and a cloud
     that is not being skipped."""
     return (answer_check is not None and decision.route == LOCAL and decision.fallback is None
-            and decision.mode not in ("forced", "local-only", "privacy") and routes.breaker.state()["state"] != "open")
+            and decision.mode not in ("forced", "local-only", "privacy") and routes.cloud_available())
 
 
 class AnswerStream:
@@ -43,8 +43,9 @@ class AnswerStream:
     def __init__(self, routes: Routes, messages: Messages, decision: Decision, max_tokens: int,
                  sampling: Sampling | None = None, *, answer_check: Any = None, embedder: Any = None,
                  query_vector: np.ndarray | None = None, cloud_messages: Messages | None = None,
-                 redaction: Any = None):
+                 redaction: Any = None, endpoint: str | None = None):
         self._routes = routes
+        self._endpoint = endpoint
         self._cloud_messages = cloud_messages
         self._redaction = redaction
         self._answer_check = answer_check
@@ -63,7 +64,7 @@ class AnswerStream:
     def _open(self, route: Route, prefix: str = "") -> tuple[Any, Iterator[str]]:
         """The route's stream and its pieces: a cloud sees the redacted messages, and its pieces are restored."""
         model = self._routes.model(route)
-        extra = {"prefix": prefix} if prefix else {}
+        extra = {"prefix": prefix} if prefix else {"endpoint": self._endpoint} if route == CLOUD else {}
         redacted = route == CLOUD and self._redaction is not None
         messages = self._cloud_messages if redacted else self._messages
         stream = model.stream(messages, max_tokens=self._max_tokens, sampling=self._sampling, **extra)

@@ -46,7 +46,9 @@ class Decision:
     must stay on the device fits its context. ``privacy`` names the entity types (and ``rule:<name>`` rules) the
     privacy stage found, never their values; mode ``privacy`` means it kept the query on the device.
     ``stages`` lists every stage that ran, in order, each as a dict with its
-    ``name``, ``route`` (None: no opinion), ``score``, ``ms`` and ``reason``.
+    ``name``, ``route`` (None: no opinion), ``score``, ``ms`` and ``reason``. With several cloud endpoints,
+    ``cloud_attempts`` lists those a cloud answer tried, in order, each with its ``endpoint``, the ``error`` that
+    passed the request on (None for the one that answered) and ``skipped`` (its circuit breaker was open).
     """
 
     route: Route
@@ -71,6 +73,7 @@ class Decision:
     timings_ms: dict[str, float] = field(default_factory=dict)
     models: dict[str, str | None] = field(default_factory=dict)
     stages: tuple[dict[str, Any], ...] = ()
+    cloud_attempts: tuple[dict[str, Any], ...] = ()
     fallback: str | None = None
     fallback_kind: FallbackKind | None = None
     degraded: bool = False

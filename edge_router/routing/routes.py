@@ -1,7 +1,7 @@
 """The two routes a query can take, and what happens when one fails: shared by ``EdgeRouter`` and its streams.
 
-``Routes`` holds the local model, the cloud behind its circuit breaker and the trace; it answers which model
-serves a route, moves a decision to the other route after a failure (logged and recorded in the decision), and
+``Routes`` holds the local model, the cloud endpoints (a ``CloudChain``: in fallback order, each behind its own
+circuit breaker) and the trace; it answers which model serves a route, moves a decision to the other route after a failure (logged and recorded in the decision), and
 writes decisions and answers to the trace.
 """
 
@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
+from dataclasses import replace
+from typing import Any, Sequence
 
 from ..backends.chat_model import ChatModel
 from ..backends.completions import Completion
 from ..backends.messages import Messages, routing_text
 from ..defaults import Route
 from ..errors import AllRoutesFailedError, CloudCircuitOpenError, CloudError, LocalModelError, PromptTooLongError
-from .breaker import CircuitBreaker, GuardedCloud
+from .breaker import CircuitBreaker
+from .cloud_chain import CloudChain, CloudChainError
 from .decision import CLOUD, LOCAL, Answer, Decision, FallbackKind
 from .trace import TraceWriter
 
@@ -26,18 +28,21 @@ FAILURES = {LOCAL: (LocalModelError, PromptTooLongError), CLOUD: (CloudError,)}
 
 
 class Routes:
-    """The local model, the guarded cloud and the trace (each may be None)."""
+    """The local model, the cloud endpoints and the trace (the local model and the trace may be None, the
+    endpoints an empty list)."""
 
-    def __init__(self, local: Any, cloud: Any, breaker: CircuitBreaker, trace: TraceWriter | None):
+    def __init__(self, local: Any, clouds: Sequence[Any], breaker: CircuitBreaker, trace: TraceWriter | None):
         self.local = local
-        self.cloud = cloud
-        self.breaker = breaker
-        self._guarded_cloud = GuardedCloud(cloud, breaker) if cloud is not None else None
+        self.clouds = CloudChain(clouds, breaker) if clouds else None
         self._trace = trace
 
     def model(self, route: Route) -> ChatModel | None:
         """The model that answers on ``route`` (None when that side is not configured)."""
-        return self.local if route == LOCAL else self._guarded_cloud
+        return self.local if route == LOCAL else self.clouds
+
+    def cloud_available(self) -> bool:
+        """Whether a cloud endpoint would be called now (one is configured and its circuit is not open)."""
+        return self.clouds is not None and self.clouds.available()
 
     def fall_back(self, decision: Decision, error: Exception, *, stream_cut: bool = False) -> Decision:
         """The decision for the other route after ``error``, or raise ``error`` when there is none."""
@@ -50,11 +55,13 @@ class Routes:
             kind = FallbackKind.CLOUD_STREAM_CUT
             reason = (f"the cloud stream broke after {len(error.partial_text)} characters ({error}); "
                       "the local model finished the answer")
-        elif isinstance(error, CloudCircuitOpenError):
+        elif isinstance(error, CloudCircuitOpenError) or getattr(error, "all_skipped", False):
             kind = FallbackKind.CLOUD_SKIPPED
         else:
             kind = FallbackKind.CLOUD_FAILED if failed == CLOUD else FallbackKind.LOCAL_FAILED
         log.warning("falling back to %s: %s", other, reason)
+        if isinstance(error, CloudChainError):
+            decision = replace(decision, cloud_attempts=tuple(a.to_dict() for a in error.attempts))
         return decision.with_fallback(other, kind, reason, degraded=other == LOCAL)
 
     def available(self, decision: Decision) -> Decision:
@@ -73,6 +80,8 @@ class Routes:
 
 
 def answer_of(completion: Completion, decision: Decision, start: float) -> Answer:
+    if completion.attempts:  # which cloud endpoints were tried, and which answered
+        decision = replace(decision, cloud_attempts=completion.attempts)
     return Answer(text=completion.text, decision=decision, model=completion.model, usage=completion.usage,
                   cost_usd=completion.cost_usd, answer_ms=(time.perf_counter() - start) * 1e3,
                   finish_reason=completion.finish_reason)

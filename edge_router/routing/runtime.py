@@ -40,7 +40,7 @@ from ..uncertainty.semantic_entropy import UncertaintyGate
 from ..uncertainty.state_probe import StateProbe
 from .answer_stream import AnswerStream, checks
 from .breaker import CircuitBreaker
-from .decision import CLOUD, Answer, Decision
+from .decision import CLOUD, LOCAL, Answer, Decision
 from .pipeline import Pipeline
 from .policy import CombinationPolicy
 from .privacy_stage import PrivacyStage
@@ -63,7 +63,8 @@ log = logging.getLogger(__name__)
 
 
 class EdgeRouter:
-    """Routes chat queries between a ``LocalLLM`` and a ``CloudLLM``.
+    """Routes chat queries between a ``LocalLLM`` and a ``CloudLLM`` (or several: a list is a fallback chain, each
+    endpoint behind its own circuit breaker, and a call may name the one to try first with ``endpoint``).
 
     The router offloads when its score reaches ``threshold`` (default 0.5), or the
     threshold its card calibrated for ``cloud_share``; with ``budget_window`` the
@@ -78,7 +79,7 @@ class EdgeRouter:
         self,
         *,
         local: LocalLLM | None = None,
-        cloud: CloudLLM | None = None,
+        cloud: CloudLLM | Sequence[CloudLLM] | None = None,
         embedder: Embedder | None = None,
         router: RouterModel | None = None,
         threshold: float | None = None,
@@ -94,6 +95,8 @@ class EdgeRouter:
         privacy: PrivacyPolicy | None = None,
         stages: Sequence[Stage] | None = None,
     ):
+        clouds = list(cloud) if isinstance(cloud, (list, tuple)) else [] if cloud is None else [cloud]
+        cloud = clouds[0] if clouds else None
         if local is None and cloud is None:
             raise ConfigurationError("EdgeRouter needs a local model, a cloud model or both.")
         if router is None and gate is None and cloud is not None and stages is None:
@@ -123,15 +126,15 @@ class EdgeRouter:
         self.combination = combination
         self.privacy = PrivacyPolicy() if privacy is None else privacy
         self.local = local
-        self.cloud = cloud
-        self.breaker = breaker or CircuitBreaker()
+        self.cloud, self.clouds = cloud, clouds
+        self.breaker = breaker or CircuitBreaker()  # the first endpoint's; each other one gets its own
         self.embedder = embedder
         self.router = router
         self.gate = gate
         self.answer_check = answer_check
         self.max_tokens = max_tokens
         trace = trace_path if trace_path is not None else settings.trace_path()
-        self.routes = Routes(local, cloud, self.breaker, TraceWriter(trace) if trace else None)
+        self.routes = Routes(local, clouds, self.breaker, TraceWriter(trace) if trace else None)
         self.pipeline = Pipeline(self.default_stages() if stages is None else stages, self.mode)
 
     def default_stages(self) -> list[Stage]:
@@ -262,11 +265,15 @@ class EdgeRouter:
             "cloud": self.cloud.id if self.cloud else None,
         }
 
-    def _decide(self, messages: Messages, force: str | None, max_tokens: int,
-                cloud_share: float | None = None, privacy: str | None = None) -> tuple[Decision, Query]:
+    def _decide(self, messages: Messages, force: str | None, max_tokens: int, cloud_share: float | None = None,
+                privacy: str | None = None, endpoint: str | None = None) -> tuple[Decision, Query]:
         if privacy is not None and privacy not in PRIVACY_MODES:
             raise InvalidInputError(f"privacy must be one of {', '.join(PRIVACY_MODES)}, not {privacy!r}.")
-        query = Query(messages, max_tokens, force=force, cloud_share=cloud_share, privacy=privacy)
+        if endpoint is not None:  # an unknown name is refused before anything runs
+            if self.routes.clouds is None:
+                raise InvalidInputError(f"endpoint {endpoint!r} names a cloud endpoint, and none is configured.")
+            self.routes.clouds.order(endpoint)
+        query = Query(messages, max_tokens, force=force, cloud_share=cloud_share, privacy=privacy, endpoint=endpoint)
         return self.routes.available(self.pipeline.decide(query, self.model_ids())), query
 
     def route(self, messages: Messages | str, *, force: str | None = None, max_tokens: int | None = None,
@@ -292,7 +299,7 @@ class EdgeRouter:
 
     def close(self) -> None:
         """Free both models (the local model's native memory, the cloud's connections)."""
-        for model in (self.local, self.cloud):
+        for model in (self.local, *self.clouds):
             if model is not None:
                 model.close()
 
@@ -303,16 +310,18 @@ class EdgeRouter:
         self.close()
 
     def chat(self, messages: Messages | str, *, max_tokens: int | None = None, force: str | None = None,
-             cloud_share: float | None = None, sampling: Sampling | None = None, privacy: str | None = None) -> Answer:
+             cloud_share: float | None = None, sampling: Sampling | None = None, privacy: str | None = None,
+             endpoint: str | None = None) -> Answer:
         """Route and answer ``messages``; the ``Answer`` carries its ``Decision``.
 
         ``force`` skips the decision (never past the privacy policy); ``cloud_share`` uses the router's calibrated
         threshold for that share on this call only; ``sampling`` (temperature, top_p, seed, stop, penalties)
-        applies on whichever route answers; ``privacy`` sets the privacy mode for this call.
+        applies on whichever route answers; ``privacy`` sets the privacy mode for this call; ``endpoint`` names the
+        cloud endpoint tried first if the query goes to the cloud.
         """
         messages = normalize(messages)
         max_tokens = self._max_tokens(max_tokens)
-        decision, query = self._decide(messages, force, max_tokens, cloud_share, privacy)
+        decision, query = self._decide(messages, force, max_tokens, cloud_share, privacy, endpoint)
         messages = query.messages  # trimmed where a query that must stay local did not fit
         if checks(self.answer_check, self.routes, decision):  # the check reads the answer's first tokens
             with self._stream(messages, decision, max_tokens, sampling, query) as stream:
@@ -335,26 +344,28 @@ class EdgeRouter:
 
     def _answer_on(self, route: str, query: Query, max_tokens: int, sampling: Sampling | None):
         """One answer on ``route``; a cloud gets the redacted conversation and its answer is restored."""
-        if route == CLOUD and query.redaction is not None:
-            completion = self.model(route).chat(query.cloud_messages, max_tokens=max_tokens, sampling=sampling)
-            return replace(completion, text=query.redaction.restore(completion.text))
-        return self.model(route).chat(query.messages, max_tokens=max_tokens, sampling=sampling)
+        if route == LOCAL:
+            return self.local.chat(query.messages, max_tokens=max_tokens, sampling=sampling)
+        messages = query.messages if query.redaction is None else query.cloud_messages
+        completion = self.routes.clouds.chat(messages, max_tokens=max_tokens, sampling=sampling, endpoint=query.endpoint)
+        return completion if query.redaction is None else replace(completion,
+                                                                  text=query.redaction.restore(completion.text))
 
     def stream(self, messages: Messages | str, *, max_tokens: int | None = None, force: str | None = None,
                cloud_share: float | None = None, sampling: Sampling | None = None,
-               privacy: str | None = None) -> AnswerStream:
+               privacy: str | None = None, endpoint: str | None = None) -> AnswerStream:
         """Route now; iterate the result for the answer's text pieces (``close()`` it, or use it in a ``with``
         block, to stop early)."""
         messages = normalize(messages)
         max_tokens = self._max_tokens(max_tokens)
-        decision, query = self._decide(messages, force, max_tokens, cloud_share, privacy)
+        decision, query = self._decide(messages, force, max_tokens, cloud_share, privacy, endpoint)
         return self._stream(query.messages, decision, max_tokens, sampling, query)
 
     def _stream(self, messages: Messages, decision: Decision, max_tokens: int, sampling: Sampling | None,
                 query: Query) -> AnswerStream:
         return AnswerStream(self.routes, messages, decision, max_tokens, sampling, answer_check=self.answer_check,
                             embedder=self.embedder, query_vector=query.vector, cloud_messages=query.cloud_messages,
-                            redaction=query.redaction)
+                            redaction=query.redaction, endpoint=query.endpoint)
 
 
 def _prefill_probe(config: RouterSettings, local: LocalLLM, router: RouterModel | None,

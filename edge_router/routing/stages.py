@@ -34,12 +34,13 @@ class Query:
     stages after it and the answer check;
     ``scores`` the scores stages left for the ones after them (by stage name). The privacy stage sets
     ``private`` (the query must stay on the device) or ``cloud_messages`` and ``redaction`` (what a cloud may
-    see, and how its answer is restored)."""
+    see, and how its answer is restored). ``endpoint`` names the cloud endpoint to try first."""
 
     messages: Messages
     max_tokens: int
     force: Route | None = None
     cloud_share: float | None = None
+    endpoint: str | None = None
     vector: np.ndarray | None = None
     embedded: Any = None
     scores: dict[str, float] = field(default_factory=dict)

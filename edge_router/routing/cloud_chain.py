@@ -1,0 +1,141 @@
+"""Several cloud endpoints as one: tried in order, each behind its own circuit breaker.
+
+A request goes to the first endpoint (or the one it names); a failure passes it to the next, and only when every
+endpoint has failed or is resting does the caller fall back to the device. Each call returns what it tried, in
+order, so the decision can say which endpoint answered and which failed and why. A stream moves on only while
+nothing has been delivered: once its first piece is out, a cut is the device's to finish, as with one endpoint.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, replace
+from typing import Any, Callable, Iterator, Sequence
+
+from ..backends.completions import Completion
+from ..errors import CloudCircuitOpenError, CloudError, ConfigurationError, InvalidInputError
+from .breaker import CircuitBreaker, GuardedCloud
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One endpoint tried: its name, and the error that made the request move on (None: it answered)."""
+
+    endpoint: str
+    error: str | None = None
+    skipped: bool = False  # its circuit breaker was open: not called
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"endpoint": self.endpoint, "error": self.error, "skipped": self.skipped}
+
+
+class CloudChainError(CloudError):
+    """Every endpoint failed or was resting; ``attempts`` says what happened at each."""
+
+    def __init__(self, message: str, attempts: Sequence[Attempt], *, all_skipped: bool):
+        super().__init__(message)
+        self.attempts = tuple(attempts)
+        self.all_skipped = all_skipped
+
+
+class CloudChain:
+    """``clouds`` in fallback order; ``breaker`` guards the first, and each other endpoint gets its own with the
+    same settings (``breaker_for`` builds them; for tests)."""
+
+    def __init__(self, clouds: Sequence[Any], breaker: CircuitBreaker | None = None,
+                 breaker_for: Callable[[], CircuitBreaker] | None = None):
+        if not clouds:
+            raise ConfigurationError("a cloud chain needs at least one endpoint.")
+        names = [getattr(c, "name", c.id) for c in clouds]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ConfigurationError(f"cloud endpoints need distinct names; {', '.join(twice)} is used twice "
+                                     "(give each a name=).")
+        first = breaker or CircuitBreaker()
+        breaker_for = breaker_for or (lambda: CircuitBreaker(first.failures, first.cool_down_s, clock=first._clock))
+        self.clouds = list(clouds)
+        self.names = names
+        self.guarded = [GuardedCloud(c, first if i == 0 else breaker_for()) for i, c in enumerate(clouds)]
+        self.id = self.guarded[0].id
+
+    def breaker(self, name: str | None = None) -> CircuitBreaker:
+        """The circuit breaker of the endpoint ``name`` (the first by default)."""
+        return self.guarded[self._index(name) if name else 0].breaker
+
+    def available(self) -> bool:
+        """Whether any endpoint's circuit lets a call through now."""
+        return any(g.breaker.state()["state"] != "open" for g in self.guarded)
+
+    def _index(self, name: str) -> int:
+        if name not in self.names:
+            raise InvalidInputError(f"no cloud endpoint named {name!r}; configured: {', '.join(self.names)}.")
+        return self.names.index(name)
+
+    def order(self, endpoint: str | None = None) -> list[int]:
+        """Endpoint indices in the order a request tries them: ``endpoint`` first when named."""
+        indices = list(range(len(self.guarded)))
+        if endpoint is not None:
+            first = self._index(endpoint)
+            indices.remove(first)
+            indices.insert(0, first)
+        return indices
+
+    def _try(self, call: Callable[[GuardedCloud], Any], endpoint: str | None) -> tuple[Any, tuple[Attempt, ...]]:
+        attempts: list[Attempt] = []
+        last: CloudError | None = None
+        for i in self.order(endpoint):
+            name = self.names[i]
+            try:
+                result = call(self.guarded[i])
+            except CloudCircuitOpenError as exc:
+                attempts.append(Attempt(name, str(exc), skipped=True))
+                last = exc
+                continue
+            except CloudError as exc:
+                attempts.append(Attempt(name, str(exc)))
+                last = exc
+                if i != self.order(endpoint)[-1]:
+                    log.warning("cloud endpoint %s failed (%s); trying the next one", name, exc)
+                continue
+            return result, (*attempts, Attempt(name))
+        assert last is not None
+        if len(attempts) == 1:
+            raise last
+        summary = "; ".join(f"{a.endpoint}: {a.error}" for a in attempts)
+        raise CloudChainError(f"every cloud endpoint failed ({summary})", attempts,
+                              all_skipped=all(a.skipped for a in attempts)) from last
+
+    def chat(self, messages: Any, *, endpoint: str | None = None, **kwargs: Any) -> Completion:
+        """The first endpoint's answer that comes; the completion's ``attempts`` lists what was tried."""
+        completion, attempts = self._try(lambda g: g.chat(messages, **kwargs), endpoint)
+        return replace(completion, attempts=tuple(a.to_dict() for a in attempts))
+
+    def sample(self, messages: Any, k: int, *, endpoint: str | None = None, **kwargs: Any) -> Any:
+        return self._try(lambda g: g.sample(messages, k, **kwargs), endpoint)[0]
+
+    def stream(self, messages: Any, *, endpoint: str | None = None, **kwargs: Any) -> ChainStream:
+        """The first endpoint whose stream opens (the request is sent, and retried, before this returns)."""
+        stream, attempts = self._try(lambda g: g.stream(messages, **kwargs), endpoint)
+        return ChainStream(stream, attempts)
+
+    def close(self) -> None:
+        for g in self.guarded:
+            g.close()
+
+
+class ChainStream:
+    """An open endpoint's stream; ``completion`` afterwards carries the chain's ``attempts``."""
+
+    def __init__(self, stream: Any, attempts: tuple[Attempt, ...]):
+        self._stream = stream
+        self.attempts = attempts
+
+    @property
+    def completion(self) -> Completion | None:
+        done = self._stream.completion
+        return None if done is None else replace(done, attempts=tuple(a.to_dict() for a in self.attempts))
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self._stream
