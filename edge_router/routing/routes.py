@@ -1,8 +1,8 @@
 """The two routes a query can take, and what happens when one fails: shared by ``EdgeRouter`` and its streams.
 
 ``Routes`` holds the local model, the cloud endpoints (a ``CloudChain``: in fallback order, each behind its own
-circuit breaker) and the trace; it answers which model serves a route, moves a decision to the other route after a failure (logged and recorded in the decision), and
-writes decisions and answers to the trace.
+circuit breaker) and the trace; it answers which model serves a route, moves a decision to the other route after a
+failure (logged and recorded in the decision), and writes decisions and answers to the trace.
 """
 
 from __future__ import annotations

@@ -40,7 +40,7 @@ from ..uncertainty.semantic_entropy import UncertaintyGate
 from ..uncertainty.state_probe import StateProbe
 from .answer_stream import AnswerStream, checks
 from .breaker import CircuitBreaker
-from .decision import CLOUD, LOCAL, Answer, Decision
+from .decision import LOCAL, Answer, Decision
 from .pipeline import Pipeline
 from .policy import CombinationPolicy
 from .privacy_stage import PrivacyStage
@@ -347,7 +347,8 @@ class EdgeRouter:
         if route == LOCAL:
             return self.local.chat(query.messages, max_tokens=max_tokens, sampling=sampling)
         messages = query.messages if query.redaction is None else query.cloud_messages
-        completion = self.routes.clouds.chat(messages, max_tokens=max_tokens, sampling=sampling, endpoint=query.endpoint)
+        completion = self.routes.clouds.chat(messages, max_tokens=max_tokens, sampling=sampling,
+                                             endpoint=query.endpoint)
         return completion if query.redaction is None else replace(completion,
                                                                   text=query.redaction.restore(completion.text))
 
