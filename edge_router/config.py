@@ -96,6 +96,10 @@ class RouterSettings:
                                   choices=defaults.CLUSTERERS)
     max_tokens: int = _option("--max-tokens", f"answer length limit (default {defaults.MAX_TOKENS})",
                               default=defaults.MAX_TOKENS, type=_positive_int)
+    clouds: tuple[dict, ...] = _option("--clouds", "cloud endpoints in fallback order, used instead of the "
+                                       f"{settings.CLOUD_BASE_URL_ENV} one (settings file only: a list of tables with "
+                                       "name, base_url, model and optionally api_key_env, prices = [IN, OUT], "
+                                       "deadline_s, first_byte_s)", default=(), group="file")
     cloud_prices: tuple[float, float] | None = _option(
         "--prices", f"the cloud's USD per million input and output tokens, for cost reports (default: "
         f"{settings.CLOUD_PRICES_ENV}, else unknown)", type=_prices, group="cloud",
@@ -153,6 +157,27 @@ class RouterSettings:
         return PrivacyPolicy(mode=self.privacy, triggers=tuple(self.privacy_triggers or DEFAULT_TRIGGERS),
                              rules=rules)
 
+    def cloud_endpoints(self) -> list:
+        """A ``CloudLLM`` for each of ``clouds``, in order (each one's key from the variable its api_key_env names)."""
+        from .backends.cloud_llm import CloudLLM, Prices
+
+        out = []
+        for c in self.clouds:
+            key = os.environ.get(c["api_key_env"]) if c.get("api_key_env") else None
+            if c.get("api_key_env") and not key:
+                raise ConfigurationError(f"clouds: endpoint {c['name']!r} takes its key from {c['api_key_env']}, "
+                                         "which is not set; set it, or drop api_key_env for an endpoint without one.")
+            out.append(CloudLLM(base_url=c["base_url"], model=c["model"], name=c["name"], api_key=key,
+                                prices=Prices(*c["prices"]) if c.get("prices") else self._prices(),
+                                deadline_s=c.get("deadline_s", self.cloud_deadline_s),
+                                first_byte_s=c.get("first_byte_s", self.cloud_first_byte_s)))
+        return out
+
+    def _prices(self):
+        from .backends.cloud_llm import Prices
+
+        return Prices(*self.cloud_prices) if self.cloud_prices else None
+
     @classmethod
     def from_env(cls, **values: Any) -> RouterSettings:
         """``values`` over the environment's settings (``EDGE_ROUTER_CLOUD_PRICES``, ``EDGE_ROUTER_TRACE``)."""
@@ -177,7 +202,7 @@ class RouterSettings:
         except (OSError, tomllib.TOMLDecodeError) as exc:
             raise ConfigurationError(f"cannot read the settings file {path}: {exc}") from exc
         data = data.get("edge_router", data)
-        for key in ("cloud_prices", "privacy_triggers", "privacy_rules"):
+        for key in ("cloud_prices", "privacy_triggers", "privacy_rules", "clouds"):
             if isinstance(data.get(key), list):
                 data[key] = tuple(data[key])
         return cls.from_mapping({**data, **values}, where=str(path))
@@ -238,6 +263,26 @@ def _check(s: RouterSettings) -> None:
                                  f"keywords or examples ({exc}).") from None
     if s.check_threshold is not None and not 0.0 <= s.check_threshold <= 1.0:
         raise ConfigurationError(f"check_threshold is a probability in [0, 1], not {s.check_threshold}.")
+    _check_clouds(s.clouds)
+
+
+CLOUD_KEYS = {"name", "base_url", "model", "api_key_env", "prices", "deadline_s", "first_byte_s"}
+
+
+def _check_clouds(clouds: tuple[dict, ...]) -> None:
+    names = []
+    for i, c in enumerate(clouds):
+        if not isinstance(c, dict) or not {"name", "base_url", "model"} <= set(c) or set(c) - CLOUD_KEYS:
+            raise ConfigurationError(f"clouds: endpoint {i + 1} is a table with name, base_url and model, and "
+                                     f"optionally {', '.join(sorted(CLOUD_KEYS - {'name', 'base_url', 'model'}))} "
+                                     f"(got {sorted(c) if isinstance(c, dict) else c!r}).")
+        prices = c.get("prices")
+        if prices is not None and (not isinstance(prices, (list, tuple)) or len(prices) != 2):
+            raise ConfigurationError(f"clouds: {c['name']!r}'s prices are [IN, OUT], USD per million tokens.")
+        names.append(c["name"])
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise ConfigurationError(f"clouds: endpoint names must be distinct; {', '.join(twice)} is used twice.")
 
 
 GROUPS = ("decision", "cloud", "answer", "local")

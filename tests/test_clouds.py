@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from edge_router import CloudLLM, EdgeRouter
@@ -89,3 +91,64 @@ def test_endpoints_need_distinct_names(servers):
     twins = [CloudLLM(base_url=s.base_url, model="m") for s in servers]
     with pytest.raises(ConfigurationError, match="distinct names; m is used twice"):
         EdgeRouter(local=FakeLocal(n_ctx=500), cloud=twins, router=FakeRouter(), embedder=FakeEmbedder())
+
+
+def test_serve_lists_the_endpoints_and_a_request_may_name_one(servers):
+    import requests
+    from test_server import Served
+
+    from edge_router.serving.server import create_app
+
+    servers[1].behaviours.append("500")
+    with Served(create_app(_router(servers))) as served:
+        listed = requests.get(f"{served.base_url}/v1/models", timeout=10).json()
+        assert [m["id"] for m in listed["data"]] == ["edge-router", "cheap", "strong"]
+        body = {"model": "strong", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 5}
+        for stream in (False, True):
+            reply = requests.post(f"{served.base_url}/v1/chat/completions", json={**body, "stream": stream},
+                                  timeout=30)
+            assert reply.status_code == 200 and reply.headers["x-edge-router-route"] == "cloud"
+            if not stream:  # "strong" failed once: "cheap" answered, and the response says so
+                data = reply.json()
+                assert data["model"] == "cloud:cheap"
+                assert [a["endpoint"] for a in data["edge_router"]["cloud_attempts"]] == ["strong", "cheap"]
+            else:  # a stream names the endpoint asked first
+                first = json.loads(reply.text.split("\n\n")[0].removeprefix("data: "))
+                assert first["model"] == "cloud:strong"
+        refused = requests.post(f"{served.base_url}/v1/chat/completions",
+                                json={**body, "edge_router": {"force": "local"}}, timeout=30)
+        assert refused.status_code == 400 and "forced to the device" in refused.json()["error"]["message"]
+        health = requests.get(f"{served.base_url}/health", timeout=10).json()
+        assert set(health["cloud_circuits"]) == {"cheap", "strong"}
+
+
+def test_a_settings_file_lists_endpoints_in_fallback_order(tmp_path, monkeypatch):
+    from edge_router.config import RouterSettings
+
+    path = tmp_path / "settings.toml"
+    path.write_text('[[clouds]]\nname = "cheap"\nbase_url = "http://127.0.0.1:9/v1"\nmodel = "mini"\n'
+                    'prices = [0.15, 0.6]\n\n[[clouds]]\nname = "strong"\nbase_url = "http://127.0.0.1:8/v1"\n'
+                    'model = "big"\napi_key_env = "STRONG_KEY"\ndeadline_s = 5\n', encoding="utf-8")
+    config = RouterSettings.from_toml(path)
+    with pytest.raises(ConfigurationError, match="STRONG_KEY, which is not set"):
+        config.cloud_endpoints()
+    monkeypatch.setenv("STRONG_KEY", "sk-test")
+    cheap, strong = config.cloud_endpoints()
+    assert (cheap.name, cheap.model, cheap.prices.input_per_million) == ("cheap", "mini", 0.15)
+    assert (strong.id, strong.deadline_s, strong._api_key) == ("cloud:strong", 5, "sk-test")
+    with pytest.raises(ConfigurationError, match="is a table with name, base_url and model"):
+        RouterSettings(clouds=({"name": "x", "base_url": "http://h/v1"},))
+    with pytest.raises(ConfigurationError, match="x is used twice"):
+        RouterSettings(clouds=({"name": "x", "base_url": "http://h/v1", "model": "a"},) * 2)
+
+
+@pytest.mark.real_models
+def test_from_defaults_takes_a_list_of_clouds(servers):
+    from conftest import TINY_LLM
+
+    servers[0].behaviours.append("500")
+    clouds = [CloudLLM(base_url=s.base_url, model="m", name=name, max_retries=0)
+              for s, name in zip(servers, ("cheap", "strong"))]
+    with EdgeRouter.from_defaults(cloud=clouds, local_model=TINY_LLM, max_tokens=5) as router:
+        answer = router.chat("hi", force="cloud")
+    assert answer.text == "cloud answer to: hi" and answer.decision.cloud_attempts[-1]["endpoint"] == "strong"

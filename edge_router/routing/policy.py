@@ -13,7 +13,9 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import RouterModelError
+from ..errors import ConfigurationError, RouterModelError
+from ..files import shipped
+from ..uncertainty.state_probe import StateProbe
 
 
 def _logit(p: float) -> float:
@@ -48,3 +50,16 @@ class CombinationPolicy:
     def threshold_for_share(self, share: float) -> float:
         key = min(self.thresholds, key=lambda k: abs(float(k) - share))
         return self.thresholds[key]
+
+
+def shipped_prefill_probe(local_id: str):
+    """The shipped prefill probe and its combination policy, for the local model ``local_id``."""
+    probe_path, policy_path = shipped.shipped_state_probe(), shipped.shipped_policy()
+    if probe_path is None or policy_path is None:
+        raise ConfigurationError("No prefill probe ships with this package (models/probes/prefill_state.json, "
+                                 "models/routers/policy.json); build them with models/probes/build_state.py.")
+    probe, policy = StateProbe.load(probe_path), CombinationPolicy.load(policy_path)
+    if probe.local_model != local_id:
+        raise ConfigurationError(f"The shipped prefill probe reads {probe.local_model}'s state, not {local_id}'s; "
+                                 "train one for your model with models/probes/build_state.py.")
+    return probe, policy

@@ -42,7 +42,7 @@ from .answer_stream import AnswerStream, checks
 from .breaker import CircuitBreaker
 from .decision import LOCAL, Answer, Decision
 from .pipeline import Pipeline
-from .policy import CombinationPolicy
+from .policy import CombinationPolicy, shipped_prefill_probe
 from .privacy_stage import PrivacyStage
 from .routes import FAILURES, Routes, answer_of, both_failed
 from .stages import (
@@ -180,7 +180,8 @@ class EdgeRouter:
         return self.policy.budget
 
     @classmethod
-    def from_settings(cls, config: RouterSettings, *, cloud: CloudLLM | None = None, cloud_from_env: bool = True,
+    def from_settings(cls, config: RouterSettings, *, cloud: CloudLLM | Sequence[CloudLLM] | None = None,
+                      cloud_from_env: bool = True,
                       breaker: CircuitBreaker | None = None, stages: Sequence[Stage] | None = None) -> EdgeRouter:
         """Build the router ``config`` describes (``RouterSettings``); the cloud from ``EDGE_ROUTER_CLOUD_*`` when
         ``cloud`` is not given and ``cloud_from_env``."""
@@ -192,10 +193,13 @@ class EdgeRouter:
         if mode == "gate" and (config.threshold is not None or config.cloud_share is not None):
             raise ConfigurationError("threshold and cloud_share (--threshold, --cloud-share) set the router; the "
                                      "gate's threshold is gate_threshold (--gate-threshold).")
-        if settings.offline() and (cloud is not None or settings.cloud_setting(settings.CLOUD_BASE_URL_ENV)):
+        if settings.offline() and (cloud is not None or config.clouds
+                                   or settings.cloud_setting(settings.CLOUD_BASE_URL_ENV)):
             log.warning("%s is set: the cloud is left out and every query stays on the device", settings.OFFLINE_ENV)
-            cloud, cloud_from_env = None, False
-        if cloud is None and cloud_from_env and settings.cloud_setting(settings.CLOUD_BASE_URL_ENV):
+            cloud, cloud_from_env, config = None, False, replace(config, clouds=())
+        if cloud is None and config.clouds:
+            cloud = config.cloud_endpoints()
+        elif cloud is None and cloud_from_env and settings.cloud_setting(settings.CLOUD_BASE_URL_ENV):
             cloud = CloudLLM(deadline_s=config.cloud_deadline_s, first_byte_s=config.cloud_first_byte_s,
                              prices=Prices(*config.cloud_prices) if config.cloud_prices else None)
         if cloud is None:
@@ -221,7 +225,8 @@ class EdgeRouter:
         router = RouterModel(router_file, embedder_id=embedder.id, dim=embedder.dim) if "router" in mode else None
         gate = (UncertaintyGate(clusterer, k=config.gate_k, threshold=config.gate_threshold)
                 if clusterer is not None else None)
-        state_probe, combination = _prefill_probe(config, local, router, cloud)
+        state_probe, combination = (shipped_prefill_probe(local.id) if config.prefill_probe and router and cloud
+                                    else (None, None))
         return cls(local=local, cloud=cloud, embedder=embedder, router=router, threshold=config.threshold,
                    state_probe=state_probe, combination=combination, privacy=config.privacy_policy(),
                    cloud_share=config.cloud_share, budget_window=config.budget_window, gate=gate,
@@ -367,22 +372,6 @@ class EdgeRouter:
         return AnswerStream(self.routes, messages, decision, max_tokens, sampling, answer_check=self.answer_check,
                             embedder=self.embedder, query_vector=query.vector, cloud_messages=query.cloud_messages,
                             redaction=query.redaction, endpoint=query.endpoint)
-
-
-def _prefill_probe(config: RouterSettings, local: LocalLLM, router: RouterModel | None,
-                   cloud: CloudLLM | None) -> tuple[StateProbe | None, CombinationPolicy | None]:
-    """The shipped prefill probe and its combination policy, when ``config.prefill_probe`` asks for them."""
-    if not config.prefill_probe or router is None or cloud is None:
-        return None, None
-    probe_path, policy_path = shipped.shipped_state_probe(), shipped.shipped_policy()
-    if probe_path is None or policy_path is None:
-        raise ConfigurationError("No prefill probe ships with this package (models/probes/prefill_state.json, "
-                                 "models/routers/policy.json); build them with models/probes/build_state.py.")
-    probe, policy = StateProbe.load(probe_path), CombinationPolicy.load(policy_path)
-    if probe.local_model != local.id:
-        raise ConfigurationError(f"The shipped prefill probe reads {probe.local_model}'s state, not {local.id}'s; "
-                                 "train one for your model with models/probes/build_state.py.")
-    return probe, policy
 
 
 def __getattr__(name: str):

@@ -9,6 +9,9 @@ Per-request options come as an ``edge_router`` object in the request body
 (``force``: "local" or "cloud"; ``cloud_share``: a number in (0, 1); ``privacy``: "keep-local", "redact" or
 "off") or as the headers ``x-edge-router-force``, ``x-edge-router-cloud-share`` and
 ``x-edge-router-privacy-mode``. The entity types the privacy stage found come back in ``x-edge-router-privacy``.
+``/v1/models`` lists the router itself and each cloud endpoint by name; a request whose ``model`` names an endpoint
+is answered by that endpoint first (the other endpoints, then the device, as fallbacks; never past the privacy
+policy), any other ``model`` is routed.
 
 Invalid requests get 400 with an OpenAI-style error object; a missing or wrong
 bearer token (when one is set) gets 401; both routes failing gets 502. The local
@@ -220,19 +223,23 @@ def create_app(router: EdgeRouter, *, token: str | None = None, max_body_bytes: 
             log.exception("unexpected error serving %s", request.url.path)
             return fail(500, "Internal error; the server log has the details.", "server_error")
 
+    endpoints = router.routes.clouds.names if router.routes.clouds else []
+
     @app.get("/health")
     async def health():
+        circuits = {name: router.routes.clouds.breaker(name).state() for name in endpoints}
         return {"status": "ok", "mode": router.mode, "models": router.model_ids(),
-                "cloud_circuit": router.breaker.state()}
+                "cloud_circuit": router.breaker.state(), "cloud_circuits": circuits}
 
     @app.get("/v1/models")
     async def models():
-        return {"object": "list", "data": [{"id": model_name, "object": "model", "created": 0,
-                                            "owned_by": "edge-router"}]}
+        listed = [(model_name, "edge-router"), *((name, "edge-router cloud endpoint") for name in endpoints)]
+        return {"object": "list", "data": [{"id": name, "object": "model", "created": 0, "owned_by": owner}
+                                           for name, owner in listed]}
 
     @app.get("/metrics")
     async def prometheus():
-        metrics.circuit_open.set(1.0 if router.breaker.state()["state"] == "open" else 0.0)
+        metrics.circuit_open.set(1.0 if endpoints and not router.routes.cloud_available() else 0.0)
         body, content_type = metrics.render()
         return Response(body, media_type=content_type)
 
@@ -251,6 +258,11 @@ def create_app(router: EdgeRouter, *, token: str | None = None, max_body_bytes: 
             return fail(400, str(exc))
         call = {"max_tokens": req["max_tokens"], "force": req["force"], "cloud_share": req["cloud_share"],
                 "privacy": req["privacy"], "sampling": req["sampling"]}
+        if req["model"] in endpoints:  # the caller asked for this endpoint: it answers, unless it cannot
+            if req["force"] == "local":
+                return fail(400, f"model {req['model']!r} is a cloud endpoint, and the request is forced to the "
+                                 "device; name the router's model instead, or drop the force.")
+            call.update(force="cloud", endpoint=req["model"])
         if req["needs_tools"]:  # a required tool call: the device model cannot make one
             if router.cloud is None or req["force"] == "local":
                 why = "it is forced to the device." if router.cloud is not None else "no cloud is configured."
@@ -265,7 +277,7 @@ def create_app(router: EdgeRouter, *, token: str | None = None, max_body_bytes: 
                 if req["needs_tools"] and stream.decision.route != "cloud":
                     stream.close()
                     return fail(502, device_cannot, "upstream_error")
-                model = router.model(stream.decision.route).id  # the model that starts answering
+                model = answering_model(router, stream.decision, call.get("endpoint"))  # the one asked first
                 return ClosingStreamingResponse(_events(stream, model), media_type="text/event-stream",
                                                 headers=decision_headers(stream.decision))
             answer = await anyio.to_thread.run_sync(lambda: router.chat(req["messages"], **call))
@@ -279,8 +291,8 @@ def create_app(router: EdgeRouter, *, token: str | None = None, max_body_bytes: 
             metrics.fallbacks.labels(reason="all_routes_failed").inc()
             return fail(502, str(exc), "upstream_error")
         record(answer)
-        # The same name as a stream gives: the answering model's id ("cloud:NAME" for a cloud).
-        return JSONResponse(_completion_body(answer, router.model(answer.route).id),
+        # The same name as a stream gives: the answering model's id ("cloud:NAME" for a cloud endpoint).
+        return JSONResponse(_completion_body(answer, answering_model(router, answer.decision)),
                             headers=decision_headers(answer.decision))
 
     async def _events(stream, model: str):
@@ -311,6 +323,17 @@ def create_app(router: EdgeRouter, *, token: str | None = None, max_body_bytes: 
 
     app.state.metrics = metrics
     return app
+
+
+def answering_model(router: Any, decision: Decision, endpoint: Optional[str] = None) -> str:
+    """The id of the model that answers (or, for a stream not yet opened, will first be asked): the local model's,
+    or ``cloud:NAME`` of the endpoint that answered, else the first one the request tries."""
+    if decision.route == "cloud" and decision.cloud_attempts:
+        return f"cloud:{decision.cloud_attempts[-1]['endpoint']}"
+    chain = router.routes.clouds
+    if decision.route == "cloud" and chain is not None:
+        return chain.guarded[chain.order(endpoint)[0]].id
+    return router.model(decision.route).id
 
 
 def _completion_body(answer: Answer, model: str) -> dict:
