@@ -73,6 +73,13 @@ class RouterSettings:
                                         "benchmarks/results/default_share.md)", type=_float)
     budget_window: int | None = _option("--budget-window", "keep --cloud-share over the last N decisions (an online "
                                         "budget)", type=_positive_int, metavar="N")
+    routing_turns: int = _option("--routing-turns", "user turns the router reads, newest first (default "
+                                 f"{defaults.ROUTING_TURNS}: benchmarks/results/conversations.md)",
+                                 default=defaults.ROUTING_TURNS, type=_positive_int, metavar="N")
+    follow_up_margin: float = _option("--follow-up-margin", "a follow-up of a turn this router answered stays on that "
+                                      "turn's route unless the score is this far from the threshold (default "
+                                      f"{defaults.FOLLOW_UP_MARGIN:g}; 0: every turn decided afresh)",
+                                      default=defaults.FOLLOW_UP_MARGIN, type=_float)
     prefill_probe: bool = _option("--prefill-probe", "read the local model's own state at the end of the prompt and "
                                   "combine the shipped probe with the router (opt-in: measured better on benchmark-"
                                   "format prompts, not on plain chat; router modes only)", default=False,
@@ -263,6 +270,8 @@ def _check(s: RouterSettings) -> None:
                                  f"keywords or examples ({exc}).") from None
     if s.check_threshold is not None and not 0.0 <= s.check_threshold <= 1.0:
         raise ConfigurationError(f"check_threshold is a probability in [0, 1], not {s.check_threshold}.")
+    if not 0.0 <= s.follow_up_margin <= 1.0:
+        raise ConfigurationError(f"follow_up_margin is a score distance in [0, 1], not {s.follow_up_margin}.")
     _check_clouds(s.clouds)
 
 

@@ -17,6 +17,10 @@ CLOUD_SHARE = 0.3
 calibrated for it (chosen in benchmarks/results/default_share.md). The SDK, the CLI, serve and the demo all use it."""
 THRESHOLD = 0.5
 """Router score at which a query goes to the cloud for a router without a calibration table."""
+ROUTING_TURNS = 1
+"""User turns the router reads, newest first (chosen in benchmarks/results/conversations.md)."""
+FOLLOW_UP_MARGIN = 0.15
+"""A follow-up stays on the route of the turn it follows unless the deciding score is this far from the threshold."""
 MAX_TOKENS = 512
 """Answer length limit: 256 cut 68 % of the local model's answers to coding tasks, 512 cut 2 %
 (benchmarks/results/generation_settings.md)."""

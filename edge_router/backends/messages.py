@@ -77,12 +77,14 @@ def has_tool_messages(messages: Messages) -> bool:
     return any(m["role"] == "tool" or m.get("tool_calls") for m in messages)
 
 
-def routing_text(messages: Messages) -> str:
-    """The text the router scores: the last user message (as RouteLLM routes on the last user turn)."""
-    for message in reversed(messages):
-        if message["role"] == "user":
-            return message["content"]
-    raise InvalidInputError("messages contain no user message; add one with role 'user'.")
+def routing_text(messages: Messages, turns: int = 1) -> str:
+    """The text the router scores: the last user message (as RouteLLM routes on the last user turn), then, with
+    ``turns`` > 1, the user messages before it, newest first (a routing window that cuts the text cuts the oldest
+    context)."""
+    users = [m["content"] for m in reversed(messages) if m["role"] == "user"]
+    if not users:
+        raise InvalidInputError("messages contain no user message; add one with role 'user'.")
+    return "\n\n".join(users[:turns])
 
 
 KEPT_ROLES = ("system", "developer")

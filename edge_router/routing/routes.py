@@ -1,8 +1,9 @@
 """The two routes a query can take, and what happens when one fails: shared by ``EdgeRouter`` and its streams.
 
 ``Routes`` holds the local model, the cloud endpoints (a ``CloudChain``: in fallback order, each behind its own
-circuit breaker) and the trace; it answers which model serves a route, moves a decision to the other route after a
-failure (logged and recorded in the decision), and writes decisions and answers to the trace.
+circuit breaker), the routes of recent answers and the trace; it answers which model serves a route, moves a
+decision to the other route after a failure (logged and recorded in the decision), and records decisions and
+answers.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from ..defaults import Route
 from ..errors import AllRoutesFailedError, CloudCircuitOpenError, CloudError, LocalModelError, PromptTooLongError
 from .breaker import CircuitBreaker
 from .cloud_chain import CloudChain, CloudChainError
+from .conversation import AnsweredTurns
 from .decision import CLOUD, LOCAL, Answer, Decision, FallbackKind
 from .trace import TraceWriter
 
@@ -34,6 +36,7 @@ class Routes:
     def __init__(self, local: Any, clouds: Sequence[Any], breaker: CircuitBreaker, trace: TraceWriter | None):
         self.local = local
         self.clouds = CloudChain(clouds, breaker) if clouds else None
+        self.turns = AnsweredTurns()
         self._trace = trace
 
     def model(self, route: Route) -> ChatModel | None:
@@ -70,8 +73,11 @@ class Routes:
             return decision.with_fallback(CLOUD, FallbackKind.NO_LOCAL, "no local model configured", degraded=False)
         return decision
 
-    def write_trace(self, event: str, messages: Messages, result: Decision | Answer) -> None:
-        """Append ``result`` to the trace, if one is configured (answers without their text)."""
+    def record(self, event: str, messages: Messages, result: Decision | Answer) -> None:
+        """Remember an answer's route (for its follow-ups) and append ``result`` to the trace, if one is configured
+        (answers without their text)."""
+        if isinstance(result, Answer):
+            self.turns.remember(result.text, result.route)
         if self._trace is not None:
             record = result.to_dict()
             if isinstance(result, Answer):

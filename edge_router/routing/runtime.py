@@ -40,6 +40,7 @@ from ..uncertainty.semantic_entropy import UncertaintyGate
 from ..uncertainty.state_probe import StateProbe
 from .answer_stream import AnswerStream, checks
 from .breaker import CircuitBreaker
+from .conversation import FollowUp
 from .decision import LOCAL, Answer, Decision
 from .pipeline import Pipeline
 from .policy import CombinationPolicy, shipped_prefill_probe
@@ -66,13 +67,15 @@ class EdgeRouter:
     """Routes chat queries between a ``LocalLLM`` and a ``CloudLLM`` (or several: a list is a fallback chain, each
     endpoint behind its own circuit breaker, and a call may name the one to try first with ``endpoint``).
 
-    The router offloads when its score reaches ``threshold`` (default 0.5), or the
-    threshold its card calibrated for ``cloud_share``; with ``budget_window`` the
+    The router offloads when its score reaches ``threshold``, or the threshold its card calibrated for
+    ``cloud_share`` (default ``defaults.CLOUD_SHARE``); with ``budget_window`` the
     threshold keeps following that share over the last N decisions. ``breaker``
     skips the cloud for a cool-down after consecutive failures (default: 3
     failures, 30 s); ``answer_check`` judges the start of each local answer that
     could still go to the cloud; ``stages`` replaces the default decision stages
-    (``default_stages``) with your own list; ``close()`` or a ``with`` block frees both models.
+    (``default_stages``) with your own list; ``routing_turns`` is how many user turns the router reads and
+    ``follow_up_margin`` how confident it must be to move a follow-up off the route of the answer it follows
+    (``routing.conversation``); ``close()`` or a ``with`` block frees both models.
     """
 
     def __init__(
@@ -94,6 +97,8 @@ class EdgeRouter:
         combination: CombinationPolicy | None = None,
         privacy: PrivacyPolicy | None = None,
         stages: Sequence[Stage] | None = None,
+        routing_turns: int = defaults.ROUTING_TURNS,
+        follow_up_margin: float = defaults.FOLLOW_UP_MARGIN,
     ):
         clouds = list(cloud) if isinstance(cloud, (list, tuple)) else [] if cloud is None else [cloud]
         cloud = clouds[0] if clouds else None
@@ -132,7 +137,7 @@ class EdgeRouter:
         self.router = router
         self.gate = gate
         self.answer_check = answer_check
-        self.max_tokens = max_tokens
+        self.max_tokens, self.routing_turns, self.follow_up_margin = max_tokens, routing_turns, follow_up_margin
         trace = trace_path if trace_path is not None else settings.trace_path()
         self.routes = Routes(local, clouds, self.breaker, TraceWriter(trace) if trace else None)
         self.pipeline = Pipeline(self.default_stages() if stages is None else stages, self.mode)
@@ -153,6 +158,8 @@ class EdgeRouter:
                                             decides=self.state_probe is None, note=self._router_note()))
             if self.state_probe is not None:
                 stages.append(PrefillProbe(self.local, self.state_probe, self.policy, self.combination))
+            if self.router is not None and self.follow_up_margin > 0:
+                stages.append(FollowUp(self.routes.turns, self.policy, self.follow_up_margin))
             if self.gate is not None:
                 stages.append(UncertaintyGateStage(self.gate, self.local))
         if self.local is not None:
@@ -232,7 +239,7 @@ class EdgeRouter:
                    cloud_share=config.cloud_share, budget_window=config.budget_window, gate=gate,
                    answer_check=answer_check, max_tokens=config.max_tokens, trace_path=config.trace_path,
                    breaker=breaker or CircuitBreaker(config.breaker_failures, config.breaker_cool_down_s),
-                   stages=stages)
+                   stages=stages, routing_turns=config.routing_turns, follow_up_margin=config.follow_up_margin)
 
     @classmethod
     def from_defaults(cls, *, cloud: CloudLLM | None = None, cloud_from_env: bool = True,
@@ -278,7 +285,8 @@ class EdgeRouter:
             if self.routes.clouds is None:
                 raise InvalidInputError(f"endpoint {endpoint!r} names a cloud endpoint, and none is configured.")
             self.routes.clouds.order(endpoint)
-        query = Query(messages, max_tokens, force=force, cloud_share=cloud_share, privacy=privacy, endpoint=endpoint)
+        query = Query(messages, max_tokens, force=force, cloud_share=cloud_share, privacy=privacy, endpoint=endpoint,
+                      routing_turns=self.routing_turns)
         return self.routes.available(self.pipeline.decide(query, self.model_ids())), query
 
     def route(self, messages: Messages | str, *, force: str | None = None, max_tokens: int | None = None,
@@ -286,7 +294,7 @@ class EdgeRouter:
         """The routing decision for ``messages`` without answering them."""
         messages = normalize(messages)
         decision, _ = self._decide(messages, force, self._max_tokens(max_tokens), cloud_share, privacy)
-        self.routes.write_trace("route", messages, decision)
+        self.routes.record("route", messages, decision)
         return decision
 
     def _max_tokens(self, max_tokens: int | None) -> int:
@@ -344,7 +352,7 @@ class EdgeRouter:
             except FAILURES[decision.route] as second:
                 raise both_failed(first, second) from second
         answer = answer_of(completion, decision, start)
-        self.routes.write_trace("answer", messages, answer)
+        self.routes.record("answer", messages, answer)
         return answer
 
     def _answer_on(self, route: str, query: Query, max_tokens: int, sampling: Sampling | None):

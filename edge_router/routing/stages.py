@@ -34,13 +34,15 @@ class Query:
     stages after it and the answer check;
     ``scores`` the scores stages left for the ones after them (by stage name). The privacy stage sets
     ``private`` (the query must stay on the device) or ``cloud_messages`` and ``redaction`` (what a cloud may
-    see, and how its answer is restored). ``endpoint`` names the cloud endpoint to try first."""
+    see, and how its answer is restored). ``endpoint`` names the cloud endpoint to try first; ``routing_turns`` how
+    many user turns, newest first, the routing text holds."""
 
     messages: Messages
     max_tokens: int
     force: Route | None = None
     cloud_share: float | None = None
     endpoint: str | None = None
+    routing_turns: int = 1
     vector: np.ndarray | None = None
     embedded: Any = None
     scores: dict[str, float] = field(default_factory=dict)
@@ -53,7 +55,7 @@ class Query:
     @property
     def text(self) -> str:
         if self._text is None:
-            self._text = routing_text(self.messages)
+            self._text = routing_text(self.messages, self.routing_turns)
         return self._text
 
 
@@ -220,6 +222,7 @@ class PrefillProbe:
         router_score = query.scores.get(TrainedRouter.name)
         combined = self.combination is not None and router_score is not None
         score = self.combination.score(router_score, probe_score) if combined else probe_score
+        query.scores[self.name] = score  # the deciding score, for the stages after it
         threshold = self.policy.threshold(query.cloud_share)
         chosen = CLOUD if score >= threshold else LOCAL
         what = (f"router and prefill probe combined: P(local answer wrong) {score:.3f} (probe {probe_score:.3f} at "
