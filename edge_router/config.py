@@ -20,7 +20,7 @@ from . import defaults, settings
 from .errors import ConfigurationError
 
 
-def _positive_int(text: str) -> int:
+def positive_int(text: str) -> int:
     value = int(text) if text.strip().lstrip("-").isdigit() else 0
     if value < 1:
         raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number")
@@ -72,10 +72,10 @@ class RouterSettings:
                                         f"calibration ones (default {defaults.CLOUD_SHARE:g}, chosen in "
                                         "benchmarks/results/default_share.md)", type=_float)
     budget_window: int | None = _option("--budget-window", "keep --cloud-share over the last N decisions (an online "
-                                        "budget)", type=_positive_int, metavar="N")
+                                        "budget)", type=positive_int, metavar="N")
     routing_turns: int = _option("--routing-turns", "user turns the router reads, newest first (default "
                                  f"{defaults.ROUTING_TURNS}: benchmarks/results/conversations.md)",
-                                 default=defaults.ROUTING_TURNS, type=_positive_int, metavar="N")
+                                 default=defaults.ROUTING_TURNS, type=positive_int, metavar="N")
     follow_up_margin: float = _option("--follow-up-margin", "a follow-up of a turn this router answered stays on that "
                                       "turn's route unless the score is this far from the threshold (default "
                                       f"{defaults.FOLLOW_UP_MARGIN:g}; 0: every turn decided afresh)",
@@ -97,12 +97,12 @@ class RouterSettings:
                                     f"(default {defaults.GATE_THRESHOLD:g})", default=defaults.GATE_THRESHOLD,
                                     type=_float)
     gate_k: int = _option("--gate-k", f"samples the gate draws (default {defaults.GATE_K})", default=defaults.GATE_K,
-                          type=_positive_int)
+                          type=positive_int)
     gate_clusterer: str = _option("--gate-clusterer", f"how the gate clusters samples (default {defaults.CLUSTERER}: "
                                   "see benchmarks/results/se_backends.md)", default=defaults.CLUSTERER,
                                   choices=defaults.CLUSTERERS)
     max_tokens: int = _option("--max-tokens", f"answer length limit (default {defaults.MAX_TOKENS})",
-                              default=defaults.MAX_TOKENS, type=_positive_int)
+                              default=defaults.MAX_TOKENS, type=positive_int)
     clouds: tuple[dict, ...] = _option("--clouds", "cloud endpoints in fallback order, used instead of the "
                                        f"{settings.CLOUD_BASE_URL_ENV} one (settings file only: a list of tables with "
                                        "name, base_url, model and optionally api_key_env, prices = [IN, OUT], "
@@ -120,7 +120,7 @@ class RouterSettings:
                                         type=_float, group="cloud", metavar="SECONDS")
     breaker_failures: int = _option("--breaker-failures", "consecutive cloud failures that open the circuit breaker "
                                     f"(default {defaults.BREAKER_FAILURES})", default=defaults.BREAKER_FAILURES,
-                                    type=_positive_int, group="cloud")
+                                    type=positive_int, group="cloud")
     breaker_cool_down_s: float = _option("--breaker-cool-down", "seconds the cloud is then skipped (default "
                                          f"{defaults.BREAKER_COOL_DOWN_S:g})", default=defaults.BREAKER_COOL_DOWN_S,
                                          type=_float, group="cloud")
@@ -136,10 +136,10 @@ class RouterSettings:
                                      "answer_check.json)", group="answer", metavar="PATH")
     local_model: str | None = _option("--local-model", "the local model: a registry name or a GGUF file (default: "
                                       "the registry's local model)", group="local", metavar="NAME_OR_PATH")
-    threads: int | None = _option("--threads", "threads for the local model (default: all CPUs)", type=_positive_int,
+    threads: int | None = _option("--threads", "threads for the local model (default: all CPUs)", type=positive_int,
                                   group="local")
     n_ctx: int = _option("--n-ctx", f"the local model's context window in tokens (default {defaults.N_CTX})",
-                         default=defaults.N_CTX, type=_positive_int, group="local")
+                         default=defaults.N_CTX, type=positive_int, group="local")
     n_gpu_layers: int = _option("--n-gpu-layers", "layers of the local model offloaded to a GPU (needs a CUDA or "
                                 "Metal build of llama-cpp-python; default 0, all on the CPU; -1 is not accepted: "
                                 "give the number)", default=0, type=_non_negative_int, group="local")

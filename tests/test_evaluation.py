@@ -189,3 +189,15 @@ def test_routerbench_outcomes_become_zero_shot_preference_rows_outside_the_evalu
     assert {r["split"] for r in rows} == {"train", "calibration", "test"}
     with pytest.raises(InvalidInputError, match="no scores for"):
         datasets.routerbench_outcomes("gpt-5", "mistralai/mixtral-8x7b-chat")
+
+
+@needs_data
+def test_mt_bench_second_turns_are_scored_alone_and_routed_on_their_conversation():
+    alone = eval_data.load("mt-bench", turn=2)
+    joined = eval_data.load("mt-bench", turn=2, routing_turns=2)
+    both = eval_data.load("mt-bench")
+    assert len(alone) == len(joined) == len(both) and alone.keys[0].endswith("/turn2")
+    assert joined.prompts[0].startswith(alone.prompts[0] + "\n\n") and joined.prompts[0].endswith(both.prompts[0])
+    assert not np.allclose(alone.strong, both.strong), "turn 2's scores, not both turns' mean"
+    with pytest.raises(InvalidInputError, match="only MT-Bench has turns"):
+        eval_data.load("gsm8k", turn=2)

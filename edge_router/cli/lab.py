@@ -7,6 +7,7 @@ import json
 import sys
 
 from .. import defaults
+from ..config import positive_int
 from ..errors import InvalidInputError
 from . import options
 
@@ -131,7 +132,8 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     # with the prefill probe, from the probe's stored scores of every evaluated question.
     results = run(benchmarks, pair=args.pair, router_paths=routers, embedder=Embedder(name=args.embedder),
                   seeds=args.seeds, judge_client=judge, judge_limit=args.judge_limit, prices=prices,
-                  default_policy="default" if args.prefill_probe and not args.router else None)
+                  default_policy="default" if args.prefill_probe and not args.router else None,
+                  turn=args.turn, routing_turns=args.routing_turns)
     if args.json:
         from pathlib import Path
 
@@ -233,5 +235,9 @@ def add_commands(sub, command) -> None:
     ev.add_argument("--prices", metavar="SI,SO,WI,WO", help=argparse.SUPPRESS)  # the old name of --pair-prices
     ev.add_argument("--judge-base-url", help="an OpenAI-compatible endpoint for the LLM-as-a-judge score")
     ev.add_argument("--judge-model", help="the judge endpoint's model name")
+    ev.add_argument("--turn", type=int, choices=(1, 2), help="MT-Bench only: score this turn alone (default: both "
+                    "turns' mean, routed on the first)")
+    ev.add_argument("--routing-turns", type=positive_int, default=1, metavar="N",
+                    help="with --turn: route on the conversation's last N user turns, newest first (default 1)")
     ev.add_argument("--judge-limit", type=int, help="judge only the first N queries of each benchmark")
     ev.set_defaults(func=_cmd_eval)

@@ -107,11 +107,13 @@ def _mt_bench() -> list[dict]:
     with open(root / "question.jsonl", encoding="utf-8") as fh:
         questions = [json.loads(line) for line in fh if line.strip()]
     scores: dict[tuple[int, str], list[float]] = {}
+    by_turn: dict[tuple[int, str, int], float] = {}
     first_answers: dict[tuple[int, str], str] = {}
     with open(root / "judgements.jsonl", encoding="utf-8") as fh:
         for line in fh:
             j = json.loads(line)
             scores.setdefault((j["question_id"], j["model"]), []).append(float(j["score"]))
+            by_turn[(j["question_id"], j["model"], j["turn"])] = float(j["score"])
             if j["turn"] == 1:
                 match = _ANSWER.search(j["user_prompt"])
                 first_answers[(j["question_id"], j["model"])] = match.group(1) if match else None
@@ -122,8 +124,24 @@ def _mt_bench() -> list[dict]:
                      "strong": float(np.mean(scores[(qid, STRONG_MODEL)])),
                      "weak": float(np.mean(scores[(qid, WEAK_MODEL)])),
                      "strong_text": first_answers.get((qid, STRONG_MODEL)),
-                     "weak_text": first_answers.get((qid, WEAK_MODEL))})
+                     "weak_text": first_answers.get((qid, WEAK_MODEL)), "turns": tuple(q["turns"]),
+                     "turn_scores": {t: (by_turn[(qid, STRONG_MODEL, t)], by_turn[(qid, WEAK_MODEL, t)])
+                                     for t in (1, 2)}})
     return rows
+
+
+def _turn(rows: list[dict], turn: int, routing_turns: int) -> list[dict]:
+    """MT-Bench rows scored on one turn, each prompt the routing text of the conversation up to that turn (the
+    user turns, newest first, as ``routing_text`` reads them; the assistant's earlier answers are not read)."""
+    from ..backends.messages import routing_text
+
+    out = []
+    for r in rows:
+        chat = [{"role": "user", "content": text} for text in r["turns"][:turn]]
+        strong, weak = r["turn_scores"][turn]
+        out.append(dict(r, key=f"{r['key']}/turn{turn}", prompt=routing_text(chat, routing_turns), strong=strong,
+                        weak=weak, strong_text=None, weak_text=None))
+    return out
 
 
 _READERS = {"gsm8k": _gsm8k, "mmlu": _mmlu, "mt-bench": _mt_bench}
@@ -157,13 +175,20 @@ def _measured(path: str | Path | None) -> dict[str, dict]:
     return rows
 
 
-def load(benchmark: str, pair: str = "gpt4-mixtral", *, local_outcomes: str | Path | None = None) -> EvalSet:
-    """The evaluation set of one benchmark for one model pair."""
+def load(benchmark: str, pair: str = "gpt4-mixtral", *, local_outcomes: str | Path | None = None,
+         turn: int | None = None, routing_turns: int = 1) -> EvalSet:
+    """The evaluation set of one benchmark for one model pair; for MT-Bench, ``turn`` (1 or 2) scores that turn
+    alone, routed on its conversation's last ``routing_turns`` user turns (default: both turns' mean score, routed
+    on the first)."""
     if benchmark not in BENCHMARKS:
         raise InvalidInputError(f"unknown benchmark {benchmark!r}; choose from {', '.join(BENCHMARKS)}.")
     if pair not in PAIRS:
         raise InvalidInputError(f"unknown pair {pair!r}; choose from {', '.join(PAIRS)}.")
     rows, dropped = _recorded(benchmark)
+    if turn is not None:
+        if benchmark != "mt-bench" or turn not in (1, 2):
+            raise InvalidInputError("turn is 1 or 2, and only MT-Bench has turns (--benchmark mt-bench --turn 2).")
+        rows = _turn(rows, turn, routing_turns)
     weak_model, strong_model = WEAK_MODEL, STRONG_MODEL
     if pair == "local-gpt4":
         if benchmark == "mt-bench":

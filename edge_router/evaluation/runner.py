@@ -138,16 +138,18 @@ def run(benchmarks: list[str], *, pair: str, router_paths: list[str | Path], emb
         judge_client=None, judge_limit: int | None = None, local_outcomes: str | Path | None = None,
         prices: PairPrices | None = None,
         references: Callable[[EvalSet, np.ndarray], dict[str, np.ndarray]] | None = None,
-        default_policy: str | None = None) -> list[dict]:
+        default_policy: str | None = None, turn: int | None = None, routing_turns: int = 1) -> list[dict]:
     """Evaluate router files on benchmarks; embeddings come from the on-disk cache. ``references`` (the
     evaluation set and its vectors → named scores) adds ``score_summary`` of scores that are not router files
     under ``result["references"]``. ``default_policy`` names the router whose scores are replaced by the default
-    decision's (``policy_scores.default_policy_scores``; ``result["default_policy"]`` says which stages)."""
+    decision's (``policy_scores.default_policy_scores``; ``result["default_policy"]`` says which stages).
+    ``turn`` and ``routing_turns``: MT-Bench's turn scored and the user turns routed on (``eval_data.load``)."""
     cache = EmbeddingCache(embedder)
     counter = load_tokenizer(embedder.tokenizer_path, 100_000)
     results = []
     for benchmark in benchmarks:
-        eval_set = eval_data.load(benchmark, pair, local_outcomes=local_outcomes)
+        eval_set = eval_data.load(benchmark, pair, local_outcomes=local_outcomes, turn=turn,
+                                  routing_turns=routing_turns)
         vectors = cache.embed(eval_set.prompts)
         scores = router_scores(router_paths, vectors, embedder_id=embedder.id, dim=embedder.dim)
         policy = None
