@@ -101,7 +101,36 @@ def _pct(value: float | None) -> str:
     return "n/a" if value is None or value != value else f"{100 * value:.2f} %"
 
 
+def _eval_many_models(args: argparse.Namespace) -> int:
+    """``eval --benchmark routerbench``: the many-model router's points along its knob, each model's, the oracle's."""
+    from ..backends.embedder import Embedder
+    from ..data.embedding_cache import EmbeddingCache
+    from ..evaluation.many_models import evaluate
+
+    result = evaluate(EmbeddingCache(Embedder(name=args.embedder)).embed)
+    out = {"benchmark": "routerbench", "device": result["device"], "rows": result["rows"],
+           "default": {"policy": "quality - lambda * cost", "settings": result["settings"],
+                       "points": result["router"]["value"], "aiq": result["aiq"]["router (value)"]},
+           "single_models": result["single_models"], "oracle": result["oracle"], "aiq": result["aiq"]}
+    if args.json:
+        from pathlib import Path
+
+        Path(args.json).write_text(json.dumps(out, indent=1) + "\n", encoding="utf-8")
+    print(f"routerbench test rows: {result['rows']['test']} ({result['device']} taken as the device, at no cost)")
+    print(f"{'model or router':44} {'accuracy':>9} {'cost USD':>9} {'AIQ':>6}")
+    for name, p in [*result["single_models"].items(), ("oracle", result["oracle"])]:
+        key = name if name == "oracle" else f"single: {name}"
+        print(f"{name:44} {_pct(p['accuracy']):>9} {p['cost_usd']:9.3f} {result['aiq'][key]:6.3f}")
+    for p in result["router"]["value"][::8]:
+        print(f"{'router, lambda = ' + format(p['knob'], '.3g'):44} {_pct(p['accuracy']):>9} {p['cost_usd']:9.3f}")
+    print(f"router AIQ {result['aiq']['router (value)']:.3f}; best two-model router ({result['best_pair']}) "
+          f"{result['aiq']['best two-model router']:.3f}")
+    return 0
+
+
 def _cmd_eval(args: argparse.Namespace) -> int:
+    if args.benchmark == "routerbench":
+        return _eval_many_models(args)
     from ..backends.cloud_llm import CloudLLM
     from ..backends.embedder import Embedder
     from ..data import eval_data
@@ -217,8 +246,9 @@ def add_commands(sub, command) -> None:
     cal.set_defaults(func=_cmd_calibrate)
 
     ev = command(sub, "eval", help="routing quality (PGR, CPT, APGR, cost, judge) on GSM8K, MMLU, MT-Bench")
-    ev.add_argument("--benchmark", choices=("gsm8k", "mmlu", "mt-bench", "all"), default="all",
-                    help="which benchmark (default all: the three, or GSM8K and MMLU for the measured pairs)")
+    ev.add_argument("--benchmark", choices=("gsm8k", "mmlu", "mt-bench", "routerbench", "all"), default="all",
+                    help="which benchmark (default all: GSM8K, MMLU and MT-Bench, or GSM8K and MMLU for the measured "
+                         "pairs; routerbench: the many-model router on RouterBench's 11 models)")
     ev.add_argument("--router", nargs="+", metavar="PATH",
                     help="router files to evaluate (default: the router the package ships)")
     ev.add_argument("--pair", choices=defaults.EVAL_PAIRS, default="gpt4-mixtral",

@@ -111,7 +111,7 @@ def _mmlu(name: str, root: Path) -> list[Prompt]:
 _SOLVED_EXAMPLE = re.compile(r"Answer:\s*[A-E]\s*\n\n")
 
 
-def _routerbench_rows(path: Path):
+def routerbench_rows(path: Path):
     """(question, row) for RouterBench's single-prompt rows; the question is the last one of the few-shot
     prompt, as a user would ask it (the solved examples before it are dropped)."""
     csv.field_size_limit(1 << 30)
@@ -126,8 +126,8 @@ def _routerbench(name: str, path: Path) -> list[Prompt]:
     """RouterBench's train rows, zero-shot, with as gold the letter chosen by the records' models that scored
     1 on it. Rows none of them got right (gold unknown) are left out."""
     prompts = []
-    for question, row in _routerbench_rows(path):
-        letters = {chosen_letter(_first(row[f"{m}|model_response"])) for m in _scored_models(row)
+    for question, row in routerbench_rows(path):
+        letters = {chosen_letter(_first(row[f"{m}|model_response"])) for m in scored_models(row)
                    if row[m] == "1.0"}
         letters.discard(None)
         if len(letters) == 1:
@@ -138,7 +138,7 @@ def _routerbench(name: str, path: Path) -> list[Prompt]:
 ROUTERBENCH_TRAIN = ("arc_challenge_train.csv.gz", "winograde_train.csv.gz", "mbpp_train.csv.gz")
 
 
-def _routerbench_file(name: str) -> Path:
+def routerbench_file(name: str) -> Path:
     """A RouterBench file of the shared data folder, or a clear error naming the setting to fix."""
     path = data_dir() / "routerbench" / name
     if not path.is_file():
@@ -151,11 +151,11 @@ def routerbench_outcomes(strong: str, weak: str) -> list[dict]:
     ``{"dataset", "sample_id", "question", "strong", "weak"}`` per row, for labels from outcomes."""
     out = []
     for name in ROUTERBENCH_TRAIN:
-        path = _routerbench_file(name)
-        for question, row in _routerbench_rows(path):
+        path = routerbench_file(name)
+        for question, row in routerbench_rows(path):
             if strong not in row or weak not in row:
                 raise InvalidInputError(f"{path} has no scores for {strong!r} and {weak!r}; its models are "
-                                        f"{', '.join(_scored_models(row))}.")
+                                        f"{', '.join(scored_models(row))}.")
             out.append({"dataset": row["eval_name"], "sample_id": row["sample_id"], "question": question,
                         "strong": float(row[strong]), "weak": float(row[weak])})
     return out
@@ -165,7 +165,7 @@ def coding_tasks(*, limit: int | None = None, seed: int = 0) -> list[Prompt]:
     """MBPP's train tasks from RouterBench ("Write a function to …"), kind ``code``: open-ended answers with no
     gold to score, for measuring how the local model writes at length (repetition, length)."""
     prompts = [Prompt("mbpp", i, question, (), "code", row["sample_id"])
-               for i, (question, row) in enumerate(_routerbench_rows(_routerbench_file("mbpp_train.csv.gz")))]
+               for i, (question, row) in enumerate(routerbench_rows(routerbench_file("mbpp_train.csv.gz")))]
     return _shuffled(prompts, limit=limit, seed=seed)
 
 
@@ -178,7 +178,7 @@ def _first(response: str) -> str:
     return str(answers[0]) if isinstance(answers, list) and answers else str(answers)
 
 
-def _scored_models(row: dict) -> list[str]:
+def scored_models(row: dict) -> list[str]:
     return [key.removesuffix("|model_response") for key in row if key.endswith("|model_response")]
 
 
