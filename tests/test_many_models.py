@@ -94,3 +94,44 @@ def test_eval_routerbench_writes_the_points_single_models_and_oracle(tmp_path):
     assert len(points) > 10 and all({"accuracy", "cost_usd"} <= set(p) for p in points)
     assert len(result["single_models"]) == 11 and result["oracle"]["accuracy"] > 0.95
     assert result["default"]["aiq"] > max(v for k, v in result["aiq"].items() if k.startswith("single: "))
+
+
+def test_model_choice_picks_the_device_or_an_endpoint_per_query():
+    from edge_router import CloudLLM, EdgeRouter
+    from edge_router.routing.model_choice import ModelChoice
+    from edge_router.routing.stages import ContextFit
+    from edge_router.testing import CloudServer, FakeEmbedder, FakeLocal
+
+    class AngleEmbedder(FakeEmbedder):
+        """A unit vector whose angle grows with the text's length: short questions suit the device, long ones
+        "big"."""
+
+        dim = 2
+
+        def embed_one(self, text):
+            from edge_router.backends.embedder import EmbeddedQuery
+
+            angle = min(len(text), 100) / 100 * np.pi / 2
+            return EmbeddedQuery(np.array([np.cos(angle), np.sin(angle)], np.float32), 1, False, 0.1, 0.2)
+
+    X = np.stack([AngleEmbedder().embed_one("a" * n).vector for n in (10, 20, 80, 90)])
+    quality = np.array([[1, 1, 1], [1, 1, 1], [0, 0, 1], [0, 0, 1]], np.float32)
+    predictor = QualityPredictor(k=2).fit(X, quality, ("device", "small", "big"))
+    servers = [CloudServer().start(), CloudServer().start()]
+    try:
+        clouds = [CloudLLM(base_url=s.base_url, model="m", name=n, max_retries=0)
+                  for s, n in zip(servers, ("small-ep", "big-ep"))]
+        local = FakeLocal(n_ctx=500)
+        choice = ModelChoice(AngleEmbedder(), predictor, {"device": "local", "small": "small-ep", "big": "big-ep"},
+                             {"device": 0.0, "small": 1.0, "big": 5.0}, lam=0.5)
+        router = EdgeRouter(local=local, cloud=clouds, stages=[choice, ContextFit(local, cloud_available=True)],
+                            max_tokens=5)
+        short, long = router.chat("x" * 10), router.chat("y" * 90)
+        assert short.route == "local" and "device" in short.decision.reason
+        assert long.route == "cloud" and long.decision.cloud_attempts[-1]["endpoint"] == "big-ep"
+        assert not servers[0].requests and len(servers[1].requests) == 1
+    finally:
+        for s in servers:
+            s.stop()
+    with pytest.raises(InvalidInputError, match="lack"):
+        ModelChoice(FakeEmbedder(), predictor, {"device": "local"}, {"device": 0.0}, lam=0.5)

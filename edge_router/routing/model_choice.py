@@ -72,3 +72,37 @@ def within_tolerance(predicted: np.ndarray, costs: np.ndarray, tolerance: float)
     """Per query, the cheapest model predicted within ``tolerance`` of the best predicted quality."""
     ok = predicted >= predicted.max(axis=1, keepdims=True) - tolerance
     return np.argmin(np.where(ok, np.asarray(costs)[None, :], np.inf), axis=1)
+
+
+class ModelChoice:
+    """A decision stage that picks, per query, the device or one of several cloud endpoints by predicted quality −
+    λ · cost: put it in ``EdgeRouter(stages=[...])`` in place of the trained router. ``targets`` maps each of the
+    predictor's models to ``"local"`` or a cloud endpoint's name; ``costs`` is each model's price per query (the
+    device's 0). A caller's own ``endpoint`` is left alone."""
+
+    name = "model-choice"
+
+    def __init__(self, embedder, predictor: QualityPredictor, targets: dict[str, str], costs: dict[str, float],
+                 lam: float):
+        missing = [m for m in predictor.models if m not in targets or m not in costs]
+        if missing:
+            raise InvalidInputError(f"give a target and a cost for every model the predictor knows: {missing} lack "
+                                    "one.")
+        self.embedder, self.predictor, self.targets, self.lam = embedder, predictor, targets, lam
+        self.costs = np.array([costs[m] for m in predictor.models], np.float64)
+
+    def decide(self, query, route):
+        from .stages import Verdict
+
+        embedded = query.embedded or self.embedder.embed_one(query.text)
+        query.embedded, query.vector = embedded, embedded.vector
+        predicted = self.predictor.predict(np.atleast_2d(embedded.vector))
+        chosen = int(by_value(predicted, self.costs, self.lam)[0])
+        model, target = self.predictor.models[chosen], self.targets[self.predictor.models[chosen]]
+        reason = (f"model choice: {model} (predicted quality {predicted[0, chosen]:.3f}, λ {self.lam:g}) answers "
+                  f"{'on the device' if target == 'local' else f'through endpoint {target!r}'}")
+        if target == "local":
+            return Verdict("local", reason, score=float(predicted[0, chosen]))
+        if query.endpoint is None:
+            query.endpoint = target
+        return Verdict("cloud", reason, score=float(predicted[0, chosen]))
