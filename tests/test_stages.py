@@ -163,13 +163,13 @@ def test_a_threshold_without_a_router_is_refused_not_ignored():
     ({"cloud_deadline_s": 0}, "cloud_deadline_s"),
 ])
 def test_invalid_settings_fail_before_any_model_loads(values, match, monkeypatch):
-    from edge_router.routing import runtime
+    from edge_router.routing import building
 
     def no_loading(*args, **kwargs):
         raise AssertionError("a model was loaded before the settings were checked")
 
-    monkeypatch.setattr(runtime, "LocalLLM", no_loading)
-    monkeypatch.setattr(runtime, "Embedder", no_loading)
+    monkeypatch.setattr(building, "LocalLLM", no_loading)
+    monkeypatch.setattr(building, "Embedder", no_loading)
     with pytest.raises((ConfigurationError, InvalidInputError), match=match):
         EdgeRouter.from_defaults(**values)
 

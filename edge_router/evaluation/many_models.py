@@ -14,6 +14,7 @@ share of the range at or above its cost.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 
 import numpy as np
@@ -76,9 +77,7 @@ def _at_device(rec: ModelRecords, device: str) -> ModelRecords:
 
 def select(train: ModelRecords, x_train: np.ndarray) -> tuple[dict, dict[str, float]]:
     """The predictor's settings with the best AIQ on a held-out fifth of the train rows (by question hash)."""
-    from ..training.labels import prompt_id
-
-    held = np.array([int(prompt_id(q), 16) % 5 == 0 for q in train.questions])
+    held = np.array([int(hashlib.sha256(q.encode("utf-8")).hexdigest()[:8], 16) % 5 == 0 for q in train.questions])
     fit, val = (ModelRecords(train.models, *(tuple(np.array(v)[m]) for v in (train.questions, train.datasets)),
                              train.quality[m], train.cost[m], 0) for m in (~held, held))
     costs = fit.cost.mean(axis=0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import asdict, dataclass, field, replace
 from enum import Enum
 from typing import Any
@@ -49,6 +50,7 @@ class Decision:
     ``name``, ``route`` (None: no opinion), ``score``, ``ms`` and ``reason``. With several cloud endpoints,
     ``cloud_attempts`` lists those a cloud answer tried, in order, each with its ``endpoint``, the ``error`` that
     passed the request on (None for the one that answered) and ``skipped`` (its circuit breaker was open).
+    ``id`` names the decision (and its answer) for ``EdgeRouter.feedback``.
     """
 
     route: Route
@@ -77,6 +79,7 @@ class Decision:
     fallback: str | None = None
     fallback_kind: FallbackKind | None = None
     degraded: bool = False
+    id: str = field(default_factory=lambda: uuid.uuid4().hex)
 
     def __post_init__(self) -> None:
         if self.decided is None:
