@@ -80,6 +80,11 @@ class RouterSettings:
                                       "turn's route unless the score is this far from the threshold (default "
                                       f"{defaults.FOLLOW_UP_MARGIN:g}; 0: every turn decided afresh)",
                                       default=defaults.FOLLOW_UP_MARGIN, type=_float)
+    store: str | None = _option("--store", "keep every answered decision in this SQLite file, for feedback and "
+                                "learn ('default': the platform's user data folder; default: no store)",
+                                metavar="PATH")
+    store_prompts: bool = _option("--store-prompts", "keep the prompt text in the store too (never for a prompt the "
+                                  "privacy stage flagged)", default=False, action="store_true")
     prefill_probe: bool = _option("--prefill-probe", "read the local model's own state at the end of the prompt and "
                                   "combine the shipped probe with the router (opt-in: measured better on benchmark-"
                                   "format prompts, not on plain chat; router modes only)", default=False,
@@ -270,6 +275,8 @@ def _check(s: RouterSettings) -> None:
                                  f"keywords or examples ({exc}).") from None
     if s.check_threshold is not None and not 0.0 <= s.check_threshold <= 1.0:
         raise ConfigurationError(f"check_threshold is a probability in [0, 1], not {s.check_threshold}.")
+    if s.store_prompts and s.store is None:
+        raise ConfigurationError("store_prompts keeps prompts in the decision store: give store= a path too.")
     if not 0.0 <= s.follow_up_margin <= 1.0:
         raise ConfigurationError(f"follow_up_margin is a score distance in [0, 1], not {s.follow_up_margin}.")
     _check_clouds(s.clouds)

@@ -1,5 +1,5 @@
 """The ``edge-router`` command: ask, route, serve (``answering``), bench, label, train, calibrate, eval (``lab``),
-models (``models``); options several commands share are in ``options``."""
+models (``models``), feedback, learn, router (``learning``); options several commands share are in ``options``."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import sys
 from typing import Sequence
 
 from ..errors import EdgeRouterError
-from . import answering, lab, models
+from . import answering, lab, learning, models
 
 
 class _OneLineParser(argparse.ArgumentParser):
@@ -44,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     answering.add_commands(sub, command)
     lab.add_commands(sub, command)
     models.add_commands(sub, command)
+    learning.add_commands(sub, command)
     return parser
 
 

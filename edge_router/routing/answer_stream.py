@@ -150,7 +150,7 @@ class AnswerStream:
             yield from held
             yield from pieces
             self.answer = answer_of(stream.completion, self.decision, self._start)
-            routes.record("answer", self._messages, self.answer)
+            routes.record("answer", self._messages, self.answer, vector=self._query_vector)
             return
         first_error: Exception | None = None
         partial = ""
@@ -187,4 +187,4 @@ class AnswerStream:
         if partial:  # the answer is the cloud's beginning and the device's continuation, as delivered
             completion = replace(completion, text=(partial + "".join(delivered)).strip())
         self.answer = answer_of(completion, self.decision, self._start)
-        routes.record("answer", self._messages, self.answer)
+        routes.record("answer", self._messages, self.answer, vector=self._query_vector)

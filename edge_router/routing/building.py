@@ -19,6 +19,7 @@ from ..backends.router_model import RouterModel, trained_on
 from ..config import RouterSettings
 from ..errors import ConfigurationError
 from ..files import registry, shipped
+from ..learning.store import DecisionStore
 from ..uncertainty import answer_check as checking
 from ..uncertainty.entailment import clusterer_named
 from ..uncertainty.semantic_entropy import UncertaintyGate
@@ -76,4 +77,6 @@ def parts(config: RouterSettings, *, cloud: Any = None, cloud_from_env: bool = T
                 state_probe=state_probe, combination=combination, privacy=config.privacy_policy(),
                 cloud_share=config.cloud_share, budget_window=config.budget_window, gate=gate,
                 answer_check=answer_check, max_tokens=config.max_tokens, trace_path=config.trace_path,
-                routing_turns=config.routing_turns, follow_up_margin=config.follow_up_margin)
+                routing_turns=config.routing_turns, follow_up_margin=config.follow_up_margin,
+                store=None if config.store is None else DecisionStore(
+                    None if config.store == "default" else config.store, keep_prompts=config.store_prompts))

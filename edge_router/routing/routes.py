@@ -33,8 +33,10 @@ class Routes:
     """The local model, the cloud endpoints and the trace (the local model and the trace may be None, the
     endpoints an empty list)."""
 
-    def __init__(self, local: Any, clouds: Sequence[Any], breaker: CircuitBreaker, trace: TraceWriter | None):
+    def __init__(self, local: Any, clouds: Sequence[Any], breaker: CircuitBreaker, trace: TraceWriter | None, *,
+                 store: Any = None, embedder_id: str | None = None):
         self.local = local
+        self.store, self.embedder_id = store, embedder_id
         self.clouds = CloudChain(clouds, breaker) if clouds else None
         self.turns = AnsweredTurns()
         self._trace = trace
@@ -73,11 +75,18 @@ class Routes:
             return decision.with_fallback(CLOUD, FallbackKind.NO_LOCAL, "no local model configured", degraded=False)
         return decision
 
-    def record(self, event: str, messages: Messages, result: Decision | Answer) -> None:
-        """Remember an answer's route (for its follow-ups) and append ``result`` to the trace, if one is configured
-        (answers without their text)."""
+    def record(self, event: str, messages: Messages, result: Decision | Answer, *, vector: Any = None) -> None:
+        """Remember an answer's route (for its follow-ups), store it with its query's embedding ``vector`` if a
+        decision store is configured, and append ``result`` to the trace if one is (answers without their text). A
+        store that fails is logged and never costs the caller the answer."""
         if isinstance(result, Answer):
             self.turns.remember(result.text, result.route)
+        if isinstance(result, Answer) and self.store is not None:
+            try:
+                self.store.add(result.decision, vector=vector, embedder_id=self.embedder_id, model=result.model,
+                               cost_usd=result.cost_usd, answer_ms=result.answer_ms, prompt=routing_text(messages))
+            except Exception as exc:  # noqa: BLE001 - a full disk must not cost the answer
+                log.warning("could not store decision %s in %s: %s", result.decision.id, self.store.path, exc)
         if self._trace is not None:
             record = result.to_dict()
             if isinstance(result, Answer):

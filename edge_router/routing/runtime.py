@@ -30,6 +30,8 @@ from ..backends.messages import Messages, normalize
 from ..backends.router_model import RouterModel
 from ..config import RouterSettings
 from ..errors import ConfigurationError, InvalidInputError
+from ..learning import learn as learned
+from ..learning.store import DecisionStore
 from ..privacy.policy import MODES as PRIVACY_MODES
 from ..privacy.policy import PrivacyPolicy
 from ..uncertainty import answer_check as checking
@@ -97,6 +99,7 @@ class EdgeRouter:
         stages: Sequence[Stage] | None = None,
         routing_turns: int = defaults.ROUTING_TURNS,
         follow_up_margin: float = defaults.FOLLOW_UP_MARGIN,
+        store: DecisionStore | str | os.PathLike | None = None,
     ):
         clouds = list(cloud) if isinstance(cloud, (list, tuple)) else [] if cloud is None else [cloud]
         cloud = clouds[0] if clouds else None
@@ -122,9 +125,12 @@ class EdgeRouter:
         if state_probe is not None and (local is None or state_probe.local_model != local.id):
             raise ConfigurationError(f"This prefill probe reads the state of {state_probe.local_model}, not of "
                                      f"{local.id if local else 'a missing local model'}.")
+        self.store = store if store is None or isinstance(store, DecisionStore) else DecisionStore(store)
+        self.base_router = router
+        router = learned.active(self.store, router)  # the version learned from this app's feedback, if adopted
+        self._threshold_args = {"threshold": threshold, "cloud_share": cloud_share, "budget_window": budget_window}
         # With the prefill probe, threshold and cloud_share apply to the combined score.
-        self.policy = ThresholdPolicy(combination or router, threshold=threshold, cloud_share=cloud_share,
-                                      budget_window=budget_window)
+        self.policy = ThresholdPolicy(combination or router, **self._threshold_args)
         self.state_probe = state_probe
         self.combination = combination
         self.privacy = PrivacyPolicy() if privacy is None else privacy
@@ -137,7 +143,9 @@ class EdgeRouter:
         self.answer_check = answer_check
         self.max_tokens, self.routing_turns, self.follow_up_margin = max_tokens, routing_turns, follow_up_margin
         trace = trace_path if trace_path is not None else settings.trace_path()
-        self.routes = Routes(local, clouds, self.breaker, TraceWriter(trace) if trace else None)
+        self.routes = Routes(local, clouds, self.breaker, TraceWriter(trace) if trace else None, store=self.store,
+                             embedder_id=embedder.id if embedder is not None else None)
+        self._default_stages = stages is None
         self.pipeline = Pipeline(self.default_stages() if stages is None else stages, self.mode)
 
     def default_stages(self) -> list[Stage]:
@@ -304,8 +312,31 @@ class EdgeRouter:
             except FAILURES[decision.route] as second:
                 raise both_failed(first, second) from second
         answer = answer_of(completion, decision, start)
-        self.routes.record("answer", messages, answer)
+        self.routes.record("answer", messages, answer, vector=query.vector)
         return answer
+
+    def feedback(self, answer: Answer | Decision | str, *, local_ok: bool) -> None:
+        """Whether the device's answer to that query is (or would have been) good enough: a label in the store, for
+        ``learn``. ``answer`` is an ``Answer``, its ``Decision`` or the decision's id."""
+        if self.store is None:
+            raise ConfigurationError("feedback is kept in the decision store: build the router with store=PATH "
+                                     "(from_defaults(store=...), --store PATH).")
+        ident = answer if isinstance(answer, str) else getattr(answer, "decision", answer).id
+        self.store.label(ident, local_ok)
+
+    def learn(self, *, tolerance: float = learned.TOLERANCE) -> dict:
+        """A new router version from the store's labels (``learning.learn``); used at once when adopted. Returns its
+        card: before/after on held-out labels, the label test split check, adopted or why not."""
+        if self.store is None or self.base_router is None:
+            raise ConfigurationError("learn() updates the trained router from the decision store: build the router "
+                                     "with a router and store=PATH.")
+        card = learned.learn(self.store, self.base_router, self.embedder, tolerance=tolerance)
+        if card["adopted"]:
+            self.router = learned.active(self.store, self.base_router)
+            self.policy = ThresholdPolicy(self.combination or self.router, **self._threshold_args)
+            if self._default_stages:
+                self.pipeline = Pipeline(self.default_stages(), self.mode)
+        return card
 
     def _answer_on(self, route: str, query: Query, max_tokens: int, sampling: Sampling | None):
         """One answer on ``route``; a cloud gets the redacted conversation and its answer is restored."""

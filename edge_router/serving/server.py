@@ -1,7 +1,8 @@
 """``edge-router serve``: an OpenAI-compatible chat endpoint that routes each request.
 
 Endpoints: ``POST /v1/chat/completions`` (non-streaming and server-sent events),
-``GET /v1/models``, ``GET /health``, ``GET /metrics`` (Prometheus text). The
+``GET /v1/models``, ``GET /health``, ``GET /metrics`` (Prometheus text), ``POST /v1/feedback`` (``{"id": a
+response's id, "local_ok": true|false}``, stored for ``learn`` when the router has a decision store). The
 decision travels with every answer: ``x-edge-router-route``, ``-score`` and
 ``-reason`` headers and an ``edge_router`` object in the body (for a stream, in
 its last chunk, which also reflects a fallback taken before the first piece).
@@ -26,7 +27,6 @@ annotations at run time, and ``Request`` is imported inside ``create_app``.)
 import json
 import logging
 import time
-import uuid
 from dataclasses import fields
 from typing import Any, Optional
 
@@ -243,6 +243,23 @@ def create_app(router: EdgeRouter, *, token: str | None = None, max_body_bytes: 
         body, content_type = metrics.render()
         return Response(body, media_type=content_type)
 
+    @app.post("/v1/feedback")
+    async def feedback(request: Request):
+        try:
+            body = json.loads((await request.body()).decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            return fail(400, "The feedback body is a JSON object: {\"id\": RESPONSE_ID, \"local_ok\": true}.")
+        ident, ok = (body.get("id"), body.get("local_ok")) if isinstance(body, dict) else (None, None)
+        if not isinstance(ident, str) or not isinstance(ok, bool):
+            return fail(400, "Feedback needs 'id' (a chat completion's id) and 'local_ok' (true or false).")
+        try:
+            await anyio.to_thread.run_sync(lambda: router.feedback(ident.removeprefix("chatcmpl-"), local_ok=ok))
+        except ConfigurationError as exc:
+            return fail(409, str(exc))
+        except InvalidInputError as exc:
+            return fail(404, str(exc))
+        return {"id": ident, "local_ok": ok, "stored": True}
+
     @app.post("/v1/chat/completions")
     async def chat(request: Request):
         raw = await request.body()
@@ -296,7 +313,7 @@ def create_app(router: EdgeRouter, *, token: str | None = None, max_body_bytes: 
                             headers=decision_headers(answer.decision))
 
     async def _events(stream, model: str):
-        created, ident = int(time.time()), f"chatcmpl-{uuid.uuid4().hex[:24]}"
+        created, ident = int(time.time()), f"chatcmpl-{stream.decision.id}"  # the id feedback names
 
         def chunk(delta: dict, finish: str | None = None, **extra) -> str:
             body = {"id": ident, "object": "chat.completion.chunk", "created": created, "model": model,
@@ -338,7 +355,7 @@ def answering_model(router: Any, decision: Decision, endpoint: Optional[str] = N
 
 def _completion_body(answer: Answer, model: str) -> dict:
     return {
-        "id": f"chatcmpl-{uuid.uuid4().hex[:24]}",
+        "id": f"chatcmpl-{answer.decision.id}",  # the id POST /v1/feedback names
         "object": "chat.completion",
         "created": int(time.time()),
         "model": model,
