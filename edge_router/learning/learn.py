@@ -32,6 +32,8 @@ RADII = (0.35, 0.45, 0.55, 0.65)
 log = logging.getLogger(__name__)
 MIN_LABELS = 20
 MIN_TRAFFIC = 30  # stored decisions needed to recalibrate thresholds on the app's traffic
+CALIBRATION_ROWS = 2_000  # the newest stored decisions the thresholds are recalibrated on
+HELD_OUT_ROWS = 1_000
 
 
 def versions_dir(store: DecisionStore) -> Path:
@@ -57,7 +59,10 @@ def _label_test_split(base: Any, embedder: Any) -> tuple[np.ndarray, np.ndarray,
         raise ConfigurationError(f"learn() checks that an update does not make the router worse on its own label "
                                  f"test split, and {base.path}'s card names no label file that exists ({path}).")
     rows = [r for r in read_rows(path) if r["split"] == "test" and r["weak"].get("correct") is not None]
-    return (embedder.embed([r["prompt"] for r in rows]), np.array([r["label"] == "strong" for r in rows]),
+    from ..data.embedding_cache import EmbeddingCache
+
+    vectors = EmbeddingCache(embedder).embed([r["prompt"] for r in rows])  # on disk after the first time
+    return (vectors, np.array([r["label"] == "strong" for r in rows]),
             np.array([r["weak"]["correct"] is False for r in rows]))
 
 
@@ -74,28 +79,33 @@ def learn(store: DecisionStore, base: Any, embedder: Any, *, tolerance: float = 
     X = np.stack([r[1] for r in rows])
     bad = np.array([0.0 if r[2] else 1.0 for r in rows], np.float32)
     held = np.array([_held_out(i) for i in ids])
+    held[np.cumsum(held) > HELD_OUT_ROWS] = False  # enough to measure on; the rest learn
     test_X, strong_wins, local_wrong = _label_test_split(base, embedder)
     base_test = base.score(test_X)
     before = _auroc(current.score(X[held]), bad[held] == 1) if held.any() else None
+    memory, trial = FeedbackMemory(X, bad), FeedbackMemory(X[~held], bad[~held])
+    found_test, found_held = memory.neighbours(test_X), trial.neighbours(X[held])  # searched once, for every reach
+    base_held = base.score(X[held]) if held.any() else np.zeros(0)
     trials = []
     for radius in RADII:
-        new_test = FeedbackMemory(X, bad, radius=radius).adjust(base_test, test_X)
+        new_test = memory.with_radius(radius).adjust(base_test, test_X, found_test)
         split = {"strong_wins": (_auroc(base_test, strong_wins), _auroc(new_test, strong_wins)),
                  "local_wrong": (_auroc(base_test, local_wrong), _auroc(new_test, local_wrong))}
         worse = {k: b - a for k, (b, a) in split.items() if a is not None and b is not None and b - a > tolerance}
-        trial = FeedbackMemory(X[~held], bad[~held], radius=radius)
-        after = _auroc(trial.adjust(base.score(X[held]), X[held]), bad[held] == 1) if held.any() else None
+        after = (_auroc(trial.with_radius(radius).adjust(base_held, X[held], found_held), bad[held] == 1)
+                 if held.any() else None)
         trials.append({"radius": radius, "held_out_after": after, "worse": worse,
                        "label_test_split": {k: {"before": b, "after": a} for k, (b, a) in split.items()}})
     passing = [t for t in trials if not t["worse"]]
     chosen = max(passing, key=lambda t: (t["held_out_after"] or 0.0, -t["radius"])) if passing else trials[-1]
-    memory = FeedbackMemory(X, bad, radius=chosen["radius"])
-    traffic = store.embeddings(embedder.id)
+    memory = memory.with_radius(chosen["radius"])
+    traffic = store.embeddings(embedder.id, limit=CALIBRATION_ROWS)
     thresholds = []
-    if len(traffic) >= MIN_TRAFFIC:
+    if len(traffic) >= MIN_TRAFFIC:  # each stored query scored without its own label, as a new one would be
         from ..training.trainer import calibration_table
 
-        thresholds = calibration_table(memory.adjust(base.score(traffic), traffic))
+        own_left_out = memory.neighbours(traffic, exclude_self=True)
+        thresholds = calibration_table(memory.adjust(base.score(traffic), traffic, own_left_out))
     folder = versions_dir(store)
     folder.mkdir(parents=True, exist_ok=True)
     version = f"learned-v{len(list(folder.glob('learned-v*.json'))) + 1}"

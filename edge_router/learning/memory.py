@@ -31,27 +31,40 @@ class FeedbackMemory:
     temperature: float = 0.1
     prior: float = 2.0
 
-    def vote(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(the weighted share of "bad" among the voters, the number of voters) per query."""
+    def neighbours(self, X: np.ndarray, *, exclude_self: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """(similarities, indices) of each query's ``k`` nearest stored queries, whatever the radius (so several
+        radii can be tried on one search); ``exclude_self`` leaves out a stored query identical to the query."""
         X = np.atleast_2d(np.asarray(X, np.float32))
-        if len(self.vectors) == 0:
-            return np.zeros(len(X)), np.zeros(len(X))
-        sims = X @ self.vectors.T
         k = min(self.k, len(self.vectors))
+        if k == 0:
+            return np.zeros((len(X), 0), np.float32), np.zeros((len(X), 0), int)
+        sims = X @ self.vectors.T
+        if exclude_self:
+            sims[sims >= 0.9999] = -1.0
         top = np.argpartition(-sims, k - 1, axis=1)[:, :k]
-        top_sims = np.take_along_axis(sims, top, axis=1)
+        return np.take_along_axis(sims, top, axis=1), top
+
+    def vote(self, X: np.ndarray, found: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(the weighted share of "bad" among the voters, the number of voters) per query."""
+        top_sims, top = found if found is not None else self.neighbours(X)
+        n = len(top_sims)
         near = top_sims >= self.radius
         logits = np.where(near, top_sims / self.temperature, -np.inf)
-        peak = np.where(near.any(axis=1, keepdims=True), logits.max(axis=1, keepdims=True), 0.0)
+        peak = np.where(near.any(axis=1, keepdims=True), np.max(logits, axis=1, keepdims=True, initial=0.0), 0.0)
         weights = np.where(near, np.exp(logits - peak), 0.0)
         total = weights.sum(axis=1)
-        share = np.divide((weights * self.bad[top]).sum(axis=1), total, out=np.zeros(len(X)), where=total > 0)
+        share = np.divide((weights * self.bad[top]).sum(axis=1), total, out=np.zeros(n), where=total > 0)
         return share, near.sum(axis=1).astype(float)
 
-    def adjust(self, scores: np.ndarray, X: np.ndarray) -> np.ndarray:
-        share, voters = self.vote(X)
+    def adjust(self, scores: np.ndarray, X: np.ndarray,
+               found: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+        """``scores`` moved toward the votes of the stored queries within reach of each query in ``X``."""
+        share, voters = self.vote(X, found)
         alpha = voters / (voters + self.prior)
         return ((1 - alpha) * np.asarray(scores, float) + alpha * share).astype(np.float32)
+
+    def with_radius(self, radius: float) -> FeedbackMemory:
+        return FeedbackMemory(self.vectors, self.bad, self.k, radius, self.temperature, self.prior)
 
     def save(self, path: Path) -> None:
         np.savez_compressed(path, vectors=self.vectors.astype(np.float16), bad=self.bad.astype(np.uint8),

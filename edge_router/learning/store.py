@@ -119,10 +119,11 @@ class DecisionStore:
         for ident, blob, ok in rows:
             yield ident, np.frombuffer(blob, np.float16).astype(np.float32), bool(ok)
 
-    def embeddings(self, embedder_id: str) -> np.ndarray:
-        """Every stored embedding of ``embedder_id`` (the app's traffic, for recalibrating thresholds)."""
+    def embeddings(self, embedder_id: str, *, limit: int = -1) -> np.ndarray:
+        """The newest ``limit`` stored embeddings of ``embedder_id`` (all by default): the app's traffic, for
+        recalibrating thresholds."""
         rows = self._connect().execute("SELECT embedding FROM decisions WHERE embedding IS NOT NULL AND "
-                                       "embedder_id = ?", (embedder_id,)).fetchall()
+                                       "embedder_id = ? ORDER BY created DESC LIMIT ?", (embedder_id, limit)).fetchall()
         return np.array([np.frombuffer(b, np.float16) for (b,) in rows], np.float32)
 
     def get(self, decision_id: str) -> dict | None:
