@@ -85,6 +85,12 @@ class RouterSettings:
                                 metavar="PATH")
     store_prompts: bool = _option("--store-prompts", "keep the prompt text in the store too (never for a prompt the "
                                   "privacy stage flagged)", default=False, action="store_true")
+    shadow_share: float = _option("--shadow-share", "ask the cloud again, in the background, for this share of the "
+                                  "device's answers and store whether they agree, as labels for learn (needs --store "
+                                  "and the cloud's prices; default 0: off)", default=0.0, type=_float)
+    shadow_budget_usd: float = _option("--shadow-budget", "the most a day's shadow calls may cost, USD (default "
+                                       f"{defaults.SHADOW_BUDGET_USD:g})", default=defaults.SHADOW_BUDGET_USD,
+                                       type=_float)
     prefill_probe: bool = _option("--prefill-probe", "read the local model's own state at the end of the prompt and "
                                   "combine the shipped probe with the router (opt-in: measured better on benchmark-"
                                   "format prompts, not on plain chat; router modes only)", default=False,
@@ -277,6 +283,9 @@ def _check(s: RouterSettings) -> None:
         raise ConfigurationError(f"check_threshold is a probability in [0, 1], not {s.check_threshold}.")
     if s.store_prompts and s.store is None:
         raise ConfigurationError("store_prompts keeps prompts in the decision store: give store= a path too.")
+    if not 0.0 <= s.shadow_share <= 1.0 or (s.shadow_share and s.store is None):
+        raise ConfigurationError("shadow_share is a share in [0, 1] of local answers asked of the cloud again, and "
+                                 "needs store= (the labels go there).")
     if not 0.0 <= s.follow_up_margin <= 1.0:
         raise ConfigurationError(f"follow_up_margin is a score distance in [0, 1], not {s.follow_up_margin}.")
     _check_clouds(s.clouds)

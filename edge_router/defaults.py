@@ -21,6 +21,8 @@ ROUTING_TURNS = 1
 """User turns the router reads, newest first (chosen in benchmarks/results/conversations.md)."""
 FOLLOW_UP_MARGIN = 0.15
 """A follow-up stays on the route of the turn it follows unless the deciding score is this far from the threshold."""
+SHADOW_BUDGET_USD = 1.0
+"""The most a UTC day's shadow calls (local answers asked of the cloud again, for labels) may cost."""
 MAX_TOKENS = 512
 """Answer length limit: 256 cut 68 % of the local model's answers to coding tasks, 512 cut 2 %
 (benchmarks/results/generation_settings.md)."""

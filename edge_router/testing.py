@@ -151,6 +151,11 @@ class FakeEmbedder:
 
         return EmbeddedQuery(np.array([len(text) / 100], np.float32), len(text.split()), False, 0.1, 0.2)
 
+    def embed(self, texts):
+        import numpy as np
+
+        return np.stack([self.embed_one(t).vector for t in texts])
+
 
 class FakeRouter:
     """Scores a ``FakeEmbedder`` vector as itself: (length of the query in characters) / 100."""

@@ -168,3 +168,32 @@ def test_serve_takes_feedback_on_a_response_id(tmp_path):
         assert missing.status_code == 404 and "no stored decision" in missing.json()["error"]["message"]
         bad = requests.post(f"{url}/feedback", json={"id": reply["id"]}, timeout=30)
         assert bad.status_code == 400 and "local_ok" in bad.json()["error"]["message"]
+
+
+def test_shadow_labels_ask_the_cloud_again_within_the_daily_budget_and_never_for_private_queries(tmp_path):
+    from edge_router import CloudLLM, ExactMatchClusterer, Prices
+    from edge_router.testing import CloudServer
+
+    server = CloudServer().start()
+    try:
+        server.answer = lambda messages: "local answer"  # the stand-in agrees with FakeLocal
+        cloud = CloudLLM(base_url=server.base_url, model="m", max_retries=0, prices=Prices(1000.0, 1000.0))
+        router = EdgeRouter(local=FakeLocal(n_ctx=500), cloud=cloud, router=FakeRouter(), embedder=FakeEmbedder(),
+                            max_tokens=10, store=tmp_path / "d.sqlite3", shadow_share=1.0, shadow_budget_usd=0.01,
+                            shadow_clusterer=ExactMatchClusterer())
+        first = router.chat("x" * 20)
+        router.routes.shadow.wait()
+        row = router.store.get(first.decision.id)
+        assert (row["local_ok"], row["label_source"]) == (1, "shadow") and len(server.requests) == 1
+        private = router.chat("Email john.smith@example.com the plan")
+        router.routes.shadow.wait()
+        assert router.store.get(private.decision.id)["local_ok"] is None and len(server.requests) == 1
+        assert router.routes.shadow.spent_today() > 0.01, "the stand-in's usage at these prices spent the budget"
+        later = router.chat("y" * 20)
+        router.routes.shadow.wait()
+        assert router.store.get(later.decision.id)["local_ok"] is None and len(server.requests) == 1
+    finally:
+        server.stop()
+    with pytest.raises(ConfigurationError, match="prices"):
+        EdgeRouter(local=FakeLocal(n_ctx=500), cloud=CloudLLM(base_url="http://127.0.0.1:9/v1", model="m"),
+                   router=FakeRouter(), embedder=FakeEmbedder(), store=tmp_path / "e.sqlite3", shadow_share=0.5)

@@ -44,6 +44,7 @@ CREATE TABLE IF NOT EXISTS decisions (
 );
 CREATE INDEX IF NOT EXISTS decisions_created ON decisions (created);
 CREATE INDEX IF NOT EXISTS decisions_labelled ON decisions (local_ok) WHERE local_ok IS NOT NULL;
+CREATE TABLE IF NOT EXISTS shadow_spend (day TEXT PRIMARY KEY, usd REAL NOT NULL);
 """
 MAX_ROWS = 100_000
 
@@ -125,6 +126,18 @@ class DecisionStore:
         rows = self._connect().execute("SELECT embedding FROM decisions WHERE embedding IS NOT NULL AND "
                                        "embedder_id = ? ORDER BY created DESC LIMIT ?", (embedder_id, limit)).fetchall()
         return np.array([np.frombuffer(b, np.float16) for (b,) in rows], np.float32)
+
+    def spend(self, day: str, usd: float) -> float:
+        """Add ``usd`` to the shadow calls' spend on ``day``; returns the day's total (kept across restarts)."""
+        db = self._connect()
+        with db:
+            db.execute("INSERT INTO shadow_spend (day, usd) VALUES (?, ?) ON CONFLICT(day) DO UPDATE SET "
+                       "usd = usd + excluded.usd", (day, usd))
+            return db.execute("SELECT usd FROM shadow_spend WHERE day = ?", (day,)).fetchone()[0]
+
+    def spent(self, day: str) -> float:
+        row = self._connect().execute("SELECT usd FROM shadow_spend WHERE day = ?", (day,)).fetchone()
+        return 0.0 if row is None else row[0]
 
     def get(self, decision_id: str) -> dict | None:
         db = self._connect()

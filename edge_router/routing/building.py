@@ -78,5 +78,6 @@ def parts(config: RouterSettings, *, cloud: Any = None, cloud_from_env: bool = T
                 cloud_share=config.cloud_share, budget_window=config.budget_window, gate=gate,
                 answer_check=answer_check, max_tokens=config.max_tokens, trace_path=config.trace_path,
                 routing_turns=config.routing_turns, follow_up_margin=config.follow_up_margin,
+                shadow_share=config.shadow_share, shadow_budget_usd=config.shadow_budget_usd,
                 store=None if config.store is None else DecisionStore(
                     None if config.store == "default" else config.store, keep_prompts=config.store_prompts))

@@ -37,6 +37,7 @@ class Routes:
                  store: Any = None, embedder_id: str | None = None):
         self.local = local
         self.store, self.embedder_id = store, embedder_id
+        self.shadow: Any = None  # a ShadowLabeller, set by EdgeRouter when shadow labels are on
         self.clouds = CloudChain(clouds, breaker) if clouds else None
         self.turns = AnsweredTurns()
         self._trace = trace
@@ -87,6 +88,9 @@ class Routes:
                                cost_usd=result.cost_usd, answer_ms=result.answer_ms, prompt=routing_text(messages))
             except Exception as exc:  # noqa: BLE001 - a full disk must not cost the answer
                 log.warning("could not store decision %s in %s: %s", result.decision.id, self.store.path, exc)
+            else:
+                if self.shadow is not None:
+                    self.shadow.offer(messages, result)
         if self._trace is not None:
             record = result.to_dict()
             if isinstance(result, Answer):

@@ -31,10 +31,12 @@ from ..backends.router_model import RouterModel
 from ..config import RouterSettings
 from ..errors import ConfigurationError, InvalidInputError
 from ..learning import learn as learned
+from ..learning.shadow import ShadowLabeller
 from ..learning.store import DecisionStore
 from ..privacy.policy import MODES as PRIVACY_MODES
 from ..privacy.policy import PrivacyPolicy
 from ..uncertainty import answer_check as checking
+from ..uncertainty.entailment import clusterer_named
 from ..uncertainty.semantic_entropy import UncertaintyGate
 from ..uncertainty.state_probe import StateProbe
 from . import building
@@ -100,6 +102,9 @@ class EdgeRouter:
         routing_turns: int = defaults.ROUTING_TURNS,
         follow_up_margin: float = defaults.FOLLOW_UP_MARGIN,
         store: DecisionStore | str | os.PathLike | None = None,
+        shadow_share: float = 0.0,
+        shadow_budget_usd: float = defaults.SHADOW_BUDGET_USD,
+        shadow_clusterer: Any = None,
     ):
         clouds = list(cloud) if isinstance(cloud, (list, tuple)) else [] if cloud is None else [cloud]
         cloud = clouds[0] if clouds else None
@@ -146,6 +151,13 @@ class EdgeRouter:
         self.routes = Routes(local, clouds, self.breaker, TraceWriter(trace) if trace else None, store=self.store,
                              embedder_id=embedder.id if embedder is not None else None)
         self._default_stages = stages is None
+        if shadow_share:
+            if self.store is None or self.routes.clouds is None:
+                raise ConfigurationError("shadow labels ask the cloud again and store the agreement: they need a "
+                                         "cloud and store=PATH.")
+            clusterer = shadow_clusterer or clusterer_named("embedding" if embedder else "exact", embedder)
+            self.routes.shadow = ShadowLabeller(self.store, self.routes.clouds, clusterer, share=shadow_share,
+                                                budget_usd=shadow_budget_usd, max_tokens=max_tokens)
         self.pipeline = Pipeline(self.default_stages() if stages is None else stages, self.mode)
 
     def default_stages(self) -> list[Stage]:
