@@ -155,3 +155,23 @@ def test_too_few_label_rows_are_named_split_by_split():
     warnings = size_warnings({"train": 12, "calibration": 3, "test": 0})
     assert len(warnings) == 3 and "12 train rows" in warnings[0] and "chance" in warnings[0]
     assert "AUROC undefined" in warnings[2]
+
+
+def test_several_strong_endpoints_are_sampled_and_read_as_quality_per_model(tmp_path):
+    from edge_router.data.datasets import Prompt
+    from edge_router.routing.model_choice import QualityPredictor
+    from edge_router.training.labels import LabelConfig, label_prompts, model_quality, read_rows
+    from edge_router.uncertainty.clustering import ExactMatchClusterer
+
+    prompts = [Prompt("mine", 0, "What is 2 + 2?", ("4",), "math"), Prompt("mine", 1, "Say hi", (), "qa")]
+    out = tmp_path / "labels.jsonl"
+    label_prompts(prompts, out, weak=_Answers("weak", "5"), strong=_Answers("strong", "4"), progress=False,
+                  clusterer=ExactMatchClusterer(), config=LabelConfig(k=3), others=[_Answers("third", "4")])
+    rows = read_rows(out)
+    assert all(r["others"][0]["model"] == "third" for r in rows)
+    texts, models, quality = model_quality(rows)
+    assert models == ("weak", "strong", "third") and quality.shape == (2, 3)
+    by_prompt = dict(zip(texts, quality.tolist()))
+    assert by_prompt["What is 2 + 2?"] == [0.0, 1.0, 1.0], "gold answers decide where there are some"
+    assert by_prompt["Say hi"] == [1.0, 1.0, 1.0], "else how sure the samples were (one meaning: 1)"
+    QualityPredictor(k=1).fit(np.eye(2, dtype=np.float32), quality, models)  # what a many-model router learns from

@@ -104,3 +104,34 @@ def test_train_and_calibrate_commands(label_file, tmp_path):
     assert len(card["thresholds"]) == 9 and card["calibrated_on"]["split"] == "train"
     out = cli("train", "--labels", str(tmp_path / "missing.jsonl"), "--out", str(tmp_path))
     assert out.returncode == 2 and "Traceback" not in out.stderr
+
+
+def test_label_command_samples_every_strong_endpoint(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from conftest import TINY_LLM
+
+    from edge_router.testing import CloudServer
+
+    servers = [CloudServer().start(), CloudServer().start()]
+    try:
+        prompts = tmp_path / "prompts.jsonl"
+        prompts.write_text(json.dumps({"prompt": "What is 2 + 3?", "answers": ["5"]}) + "\n", encoding="utf-8")
+        env = {k: v for k, v in os.environ.items() if not k.startswith("EDGE_ROUTER_")}
+        base = [sys.executable, "-m", "edge_router", "label", "--prompts", str(prompts), "--out",
+                str(tmp_path / "l.jsonl"), "--local-model", TINY_LLM, "--k", "2", "--max-tokens", "4",
+                "--strong-base-url", servers[0].base_url, servers[1].base_url]
+        done = subprocess.run([*base, "--strong-model", "a", "b"], capture_output=True, text=True, env=env,
+                              timeout=600)
+        assert done.returncode == 0, done.stderr[-2000:]
+        row = read_rows(tmp_path / "l.jsonl")[0]
+        assert row["strong"]["model"] == "cloud:a" and row["others"][0]["model"] == "cloud:b"
+        assert row["label_source"] in ("gold", "se (both answers wrong)") and len(servers[1].requests) >= 1
+        mismatched = subprocess.run([*base, "--strong-model", "a"], capture_output=True, text=True, env=env,
+                                    timeout=600)
+        assert mismatched.returncode == 2 and "one --strong-model per --strong-base-url" in mismatched.stderr
+    finally:
+        for server in servers:
+            server.stop()

@@ -48,8 +48,14 @@ def _cmd_label(args: argparse.Namespace) -> int:
     if dropped:
         print(f"left out {dropped} prompts that are evaluation questions (GSM8K, MMLU test, MT-Bench)",
               file=sys.stderr)
-    strong = (CloudLLM(base_url=args.strong_base_url, model=args.strong_model, extra_body=args.strong_extra_body,
-                       deadline_s=args.strong_deadline) if args.strong_base_url else None)
+    urls, names = args.strong_base_url or [], args.strong_model or []
+    if len(urls) != len(names):
+        raise InvalidInputError(f"give one --strong-model per --strong-base-url ({len(urls)} URLs, {len(names)} "
+                                "models), in the same order.")
+    endpoints = [CloudLLM(base_url=url, model=name, name=f"{name}@{i}" if names.count(name) > 1 else name,
+                          extra_body=args.strong_extra_body, deadline_s=args.strong_deadline)
+                 for i, (url, name) in enumerate(zip(urls, names))]
+    strong, others = (endpoints[0], endpoints[1:]) if endpoints else (None, [])
     clusterer = clusterer_named(args.clusterer, Embedder(name=args.embedder) if args.clusterer == "embedding" else None)
     config = LabelConfig(k=args.k, max_tokens=args.max_tokens, tau=args.tau, strong_se=args.strong_se,
                          privacy=args.privacy, by=args.label_by or ("gold" if args.prompts else "se"))
@@ -59,7 +65,8 @@ def _cmd_label(args: argparse.Namespace) -> int:
     # Labels describe the model itself: its greedy answer without the answers' repetition penalty, as every
     # label row so far was made.
     weak = LocalLLM(args.local_model, threads=args.threads, seed=args.seed, repeat_penalty=1.0)
-    summary = label_prompts(prompts, args.out, weak=weak, strong=strong, clusterer=clusterer, config=config)
+    summary = label_prompts(prompts, args.out, weak=weak, strong=strong, clusterer=clusterer, config=config,
+                            others=others)
     print(json.dumps(summary) if args.json else
           f"labelled {summary['labelled']} prompts ({summary['already_done']} already in {args.out}) at "
           f"{summary['prompts_per_minute']:.1f} prompts/minute"
@@ -205,8 +212,10 @@ def add_commands(sub, command) -> None:
     label.add_argument("--tau", type=float, default=0.1, help="tie threshold on δ (default 0.1)")
     label.add_argument("--strong-se", type=float, default=0.0,
                        help="the strong model's SE when none is sampled (default 0: a confident cloud)")
-    label.add_argument("--strong-base-url", help="an OpenAI-compatible endpoint to sample as the strong model")
-    label.add_argument("--strong-model", help="the strong endpoint's model name")
+    label.add_argument("--strong-base-url", nargs="+", metavar="URL",
+                       help="OpenAI-compatible endpoints to sample as strong models; the first decides the label, "
+                            "every one is stored (a router over many models reads them)")
+    label.add_argument("--strong-model", nargs="+", metavar="NAME", help="each strong endpoint's model name")
     label.add_argument("--strong-deadline", type=float, default=300.0, metavar="SECONDS",
                        help="per strong answer, retries included (default 300: k samples of a CPU stand-in are slow); "
                        "a prompt whose strong side fails is left for the next run")

@@ -31,10 +31,13 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
+
+import numpy as np
 
 from ..backends.chat_model import ChatModel
 from ..backends.local_llm import LocalLLM
@@ -201,9 +204,11 @@ def _side(model: ChatModel, messages: list[dict], prompt: Prompt, clusterer: Clu
 
 
 def label_prompt(prompt: Prompt, weak: ChatModel, strong: ChatModel | None, clusterer: Clusterer,
-                 config: LabelConfig) -> dict:
+                 config: LabelConfig, others: Sequence[ChatModel] = ()) -> dict:
     """One JSONL row: both sides' greedy answers, samples (with the weak side's token log-probabilities),
-    clusters and SEs; δ, the label, model ids and timings."""
+    clusters and SEs; δ, the label, model ids and timings. ``others`` (more strong endpoints) are answered and
+    sampled the same way, under ``others`` in the row: the label compares the device with ``strong`` only, and
+    ``model_quality`` reads every side, for a router over many models."""
     messages = label_messages(prompt)
     strong_messages, redaction = _strong_view(messages, config) if strong is not None else (messages, None)
     weak_row = _side(weak, messages, prompt, clusterer, config)
@@ -211,6 +216,7 @@ def label_prompt(prompt: Prompt, weak: ChatModel, strong: ChatModel | None, clus
         strong_row = _side(strong, strong_messages, prompt, clusterer, config, redaction)
     else:
         strong_row = {"model": None, "sampled": False, "se": config.strong_se}
+    other_rows = [_side(o, strong_messages, prompt, clusterer, config, redaction) for o in others]
     label, delta = preference(strong_row["se"], weak_row["se"], tau=config.tau)
     source = "se"
     if config.by == "gold" and weak_row["correct"] is not None:
@@ -221,7 +227,26 @@ def label_prompt(prompt: Prompt, weak: ChatModel, strong: ChatModel | None, clus
         "prompt": prompt.question, "kind": prompt.kind, "split": split_of(prompt.question),
         "answers": list(prompt.answers), "weak": weak_row, "strong": strong_row, "delta": delta, "label": label,
         "label_source": source, "tau": config.tau, "clusterer": clusterer.name, "k": config.k,
+        **({"others": other_rows} if other_rows else {}),
     }
+
+
+def model_quality(rows: Sequence[dict]) -> tuple[list[str], tuple[str, ...], np.ndarray]:
+    """(prompts, model ids, quality (prompts, models)) from label rows with several sampled sides: a side's greedy
+    correctness where the prompt has gold answers, else how sure its samples were, 1 − SE / ln k (k samples in
+    k meanings give 0). Rows missing a side are left out."""
+    sides = lambda r: [r["weak"], r["strong"], *r.get("others", [])]  # noqa: E731
+    models = tuple(side["model"] for side in sides(rows[0])) if rows else ()
+    prompts, quality = [], []
+    for r in rows:
+        row_sides = sides(r)
+        if tuple(side.get("model") for side in row_sides) != models or not all(s.get("sampled") for s in row_sides):
+            continue
+        k = max(r.get("k") or 1, 2)
+        prompts.append(r["prompt"])
+        quality.append([float(s["correct"]) if s.get("correct") is not None else
+                        max(0.0, 1.0 - s["se"] / math.log(k)) for s in row_sides])
+    return prompts, models, np.array(quality, np.float32).reshape(len(prompts), len(models))
 
 
 def read_rows(path: str | Path) -> list[dict]:
@@ -241,7 +266,8 @@ def labelling_order(prompts: Sequence[Prompt], block: int) -> list[Prompt]:
 
 
 def label_prompts(prompts: Sequence[Prompt], out_path: str | Path, *, weak: ChatModel, strong: ChatModel | None,
-                  clusterer: Clusterer, config: LabelConfig, progress: bool = True, block: int = 64) -> dict:
+                  clusterer: Clusterer, config: LabelConfig, progress: bool = True, block: int = 64,
+                  others: Sequence[ChatModel] = ()) -> dict:
     """Label ``prompts`` into ``out_path`` in ``labelling_order``, skipping those already there. Returns a
     summary."""
     out_path = Path(out_path)
@@ -253,7 +279,7 @@ def label_prompts(prompts: Sequence[Prompt], out_path: str | Path, *, weak: Chat
 
     def row(prompt: Prompt) -> dict | None:
         try:
-            return label_prompt(prompt, weak, strong, clusterer, config)
+            return label_prompt(prompt, weak, strong, clusterer, config, others)
         except CloudError as exc:  # one slow or failed strong answer must not end a run of hours
             log.warning("strong model failed on prompt %s (%s); left for the next run", prompt_id(prompt.question), exc)
             skipped.append(prompt_id(prompt.question))
