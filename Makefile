@@ -27,7 +27,7 @@ setup: $(STAMP)
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --disable-pip-version-check -e '.[server,bench,dev,privacy]'
+	$(PY) -m pip install --disable-pip-version-check -e '.[server,bench,dev,privacy,scale]'
 	touch $(STAMP)
 
 models: $(STAMP)

@@ -115,6 +115,11 @@ class LocalLLM:
             return True
         return len(self._llama.tokenize(prompt, add_bos=False, special=True)) + max_tokens <= self.n_ctx
 
+    def reseed(self, seed: int) -> None:
+        """Restart the sampling seeds from ``seed``: the samples that follow no longer depend on what this model
+        sampled before (labelling seeds each prompt, so any worker labels it alike)."""
+        self._rng = random.Random(seed)
+
     def trimmed(self, messages: Messages | str, max_tokens: int = defaults.MAX_TOKENS) -> Messages:
         """``messages`` with the oldest turns dropped (system messages and the last user message kept) so that the
         prompt and ``max_tokens`` fit the context; ``PromptTooLongError`` when even that does not fit."""

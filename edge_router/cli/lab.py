@@ -58,15 +58,26 @@ def _cmd_label(args: argparse.Namespace) -> int:
     strong, others = (endpoints[0], endpoints[1:]) if endpoints else (None, [])
     clusterer = clusterer_named(args.clusterer, Embedder(name=args.embedder) if args.clusterer == "embedding" else None)
     config = LabelConfig(k=args.k, max_tokens=args.max_tokens, tau=args.tau, strong_se=args.strong_se,
-                         privacy=args.privacy, by=args.label_by or ("gold" if args.prompts else "se"))
+                         privacy=args.privacy, by=args.label_by or ("gold" if args.prompts else "se"),
+                         seed=args.seed)
     if strong is None:
         print(f"no strong model sampled: labels compare the local SE with a fixed strong SE of {args.strong_se}",
               file=sys.stderr)
-    # Labels describe the model itself: its greedy answer without the answers' repetition penalty, as every
-    # label row so far was made.
-    weak = LocalLLM(args.local_model, threads=args.threads, seed=args.seed, repeat_penalty=1.0)
-    summary = label_prompts(prompts, args.out, weak=weak, strong=strong, clusterer=clusterer, config=config,
-                            others=others)
+    if args.ray:
+        from ..scale.ray_labelling import WorkerSpec, label_on_ray
+
+        strong_specs = tuple({"base_url": e.base_url, "model": e.model, "name": e.name, "extra_body": e.extra_body,
+                              "deadline_s": e.deadline_s} for e in endpoints)
+        spec = WorkerSpec(args.local_model, threads=args.threads or 1, strong=strong_specs, clusterer=args.clusterer,
+                          embedder=args.embedder, config=config)
+        summary = label_on_ray(prompts, args.out, spec=spec, actors=args.actors, address=args.ray,
+                               cloud_concurrency=args.cloud_concurrency)
+    else:
+        # Labels describe the model itself: its greedy answer without the answers' repetition penalty, as every
+        # label row so far was made.
+        weak = LocalLLM(args.local_model, threads=args.threads, seed=args.seed, repeat_penalty=1.0)
+        summary = label_prompts(prompts, args.out, weak=weak, strong=strong, clusterer=clusterer, config=config,
+                                others=others)
     print(json.dumps(summary) if args.json else
           f"labelled {summary['labelled']} prompts ({summary['already_done']} already in {args.out}) at "
           f"{summary['prompts_per_minute']:.1f} prompts/minute"
@@ -229,6 +240,13 @@ def add_commands(sub, command) -> None:
                        help="gold: prompts with gold answers are labelled by which side answered right, the rest by "
                             "semantic entropy (default for --prompts); se: by semantic entropy only (default for "
                             "--dataset)")
+    label.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS",
+                       help="label on Ray actors: 'local' (the default) starts a Ray here, 'auto' or an address "
+                            "joins a cluster (needs the scale extra)")
+    label.add_argument("--actors", type=positive_int, default=2, help="with --ray: actors, each with its own local "
+                                                                     "model on --threads threads (default 2)")
+    label.add_argument("--cloud-concurrency", type=positive_int, metavar="N",
+                       help="with --ray: at most N strong-endpoint calls in flight across all actors")
     label.add_argument("--clusterer", choices=defaults.CLUSTERERS, default=defaults.CLUSTERER,
                        help=f"how both models' samples are clustered (default {defaults.CLUSTERER})")
     options.local_model_option(label)

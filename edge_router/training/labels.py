@@ -122,6 +122,7 @@ class LabelConfig:
     strong_se: float = 0.0
     privacy: str = "keep-local"  # prompts with personal data: never sent to the strong endpoint, or redacted
     by: str = "se"  # "gold": prompts with gold answers are labelled by the two sides' correctness
+    seed: int | None = None  # each prompt's samples seeded from this and the prompt: any worker labels it alike
 
     def __post_init__(self):
         if self.by not in LABEL_SOURCES:
@@ -210,6 +211,10 @@ def label_prompt(prompt: Prompt, weak: ChatModel, strong: ChatModel | None, clus
     sampled the same way, under ``others`` in the row: the label compares the device with ``strong`` only, and
     ``model_quality`` reads every side, for a router over many models."""
     messages = label_messages(prompt)
+    if config.seed is not None:
+        for model in (weak, strong, *others):
+            if hasattr(model, "reseed"):
+                model.reseed(int(prompt_id(f"{config.seed}:{prompt.question}"), 16))
     strong_messages, redaction = _strong_view(messages, config) if strong is not None else (messages, None)
     weak_row = _side(weak, messages, prompt, clusterer, config)
     if strong is not None:

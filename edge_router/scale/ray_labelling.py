@@ -1,0 +1,182 @@
+"""Labelling on Ray, when one machine is not enough.
+
+Prompts are spread over actors, each holding its own local model (llama.cpp is not thread-safe: one model per
+actor process, resolved on its node through the verified model cache, never shipped through Ray's object store) and
+clients for the strong endpoints, whose calls all actors together keep under ``cloud_concurrency`` (a semaphore
+actor). Rows come back to the driver, which appends them to the same JSONL file, in the single-process job's order,
+as soon as every row before them is in: prompts already in the file are skipped, a stopped driver leaves a file the
+next run resumes, and each prompt is seeded on its own (``LabelConfig.seed``), so any actor labels it as the
+single-process job would. An actor that dies mid-prompt is replaced and its prompt retried: no row is lost, none
+is written twice.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections import deque
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+from ..data.datasets import Prompt
+from ..errors import CloudError, ConfigurationError
+from ..progress import ProgressBar
+from ..training.labels import LabelConfig, PrivatePrompt, label_prompt, labelling_order, prompt_id, read_rows
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class WorkerSpec:
+    """What each actor builds: the local model (a registry name or a GGUF path on every node), its threads, the
+    strong endpoints (``CloudLLM`` keyword arguments each), the clusterer's name (and embedder) and the config."""
+
+    local_model: str | None
+    threads: int = 1
+    strong: tuple[dict, ...] = ()
+    clusterer: str = "exact"
+    embedder: str | None = None
+    config: LabelConfig = field(default_factory=LabelConfig)
+
+
+class Labeller:
+    """One actor's models; ``label`` returns (prompt id, the row or None, why it is None)."""
+
+    def __init__(self, spec: WorkerSpec, semaphore: Any = None):
+        from ..backends.cloud_llm import CloudLLM
+        from ..backends.embedder import Embedder
+        from ..backends.local_llm import LocalLLM
+        from ..uncertainty.entailment import clusterer_named
+
+        self.weak = LocalLLM(spec.local_model, threads=spec.threads, repeat_penalty=1.0)
+        clouds = [_Limited(CloudLLM(**kwargs), semaphore) for kwargs in spec.strong]
+        self.strong, self.others = (clouds[0], clouds[1:]) if clouds else (None, [])
+        needs_embedder = spec.clusterer == "embedding"
+        self.clusterer = clusterer_named(spec.clusterer, Embedder(name=spec.embedder) if needs_embedder else None)
+        self.config = spec.config
+
+    def label(self, prompt: Prompt) -> tuple[str, dict | None, str | None]:
+        ident = prompt_id(prompt.question)
+        try:
+            return ident, label_prompt(prompt, self.weak, self.strong, self.clusterer, self.config, self.others), None
+        except CloudError as exc:
+            return ident, None, f"cloud: {exc}"
+        except PrivatePrompt:
+            return ident, None, "private"
+
+
+class _Limited:
+    """A strong endpoint whose calls wait for the shared semaphore (None: no limit)."""
+
+    def __init__(self, cloud: Any, semaphore: Any):
+        self.cloud, self.semaphore, self.id = cloud, semaphore, cloud.id
+
+    def _call(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        if self.semaphore is None:
+            return getattr(self.cloud, method)(*args, **kwargs)
+        import ray
+
+        ray.get(self.semaphore.acquire.remote())
+        try:
+            return getattr(self.cloud, method)(*args, **kwargs)
+        finally:
+            self.semaphore.release.remote()
+
+    def chat(self, *args: Any, **kwargs: Any) -> Any:
+        return self._call("chat", *args, **kwargs)
+
+    def sample(self, *args: Any, **kwargs: Any) -> Any:
+        return self._call("sample", *args, **kwargs)
+
+
+class Semaphore:
+    """At most ``n`` strong calls in flight across all actors (an async Ray actor)."""
+
+    def __init__(self, n: int):
+        self.n, self.used = n, 0
+
+    async def acquire(self) -> None:
+        import asyncio
+
+        while self.used >= self.n:
+            await asyncio.sleep(0.005)
+        self.used += 1
+
+    def release(self) -> None:
+        self.used -= 1
+
+
+def connect(address: str) -> None:
+    """``local`` starts a Ray on this machine; ``auto`` or an address joins a running cluster."""
+    try:
+        import ray
+    except ImportError:
+        raise ConfigurationError("--ray needs Ray: pip install 'edge-router[scale]'.") from None
+    if not ray.is_initialized():
+        ray.init(address=None if address == "local" else address, include_dashboard=False, log_to_driver=False,
+                 configure_logging=False)
+
+
+def label_on_ray(prompts: Sequence[Prompt], out_path: str | Path, *, spec: WorkerSpec, actors: int = 2,
+                 address: str = "local", cloud_concurrency: int | None = None, block: int = 64,
+                 progress: bool = True) -> dict:
+    """Label ``prompts`` into ``out_path`` on ``actors`` Ray actors; returns a summary like ``label_prompts``'."""
+    import ray
+
+    if actors < 1:
+        raise ConfigurationError(f"actors is at least 1, not {actors}.")
+    connect(address)
+    out_path = Path(out_path)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    done = {row["id"] for row in read_rows(out_path)} if out_path.exists() else set()
+    unique = list({prompt_id(p.question): p for p in prompts}.values())
+    todo = labelling_order([p for p in unique if prompt_id(p.question) not in done], block)
+    semaphore = ray.remote(Semaphore).remote(cloud_concurrency) if cloud_concurrency else None
+    actor_class = ray.remote(num_cpus=spec.threads, max_restarts=0)(Labeller)
+    pool = [actor_class.remote(spec, semaphore) for _ in range(min(actors, max(len(todo), 1)))]
+    queue, in_flight, results = deque(range(len(todo))), {}, {}
+    written = skipped = private = replaced = 0
+    next_row = 0
+    bar = ProgressBar(len(todo), label="labelling on Ray", unit="prompts", min_interval=1.0) if progress else None
+    started = time.perf_counter()
+    with open(out_path, "a", encoding="utf-8") as out:
+        while queue or in_flight:
+            busy = {actor for actor, _ in in_flight.values()}
+            for actor in pool:
+                if queue and actor not in busy:
+                    index = queue.popleft()
+                    in_flight[actor.label.remote(todo[index])] = (actor, index)
+            ready, _ = ray.wait(list(in_flight), num_returns=1)
+            actor, index = in_flight.pop(ready[0])
+            try:
+                ident, row, why = ray.get(ready[0])
+            except ray.exceptions.RayActorError as exc:  # the actor died mid-prompt: a new one takes the prompt
+                replaced += 1
+                log.warning("a labelling actor died (%s); prompt %d goes to a new actor", exc, index)
+                pool[pool.index(actor)] = actor_class.remote(spec, semaphore)
+                queue.appendleft(index)
+                continue
+            results[index] = (row, why)
+            while next_row in results:
+                row, why = results.pop(next_row)
+                next_row += 1
+                if row is not None:
+                    out.write(json.dumps(row, ensure_ascii=False) + "\n")
+                    out.flush()
+                    written += 1
+                elif why == "private":
+                    private += 1
+                else:
+                    skipped += 1
+                    log.warning("prompt %s left for the next run (%s)", ident, why)
+                if bar is not None:
+                    bar.update(1)
+    if bar is not None:
+        bar.close()
+    elapsed = time.perf_counter() - started
+    return {"labelled": written, "skipped": skipped, "private": private, "already_done": len(done),
+            "seconds": elapsed, "prompts_per_minute": written / elapsed * 60 if written and elapsed > 0 else 0.0,
+            "strong_sampled": bool(spec.strong), "config": asdict(spec.config), "actors": len(pool),
+            "threads_per_actor": spec.threads, "actors_replaced": replaced}
