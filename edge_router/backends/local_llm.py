@@ -116,9 +116,12 @@ class LocalLLM:
         return len(self._llama.tokenize(prompt, add_bos=False, special=True)) + max_tokens <= self.n_ctx
 
     def reseed(self, seed: int) -> None:
-        """Restart the sampling seeds from ``seed``: the samples that follow no longer depend on what this model
-        sampled before (labelling seeds each prompt, so any worker labels it alike)."""
-        self._rng = random.Random(seed)
+        """Restart the sampling seeds from ``seed`` and forget the cached prompt prefix: what follows no longer
+        depends on what this model answered before (a reused prefix is evaluated in other batches, which moves the
+        logits by rounding). Labelling reseeds each prompt, so any worker labels it alike."""
+        with self._lock:
+            self._rng = random.Random(seed)
+            self._llama.reset()
 
     def trimmed(self, messages: Messages | str, max_tokens: int = defaults.MAX_TOKENS) -> Messages:
         """``messages`` with the oldest turns dropped (system messages and the last user message kept) so that the

@@ -57,6 +57,10 @@ class Labeller:
         self.clusterer = clusterer_named(spec.clusterer, Embedder(name=spec.embedder) if needs_embedder else None)
         self.config = spec.config
 
+    def ready(self) -> bool:
+        """Answered once the actor's models are loaded."""
+        return True
+
     def label(self, prompt: Prompt) -> tuple[str, dict | None, str | None]:
         ident = prompt_id(prompt.question)
         try:
@@ -141,6 +145,9 @@ def label_on_ray(prompts: Sequence[Prompt], out_path: str | Path, *, spec: Worke
     next_row = 0
     bar = ProgressBar(len(todo), label="labelling on Ray", unit="prompts", min_interval=1.0) if progress else None
     started = time.perf_counter()
+    ray.get([actor.ready.remote() for actor in pool])  # processes started, models loaded
+    startup = time.perf_counter() - started
+    started = time.perf_counter()
     with open(out_path, "a", encoding="utf-8") as out:
         while queue or in_flight:
             busy = {actor for actor, _ in in_flight.values()}
@@ -158,9 +165,9 @@ def label_on_ray(prompts: Sequence[Prompt], out_path: str | Path, *, spec: Worke
                 pool[pool.index(actor)] = actor_class.remote(spec, semaphore)
                 queue.appendleft(index)
                 continue
-            results[index] = (row, why)
+            results[index] = (ident, row, why)
             while next_row in results:
-                row, why = results.pop(next_row)
+                ident, row, why = results.pop(next_row)
                 next_row += 1
                 if row is not None:
                     out.write(json.dumps(row, ensure_ascii=False) + "\n")
@@ -177,6 +184,7 @@ def label_on_ray(prompts: Sequence[Prompt], out_path: str | Path, *, spec: Worke
         bar.close()
     elapsed = time.perf_counter() - started
     return {"labelled": written, "skipped": skipped, "private": private, "already_done": len(done),
-            "seconds": elapsed, "prompts_per_minute": written / elapsed * 60 if written and elapsed > 0 else 0.0,
+            "seconds": elapsed,  # labelling only: startup_seconds (Ray's workers, the models) apart
+            "prompts_per_minute": written / elapsed * 60 if written and elapsed > 0 else 0.0,
             "strong_sampled": bool(spec.strong), "config": asdict(spec.config), "actors": len(pool),
-            "threads_per_actor": spec.threads, "actors_replaced": replaced}
+            "threads_per_actor": spec.threads, "actors_replaced": replaced, "startup_seconds": startup}
