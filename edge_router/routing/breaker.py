@@ -53,6 +53,10 @@ class CircuitBreaker:
             if self._consecutive >= self.failures:
                 self._open_until = self._clock() + self.cool_down_s
 
+    def fresh(self) -> CircuitBreaker:
+        """A closed breaker with these settings (and clock): one for each further cloud endpoint."""
+        return CircuitBreaker(self.failures, self.cool_down_s, clock=self._clock)
+
     def state(self) -> dict[str, Any]:
         """``closed`` / ``open`` / ``half-open``, the consecutive failures and the seconds of rest left."""
         with self._lock:

@@ -42,10 +42,9 @@ class CloudChainError(CloudError):
 
 class CloudChain:
     """``clouds`` in fallback order; ``breaker`` guards the first, and each other endpoint gets its own with the
-    same settings (``breaker_for`` builds them; for tests)."""
+    same settings."""
 
-    def __init__(self, clouds: Sequence[Any], breaker: CircuitBreaker | None = None,
-                 breaker_for: Callable[[], CircuitBreaker] | None = None):
+    def __init__(self, clouds: Sequence[Any], breaker: CircuitBreaker | None = None):
         if not clouds:
             raise ConfigurationError("a cloud chain needs at least one endpoint.")
         names = [getattr(c, "name", c.id) for c in clouds]
@@ -54,10 +53,9 @@ class CloudChain:
             raise ConfigurationError(f"cloud endpoints need distinct names; {', '.join(twice)} is used twice "
                                      "(give each a name=).")
         first = breaker or CircuitBreaker()
-        breaker_for = breaker_for or (lambda: CircuitBreaker(first.failures, first.cool_down_s, clock=first._clock))
         self.clouds = list(clouds)
         self.names = names
-        self.guarded = [GuardedCloud(c, first if i == 0 else breaker_for()) for i, c in enumerate(clouds)]
+        self.guarded = [GuardedCloud(c, first if i == 0 else first.fresh()) for i, c in enumerate(clouds)]
         self.id = self.guarded[0].id
 
     def breaker(self, name: str | None = None) -> CircuitBreaker:
@@ -85,7 +83,8 @@ class CloudChain:
     def _try(self, call: Callable[[GuardedCloud], Any], endpoint: str | None) -> tuple[Any, tuple[Attempt, ...]]:
         attempts: list[Attempt] = []
         last: CloudError | None = None
-        for i in self.order(endpoint):
+        order = self.order(endpoint)
+        for i in order:
             name = self.names[i]
             try:
                 result = call(self.guarded[i])
@@ -96,7 +95,7 @@ class CloudChain:
             except CloudError as exc:
                 attempts.append(Attempt(name, str(exc)))
                 last = exc
-                if i != self.order(endpoint)[-1]:
+                if i != order[-1]:
                     log.warning("cloud endpoint %s failed (%s); trying the next one", name, exc)
                 continue
             return result, (*attempts, Attempt(name))

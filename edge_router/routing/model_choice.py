@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InvalidInputError
+from .stages import Query, Verdict
 
 
 class QualityPredictor:
@@ -91,9 +92,7 @@ class ModelChoice:
         self.embedder, self.predictor, self.targets, self.lam = embedder, predictor, targets, lam
         self.costs = np.array([costs[m] for m in predictor.models], np.float64)
 
-    def decide(self, query, route):
-        from .stages import Verdict
-
+    def decide(self, query: Query, route: str) -> Verdict:
         embedded = query.embedded or self.embedder.embed_one(query.text)
         query.embedded, query.vector = embedded, embedded.vector
         predicted = self.predictor.predict(np.atleast_2d(embedded.vector))
