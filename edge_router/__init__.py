@@ -13,10 +13,13 @@ Layout, in three layers:
 - the device side, which an app embeds: ``files`` (model registry, verified
   cache, ONNX sessions), ``backends`` (local and cloud chat models, embedder,
   router file), ``uncertainty`` (semantic entropy and its clustering
-  backends), ``routing`` (``EdgeRouter``, decisions, budget, trace);
+  backends), ``privacy`` (detectors, policy, redaction), ``routing`` (``EdgeRouter``, its stages, decisions,
+  cloud chain, budget, trace, ``AsyncEdgeRouter``);
+- ``learning`` between them: the decision store, feedback and shadow labels (device side), and ``learn()``,
+  which reads the router's label file and calibrates through the lab, loaded only when it runs;
 - the lab, which builds and measures: ``data`` (benchmark, training and NLI
   readers, recorded outcomes), ``training`` (labels, routers, ONNX export),
-  ``evaluation`` (PGR/CPT/APGR, baselines, judge);
+  ``evaluation`` (PGR/CPT/APGR, baselines, judge), ``scale`` (labelling on Ray);
 - the front ends: ``serving`` (``edge-router serve``), ``bench`` (``edge-router
   bench``), ``cli``, ``loopback`` (servers on 127.0.0.1: the misbehaving cloud, the stand-in cloud, the load
   generator) and ``testing`` (public fakes for an app's tests).
@@ -84,11 +87,13 @@ _LAZY = {
     "Usage": "backends.completions",
     "PrivacyPolicy": "privacy.policy",
     "RouterSettings": "config",
+    "AsyncEdgeRouter": "routing.async_api",
 }
 
 __all__ = [
     "AllRoutesFailedError",
     "Answer",
+    "AsyncEdgeRouter",
     "AnswerCheck",
     "AnswerProbe",
     "ChecksumMismatchError",

@@ -14,8 +14,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "edge_router"
-DEVICE = {"files", "backends", "uncertainty", "routing"}
-LAB = {"data", "training", "evaluation"}
+DEVICE = {"files", "backends", "uncertainty", "routing", "privacy"}
+LAB = {"data", "training", "evaluation", "scale"}
 FRONT_ENDS = {"serving", "bench", "cli", "loopback", "testing"}
 DEVICE_NEVER = LAB | FRONT_ENDS
 HEAVY = {"torch", "fastapi", "starlette", "uvicorn", "matplotlib", "prometheus_client", "onnx", "pydantic"}
