@@ -32,8 +32,8 @@ RADII = (0.35, 0.45, 0.55, 0.65)
 log = logging.getLogger(__name__)
 MIN_LABELS = 20
 MIN_TRAFFIC = 30  # stored decisions needed to recalibrate thresholds on the app's traffic
-CALIBRATION_ROWS = 2_000  # the newest stored decisions the thresholds are recalibrated on
-HELD_OUT_ROWS = 1_000
+CALIBRATION_ROWS = 1_000  # the newest stored decisions the thresholds are recalibrated on
+HELD_OUT_ROWS = 500
 
 
 def versions_dir(store: DecisionStore) -> Path:

@@ -67,7 +67,7 @@ class FeedbackMemory:
         return FeedbackMemory(self.vectors, self.bad, self.k, radius, self.temperature, self.prior)
 
     def save(self, path: Path) -> None:
-        np.savez_compressed(path, vectors=self.vectors.astype(np.float16), bad=self.bad.astype(np.uint8),
+        np.savez(path, vectors=self.vectors.astype(np.float16), bad=self.bad.astype(np.uint8),
                             params=np.array([self.k, self.radius, self.temperature, self.prior]))
 
     @classmethod
