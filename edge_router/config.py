@@ -186,12 +186,13 @@ class RouterSettings:
                 raise ConfigurationError(f"clouds: endpoint {c['name']!r} takes its key from {c['api_key_env']}, "
                                          "which is not set; set it, or drop api_key_env for an endpoint without one.")
             out.append(CloudLLM(base_url=c["base_url"], model=c["model"], name=c["name"], api_key=key,
-                                prices=Prices(*c["prices"]) if c.get("prices") else self._prices(),
+                                prices=Prices(*c["prices"]) if c.get("prices") else self.prices(),
                                 deadline_s=c.get("deadline_s", self.cloud_deadline_s),
                                 first_byte_s=c.get("first_byte_s", self.cloud_first_byte_s)))
         return out
 
-    def _prices(self):
+    def prices(self):
+        """``cloud_prices`` as ``Prices`` (None when not given)."""
         from .backends.cloud_llm import Prices
 
         return Prices(*self.cloud_prices) if self.cloud_prices else None

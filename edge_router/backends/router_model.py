@@ -87,11 +87,7 @@ class RouterModel:
                 f"{self.path} has no calibration table; run `edge-router calibrate {self.path}` "
                 "or pass a threshold instead of a cloud share."
             )
-        cloud_share = check_cloud_share(cloud_share)
-        shares = [row["cloud_share"] for row in table]
-        thresholds = [row["threshold"] for row in table]
-        # np.interp needs increasing x: shares increase while thresholds decrease
-        return float(np.interp(cloud_share, shares, thresholds))
+        return threshold_from_table(table, cloud_share)
 
     def _check_signature(self, dim: int) -> None:
         inputs, outputs = self._session.get_inputs(), self._session.get_outputs()
@@ -135,3 +131,11 @@ class RouterModel:
                 "a router must output probabilities. Add a sigmoid or softmax to the exported graph."
             )
         return scores
+
+
+def threshold_from_table(table: list[dict], cloud_share: float) -> float:
+    """The threshold for ``cloud_share``, interpolated linearly in a calibration table (rows of ``cloud_share`` and
+    ``threshold``, as cards hold them)."""
+    cloud_share = check_cloud_share(cloud_share)
+    # np.interp needs increasing x: shares increase while thresholds decrease
+    return float(np.interp(cloud_share, [row["cloud_share"] for row in table], [row["threshold"] for row in table]))

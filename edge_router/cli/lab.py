@@ -52,11 +52,11 @@ def _cmd_label(args: argparse.Namespace) -> int:
     if len(urls) != len(names):
         raise InvalidInputError(f"give one --strong-model per --strong-base-url ({len(urls)} URLs, {len(names)} "
                                 "models), in the same order.")
-    endpoints = [CloudLLM(base_url=url, model=name, name=f"{name}@{i}" if names.count(name) > 1 else name,
-                          extra_body=args.strong_extra_body, deadline_s=args.strong_deadline)
-                 for i, (url, name) in enumerate(zip(urls, names))]
+    specs = tuple({"base_url": url, "model": name, "name": f"{name}@{i}" if names.count(name) > 1 else name,
+                   "extra_body": args.strong_extra_body, "deadline_s": args.strong_deadline}
+                  for i, (url, name) in enumerate(zip(urls, names)))
+    endpoints = [CloudLLM(**spec) for spec in specs]  # checked here, before any model loads
     strong, others = (endpoints[0], endpoints[1:]) if endpoints else (None, [])
-    clusterer = clusterer_named(args.clusterer, Embedder(name=args.embedder) if args.clusterer == "embedding" else None)
     config = LabelConfig(k=args.k, max_tokens=args.max_tokens, tau=args.tau, strong_se=args.strong_se,
                          privacy=args.privacy, by=args.label_by or ("gold" if args.prompts else "se"),
                          seed=args.seed)
@@ -66,9 +66,7 @@ def _cmd_label(args: argparse.Namespace) -> int:
     if args.ray:
         from ..scale.ray_labelling import WorkerSpec, label_on_ray
 
-        strong_specs = tuple({"base_url": e.base_url, "model": e.model, "name": e.name, "extra_body": e.extra_body,
-                              "deadline_s": e.deadline_s} for e in endpoints)
-        spec = WorkerSpec(args.local_model, threads=args.threads or 1, strong=strong_specs, clusterer=args.clusterer,
+        spec = WorkerSpec(args.local_model, threads=args.threads or 1, strong=specs, clusterer=args.clusterer,
                           embedder=args.embedder, config=config)
         summary = label_on_ray(prompts, args.out, spec=spec, actors=args.actors, address=args.ray,
                                cloud_concurrency=args.cloud_concurrency)
@@ -76,6 +74,8 @@ def _cmd_label(args: argparse.Namespace) -> int:
         # Labels describe the model itself: its greedy answer without the answers' repetition penalty, as every
         # label row so far was made.
         weak = LocalLLM(args.local_model, threads=args.threads, seed=args.seed, repeat_penalty=1.0)
+        embedder = Embedder(name=args.embedder) if args.clusterer == "embedding" else None
+        clusterer = clusterer_named(args.clusterer, embedder)
         summary = label_prompts(prompts, args.out, weak=weak, strong=strong, clusterer=clusterer, config=config,
                                 others=others)
     print(json.dumps(summary) if args.json else

@@ -20,7 +20,7 @@ def _store(args: argparse.Namespace):
 
 
 def _cmd_feedback(args: argparse.Namespace) -> int:
-    _store(args).label(args.id.removeprefix("chatcmpl-"), args.local_ok)
+    _store(args).label(args.id, args.local_ok)
     print(f"{args.id}: local answer {'good' if args.local_ok else 'not good'} enough, stored")
     return 0
 

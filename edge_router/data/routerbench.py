@@ -30,6 +30,11 @@ class ModelRecords:
     def __len__(self) -> int:
         return len(self.questions)
 
+    def rows(self, mask: np.ndarray) -> ModelRecords:
+        """These records for the questions ``mask`` selects."""
+        return ModelRecords(self.models, tuple(np.array(self.questions)[mask]), tuple(np.array(self.datasets)[mask]),
+                            self.quality[mask], self.cost[mask], self.dropped)
+
     def only(self, models: list[str]) -> ModelRecords:
         """These records for ``models`` alone, in that order."""
         index = [self.models.index(m) for m in models]

@@ -78,8 +78,7 @@ def _at_device(rec: ModelRecords, device: str) -> ModelRecords:
 def select(train: ModelRecords, x_train: np.ndarray) -> tuple[dict, dict[str, float]]:
     """The predictor's settings with the best AIQ on a held-out fifth of the train rows (by question hash)."""
     held = np.array([int(hashlib.sha256(q.encode("utf-8")).hexdigest()[:8], 16) % 5 == 0 for q in train.questions])
-    fit, val = (ModelRecords(train.models, *(tuple(np.array(v)[m]) for v in (train.questions, train.datasets)),
-                             train.quality[m], train.cost[m], 0) for m in (~held, held))
+    fit, val = train.rows(~held), train.rows(held)
     costs = fit.cost.mean(axis=0)
     high = float(val.cost.sum(axis=0).max())
     scores = {}

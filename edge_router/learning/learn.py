@@ -50,6 +50,7 @@ def _auroc(scores: np.ndarray, positive: np.ndarray) -> float | None:
 
 def _label_test_split(base: Any, embedder: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The base router's label test split: embeddings, strong wins, local wrong."""
+    from ..data.embedding_cache import EmbeddingCache
     from ..training.labels import read_rows
 
     training = (base.card or {}).get("training_data") or {}
@@ -59,8 +60,6 @@ def _label_test_split(base: Any, embedder: Any) -> tuple[np.ndarray, np.ndarray,
         raise ConfigurationError(f"learn() checks that an update does not make the router worse on its own label "
                                  f"test split, and {base.path}'s card names no label file that exists ({path}).")
     rows = [r for r in read_rows(path) if r["split"] == "test" and r["weak"].get("correct") is not None]
-    from ..data.embedding_cache import EmbeddingCache
-
     vectors = EmbeddingCache(embedder).embed([r["prompt"] for r in rows])  # on disk after the first time
     return (vectors, np.array([r["label"] == "strong" for r in rows]),
             np.array([r["weak"]["correct"] is False for r in rows]))
@@ -119,51 +118,48 @@ def learn(store: DecisionStore, base: Any, embedder: Any, *, tolerance: float = 
     card["seconds"] = time.perf_counter() - started
     (folder / f"{version}.json").write_text(json.dumps(card, indent=1) + "\n", encoding="utf-8")
     if passing:
-        _set_current(store, version)
+        _set_adopted(store, [*_adopted(store), version])
     return card
 
 
-def _current_file(store: DecisionStore) -> Path:
+def _adopted_file(store: DecisionStore) -> Path:
     return versions_dir(store) / "current.json"
 
 
-def _set_current(store: DecisionStore, version: str | None) -> None:
-    path = _current_file(store)
-    history = json.loads(path.read_text(encoding="utf-8"))["adopted"] if path.is_file() else []
-    if version is not None:
-        history.append(version)
-    path.write_text(json.dumps({"version": version, "adopted": history}) + "\n", encoding="utf-8")
+def _adopted(store: DecisionStore) -> list[str]:
+    """The versions adopted, oldest first: the last is the one in use (none: the shipped router)."""
+    path = _adopted_file(store)
+    return json.loads(path.read_text(encoding="utf-8"))["adopted"] if path.is_file() else []
+
+
+def _set_adopted(store: DecisionStore, adopted: list[str]) -> None:
+    _adopted_file(store).write_text(json.dumps({"adopted": adopted}) + "\n", encoding="utf-8")
 
 
 def active(store: DecisionStore | None, base: Any) -> Any:
     """The router in use: the adopted learned version on top of ``base``, or ``base`` itself."""
-    path = None if store is None else _current_file(store)
-    if path is None or not path.is_file() or base is None:
-        return base
-    version = json.loads(path.read_text(encoding="utf-8"))["version"]
-    if version is None:
+    adopted = _adopted(store) if store is not None and base is not None else []
+    if not adopted:
         return base
     try:
-        return LearnedRouter.load(base, versions_dir(store) / f"{version}.json")
+        return LearnedRouter.load(base, versions_dir(store) / f"{adopted[-1]}.json")
     except RouterModelError as exc:  # the router file changed since: its learned memory does not apply
-        log.warning("the learned router version %s is not used: %s", version, exc)
+        log.warning("the learned router version %s is not used: %s", adopted[-1], exc)
         return base
 
 
 def history(store: DecisionStore) -> list[dict]:
     """Every version's card, oldest first, each marked ``current``."""
-    current = json.loads(_current_file(store).read_text())["version"] if _current_file(store).is_file() else None
+    adopted = _adopted(store)
+    current = adopted[-1] if adopted else None
     cards = [json.loads(p.read_text(encoding="utf-8")) for p in versions_dir(store).glob("learned-v*.json")]
     return [dict(c, current=c["version"] == current) for c in sorted(cards, key=lambda c: c["created"])]
 
 
 def rollback(store: DecisionStore) -> str | None:
     """Go back to the version adopted before the current one (None: the shipped router). Returns it."""
-    path = _current_file(store)
-    if not path.is_file() or json.loads(path.read_text())["version"] is None:
+    adopted = _adopted(store)
+    if not adopted:
         raise InvalidInputError("nothing to roll back: the router in use is the shipped one.")
-    state = json.loads(path.read_text(encoding="utf-8"))
-    adopted = state["adopted"][:-1]
-    previous = adopted[-1] if adopted else None
-    path.write_text(json.dumps({"version": previous, "adopted": adopted}) + "\n", encoding="utf-8")
-    return previous
+    _set_adopted(store, adopted[:-1])
+    return adopted[-2] if len(adopted) > 1 else None

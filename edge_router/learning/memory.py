@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from ..backends.router_model import threshold_from_table
 from ..errors import RouterModelError
 
 
@@ -47,13 +48,10 @@ class FeedbackMemory:
     def vote(self, X: np.ndarray, found: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(the weighted share of "bad" among the voters, the number of voters) per query."""
         top_sims, top = found if found is not None else self.neighbours(X)
-        n = len(top_sims)
         near = top_sims >= self.radius
-        logits = np.where(near, top_sims / self.temperature, -np.inf)
-        peak = np.where(near.any(axis=1, keepdims=True), np.max(logits, axis=1, keepdims=True, initial=0.0), 0.0)
-        weights = np.where(near, np.exp(logits - peak), 0.0)
+        weights = np.where(near, np.exp(top_sims / self.temperature), 0.0)  # similarity ≤ 1: no overflow
         total = weights.sum(axis=1)
-        share = np.divide((weights * self.bad[top]).sum(axis=1), total, out=np.zeros(n), where=total > 0)
+        share = np.divide((weights * self.bad[top]).sum(axis=1), total, out=np.zeros(len(top)), where=total > 0)
         return share, near.sum(axis=1).astype(float)
 
     def adjust(self, scores: np.ndarray, X: np.ndarray,
@@ -98,9 +96,7 @@ class LearnedRouter:
 
     def threshold_for_share(self, cloud_share: float) -> float:
         table = self.card.get("thresholds") or []
-        if not table:
-            return self.base.threshold_for_share(cloud_share)
-        return float(np.interp(cloud_share, [r["cloud_share"] for r in table], [r["threshold"] for r in table]))
+        return threshold_from_table(table, cloud_share) if table else self.base.threshold_for_share(cloud_share)
 
     @classmethod
     def load(cls, base: Any, card_path: Path) -> LearnedRouter:

@@ -4,8 +4,9 @@ One row per answered query: its decision id (the answer carries it), time, route
 threshold, every stage's score, the query's embedding (float16) and the embedder's id, the answering model, cost
 and latency; the prompt text only when the app opts in (``keep_prompts``), and never for a query the privacy stage
 flagged. Feedback (``local_ok``: was the device's answer, or would it have been, good enough?) and shadow labels
-update a row. Bounded by ``max_rows`` (the oldest go first). WAL mode and one short transaction per write: safe
-under several threads and processes, and a killed process loses no committed row.
+update a row. Bounded by ``max_rows``: the oldest go first, pruned every hundredth of it (so a write does not scan
+the table each time, and the store may hold up to 1 % more between prunes). WAL mode and one short transaction per
+write: safe under several threads and processes, and a killed process loses no committed row.
 """
 
 from __future__ import annotations
@@ -64,6 +65,7 @@ class DecisionStore:
         if max_rows < 1:
             raise ConfigurationError(f"max_rows is the most rows the store keeps, at least 1, not {max_rows}.")
         self.max_rows, self.keep_prompts = max_rows, keep_prompts
+        self._added = 0
         self._local = threading.local()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -85,7 +87,8 @@ class DecisionStore:
 
     def add(self, decision: Any, *, vector: np.ndarray | None, embedder_id: str | None, model: str | None,
             cost_usd: float | None, answer_ms: float | None, prompt: str | None = None) -> None:
-        """One answered query. The prompt is kept only with ``keep_prompts`` and never for a private query."""
+        """One answered query. The prompt is kept only with ``keep_prompts`` (callers may skip making it otherwise)
+        and never for a private query."""
         private = bool(decision.privacy)
         stage_scores = {s["name"]: s["score"] for s in decision.stages if s.get("score") is not None}
         blob = None if vector is None else np.asarray(vector, np.float16).tobytes()
@@ -93,15 +96,19 @@ class DecisionStore:
                decision.threshold, json.dumps(stage_scores), embedder_id, blob, model, cost_usd, answer_ms,
                int(private), prompt if self.keep_prompts and not private else None)
         db = self._connect()
+        self._added += 1  # a race here only moves a prune by a row
         with db:
             db.execute("INSERT OR REPLACE INTO decisions (id, created, route, decided, mode, score, threshold, "
                        "stage_scores, embedder_id, embedding, model, cost_usd, answer_ms, private, prompt) "
                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
-            db.execute("DELETE FROM decisions WHERE id IN (SELECT id FROM decisions ORDER BY created DESC "
-                       "LIMIT -1 OFFSET ?)", (self.max_rows,))
+            if self._added % max(1, self.max_rows // 100) == 0:
+                db.execute("DELETE FROM decisions WHERE id IN (SELECT id FROM decisions ORDER BY created DESC "
+                           "LIMIT -1 OFFSET ?)", (self.max_rows,))
 
     def label(self, decision_id: str, local_ok: bool, *, source: str = "feedback") -> None:
-        """Whether the device's answer to that query is (or would have been) good enough."""
+        """Whether the device's answer to that query is (or would have been) good enough; ``decision_id`` may be
+        ``serve``'s response id (``chatcmpl-<id>``)."""
+        decision_id = decision_id.removeprefix("chatcmpl-")
         if not isinstance(local_ok, bool):
             raise InvalidInputError(f"local_ok is True or False, not {local_ok!r}.")
         db = self._connect()

@@ -12,7 +12,6 @@ from typing import Any
 
 from .. import settings
 from ..backends.cloud_llm import CloudLLM
-from ..backends.completions import Prices
 from ..backends.embedder import Embedder
 from ..backends.local_llm import LocalLLM
 from ..backends.router_model import RouterModel, trained_on
@@ -47,7 +46,7 @@ def parts(config: RouterSettings, *, cloud: Any = None, cloud_from_env: bool = T
         cloud = config.cloud_endpoints()
     elif cloud is None and cloud_from_env and settings.cloud_setting(settings.CLOUD_BASE_URL_ENV):
         cloud = CloudLLM(deadline_s=config.cloud_deadline_s, first_byte_s=config.cloud_first_byte_s,
-                         prices=Prices(*config.cloud_prices) if config.cloud_prices else None)
+                         prices=config.prices())
     if cloud is None:
         log.info("no cloud endpoint configured (%s); every query stays local", settings.CLOUD_BASE_URL_ENV)
     answer_check = None

@@ -80,6 +80,10 @@ class CloudChain:
             indices.insert(0, first)
         return indices
 
+    def first_id(self, endpoint: str | None = None) -> str:
+        """The id of the endpoint a request tries first."""
+        return self.guarded[self.order(endpoint)[0]].id
+
     def _try(self, call: Callable[[GuardedCloud], Any], endpoint: str | None) -> tuple[Any, tuple[Attempt, ...]]:
         attempts: list[Attempt] = []
         last: CloudError | None = None

@@ -93,9 +93,7 @@ class ModelChoice:
         self.costs = np.array([costs[m] for m in predictor.models], np.float64)
 
     def decide(self, query: Query, route: str) -> Verdict:
-        embedded = query.embedded or self.embedder.embed_one(query.text)
-        query.embedded, query.vector = embedded, embedded.vector
-        predicted = self.predictor.predict(np.atleast_2d(embedded.vector))
+        predicted = self.predictor.predict(np.atleast_2d(query.embed(self.embedder).vector))
         chosen = int(by_value(predicted, self.costs, self.lam)[0])
         model, target = self.predictor.models[chosen], self.targets[self.predictor.models[chosen]]
         reason = (f"model choice: {model} (predicted quality {predicted[0, chosen]:.3f}, λ {self.lam:g}) answers "

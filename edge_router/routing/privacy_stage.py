@@ -45,10 +45,7 @@ class PrivacyStage:
         matched = [r for r in self.policy.rules if r.matches_text(text)]
         topics = [r for r in self.policy.rules if r.examples]
         if topics:
-            if query.embedded is None:  # the router reuses it
-                query.embedded = self.embedder.embed_one(query.text)
-                query.vector = query.embedded.vector
-            vector = np.asarray(query.vector, np.float32)
+            vector = np.asarray(query.embed(self.embedder).vector, np.float32)  # the router reuses it
             matched += [r for r in topics if float((self._topic_vectors(r) @ vector).max()) >= r.similarity]
         return matched
 

@@ -84,8 +84,9 @@ class Routes:
             self.turns.remember(result.text, result.route)
         if isinstance(result, Answer) and self.store is not None:
             try:
+                prompt = routing_text(messages) if self.store.keep_prompts else None
                 self.store.add(result.decision, vector=vector, embedder_id=self.embedder_id, model=result.model,
-                               cost_usd=result.cost_usd, answer_ms=result.answer_ms, prompt=routing_text(messages))
+                               cost_usd=result.cost_usd, answer_ms=result.answer_ms, prompt=prompt)
             except Exception as exc:  # noqa: BLE001 - a full disk must not cost the answer
                 log.warning("could not store decision %s in %s: %s", result.decision.id, self.store.path, exc)
             else:

@@ -30,8 +30,8 @@ log = logging.getLogger(__name__)
 @dataclass
 class Query:
     """What the stages read: the normalised conversation and the call's options. ``text`` (the routing text) is
-    computed once; ``embedded`` (and its ``vector``) holds the query's embedding once a stage made one, for the
-    stages after it and the answer check;
+    computed once; ``embed`` makes its embedding once, for every stage that needs it and the answer check
+    (``embedded``, and its ``vector``; None until a stage asked);
     ``scores`` the scores stages left for the ones after them (by stage name). The privacy stage sets
     ``private`` (the query must stay on the device) or ``cloud_messages`` and ``redaction`` (what a cloud may
     see, and how its answer is restored). ``endpoint`` names the cloud endpoint to try first; ``routing_turns`` how
@@ -43,7 +43,6 @@ class Query:
     cloud_share: float | None = None
     endpoint: str | None = None
     routing_turns: int = 1
-    vector: np.ndarray | None = None
     embedded: Any = None
     scores: dict[str, float] = field(default_factory=dict)
     privacy: str | None = None
@@ -57,6 +56,16 @@ class Query:
         if self._text is None:
             self._text = routing_text(self.messages, self.routing_turns)
         return self._text
+
+    @property
+    def vector(self) -> np.ndarray | None:
+        return None if self.embedded is None else self.embedded.vector
+
+    def embed(self, embedder: Any) -> Any:
+        """The routing text's embedding, made the first time a stage asks."""
+        if self.embedded is None:
+            self.embedded = embedder.embed_one(self.text)
+        return self.embedded
 
 
 @dataclass(frozen=True)
@@ -142,8 +151,7 @@ class TrainedRouter:
         self.embedder, self.router, self.policy, self.decides, self.note = embedder, router, policy, decides, note
 
     def decide(self, query: Query, route: Route) -> Verdict | None:
-        embedded = query.embedded or self.embedder.embed_one(query.text)
-        query.embedded, query.vector = embedded, embedded.vector  # the answer check reuses it
+        embedded = query.embed(self.embedder)
         t = time.perf_counter()
         score = float(self.router.score(embedded.vector)[0])
         query.scores[self.name] = score

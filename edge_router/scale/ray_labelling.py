@@ -21,9 +21,9 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from ..data.datasets import Prompt
-from ..errors import CloudError, ConfigurationError
+from ..errors import ConfigurationError
 from ..progress import ProgressBar
-from ..training.labels import LabelConfig, PrivatePrompt, label_prompt, labelling_order, prompt_id, read_rows
+from ..training.labels import PRIVATE, LabelConfig, label_or_why, pending
 
 log = logging.getLogger(__name__)
 
@@ -61,14 +61,8 @@ class Labeller:
         """Answered once the actor's models are loaded."""
         return True
 
-    def label(self, prompt: Prompt) -> tuple[str, dict | None, str | None]:
-        ident = prompt_id(prompt.question)
-        try:
-            return ident, label_prompt(prompt, self.weak, self.strong, self.clusterer, self.config, self.others), None
-        except CloudError as exc:
-            return ident, None, f"cloud: {exc}"
-        except PrivatePrompt:
-            return ident, None, "private"
+    def label(self, prompt: Prompt) -> tuple[dict | None, str | None]:
+        return label_or_why(prompt, self.weak, self.strong, self.clusterer, self.config, self.others)
 
 
 class _Limited:
@@ -132,11 +126,7 @@ def label_on_ray(prompts: Sequence[Prompt], out_path: str | Path, *, spec: Worke
     if actors < 1:
         raise ConfigurationError(f"actors is at least 1, not {actors}.")
     connect(address)
-    out_path = Path(out_path)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    done = {row["id"] for row in read_rows(out_path)} if out_path.exists() else set()
-    unique = list({prompt_id(p.question): p for p in prompts}.values())
-    todo = labelling_order([p for p in unique if prompt_id(p.question) not in done], block)
+    todo, done = pending(prompts, out_path, block)
     semaphore = ray.remote(Semaphore).remote(cloud_concurrency) if cloud_concurrency else None
     actor_class = ray.remote(num_cpus=spec.threads, max_restarts=0)(Labeller)
     pool = [actor_class.remote(spec, semaphore) for _ in range(min(actors, max(len(todo), 1)))]
@@ -158,26 +148,25 @@ def label_on_ray(prompts: Sequence[Prompt], out_path: str | Path, *, spec: Worke
             ready, _ = ray.wait(list(in_flight), num_returns=1)
             actor, index = in_flight.pop(ready[0])
             try:
-                ident, row, why = ray.get(ready[0])
+                row, why = ray.get(ready[0])
             except ray.exceptions.RayActorError as exc:  # the actor died mid-prompt: a new one takes the prompt
                 replaced += 1
                 log.warning("a labelling actor died (%s); prompt %d goes to a new actor", exc, index)
                 pool[pool.index(actor)] = actor_class.remote(spec, semaphore)
                 queue.appendleft(index)
                 continue
-            results[index] = (ident, row, why)
+            results[index] = (row, why)
             while next_row in results:
-                ident, row, why = results.pop(next_row)
+                row, why = results.pop(next_row)
                 next_row += 1
                 if row is not None:
                     out.write(json.dumps(row, ensure_ascii=False) + "\n")
                     out.flush()
                     written += 1
-                elif why == "private":
+                elif why == PRIVATE:
                     private += 1
                 else:
                     skipped += 1
-                    log.warning("prompt %s left for the next run (%s)", ident, why)
                 if bar is not None:
                     bar.update(1)
     if bar is not None:

@@ -253,7 +253,7 @@ def create_app(router: EdgeRouter, *, token: str | None = None, max_body_bytes: 
         if not isinstance(ident, str) or not isinstance(ok, bool):
             return fail(400, "Feedback needs 'id' (a chat completion's id) and 'local_ok' (true or false).")
         try:
-            await anyio.to_thread.run_sync(lambda: router.feedback(ident.removeprefix("chatcmpl-"), local_ok=ok))
+            await anyio.to_thread.run_sync(lambda: router.feedback(ident, local_ok=ok))
         except ConfigurationError as exc:
             return fail(409, str(exc))
         except InvalidInputError as exc:
@@ -347,9 +347,8 @@ def answering_model(router: Any, decision: Decision, endpoint: Optional[str] = N
     or ``cloud:NAME`` of the endpoint that answered, else the first one the request tries."""
     if decision.route == "cloud" and decision.cloud_attempts:
         return f"cloud:{decision.cloud_attempts[-1]['endpoint']}"
-    chain = router.routes.clouds
-    if decision.route == "cloud" and chain is not None:
-        return chain.guarded[chain.order(endpoint)[0]].id
+    if decision.route == "cloud" and router.routes.clouds is not None:
+        return router.routes.clouds.first_id(endpoint)
     return router.model(decision.route).id
 
 

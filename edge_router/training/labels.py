@@ -270,30 +270,46 @@ def labelling_order(prompts: Sequence[Prompt], block: int) -> list[Prompt]:
             for p in sorted(ordered[start:start + block], key=lambda p: p.kind)]
 
 
+PRIVATE = "private"
+
+
+def label_or_why(prompt: Prompt, weak: ChatModel, strong: ChatModel | None, clusterer: Clusterer,
+                 config: LabelConfig, others: Sequence[ChatModel] = ()) -> tuple[dict | None, str | None]:
+    """(``label_prompt``'s row, None), or (None, why) for a prompt left unlabelled: ``PRIVATE`` (personal data the
+    strong endpoint may not see) or the strong side's failure (left for the next run)."""
+    try:
+        return label_prompt(prompt, weak, strong, clusterer, config, others), None
+    except CloudError as exc:  # one slow or failed strong answer must not end a run of hours
+        log.warning("strong model failed on prompt %s (%s); left for the next run", prompt_id(prompt.question), exc)
+        return None, f"cloud: {exc}"
+    except PrivatePrompt:
+        log.info("prompt %s holds personal data: not sent to the strong endpoint, not labelled",
+                 prompt_id(prompt.question))
+        return None, PRIVATE
+
+
+def pending(prompts: Sequence[Prompt], out_path: str | Path, block: int) -> tuple[list[Prompt], set[str]]:
+    """(the prompts not yet in ``out_path``, once each, in ``labelling_order``; the ids already there)."""
+    out_path = Path(out_path)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    done = {row["id"] for row in read_rows(out_path)} if out_path.exists() else set()
+    return labelling_order([p for p in _unique(prompts) if prompt_id(p.question) not in done], block), done
+
+
 def label_prompts(prompts: Sequence[Prompt], out_path: str | Path, *, weak: ChatModel, strong: ChatModel | None,
                   clusterer: Clusterer, config: LabelConfig, progress: bool = True, block: int = 64,
                   others: Sequence[ChatModel] = ()) -> dict:
     """Label ``prompts`` into ``out_path`` in ``labelling_order``, skipping those already there. Returns a
     summary."""
-    out_path = Path(out_path)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    done = {row["id"] for row in read_rows(out_path)} if out_path.exists() else set()
-    todo = labelling_order([p for p in _unique(prompts) if prompt_id(p.question) not in done], block)
+    todo, done = pending(prompts, out_path, block)
     skipped: list[str] = []
     private: list[str] = []
 
     def row(prompt: Prompt) -> dict | None:
-        try:
-            return label_prompt(prompt, weak, strong, clusterer, config, others)
-        except CloudError as exc:  # one slow or failed strong answer must not end a run of hours
-            log.warning("strong model failed on prompt %s (%s); left for the next run", prompt_id(prompt.question), exc)
-            skipped.append(prompt_id(prompt.question))
-            return None
-        except PrivatePrompt:
-            log.info("prompt %s holds personal data: not sent to the strong endpoint, not labelled",
-                     prompt_id(prompt.question))
-            private.append(prompt_id(prompt.question))
-            return None
+        made, why = label_or_why(prompt, weak, strong, clusterer, config, others)
+        if why is not None:
+            (private if why == PRIVATE else skipped).append(prompt_id(prompt.question))
+        return made
 
     elapsed = append_rows(out_path, todo, row, label="labelling", unit="prompts", progress=progress)
     labelled = len(todo) - len(skipped) - len(private)
