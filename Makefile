@@ -25,9 +25,9 @@ test: models
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml models_extra/pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --disable-pip-version-check -e '.[server,bench,dev,privacy,scale]'
+	$(PY) -m pip install --disable-pip-version-check ./models_extra -e '.[server,bench,dev,privacy,scale,extra-models]'
 	touch $(STAMP)
 
 models: $(STAMP)

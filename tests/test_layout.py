@@ -115,9 +115,21 @@ def test_the_import_rules_see_real_imports():
     assert "edge_router.backends.local_llm" in names and "edge_router.routing.decision" in names
 
 
+CORE_WHEEL_MAX_MB = 30
+
+
+def _build_wheel(source: Path, dist: Path) -> Path:
+    done = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w",
+                           str(dist), str(source)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    (wheel,) = dist.glob("*.whl")
+    return wheel
+
+
 @pytest.mark.skipif(shutil.which("git") is None, reason="needs git to list the tracked files")
-def test_a_wheel_from_a_clean_checkout_holds_every_subpackage_and_shipped_file(tmp_path):
-    """Built from the files git tracks (as a clean clone has them), not from this working folder."""
+def test_the_wheels_from_a_clean_checkout_hold_every_subpackage_and_shipped_file(tmp_path):
+    """Built from the files git tracks (as a clean clone has them), not from this working folder: the core wheel
+    (every subpackage, every file in models/, at most 30 MB) and the extra-models wheel (models_extra/ only)."""
     checkout = tmp_path / "checkout"
     tracked = subprocess.run(["git", "ls-files", "-c", "-o", "--exclude-standard"], cwd=ROOT, check=True,
                              capture_output=True, text=True).stdout.splitlines()
@@ -125,10 +137,7 @@ def test_a_wheel_from_a_clean_checkout_holds_every_subpackage_and_shipped_file(t
         if (ROOT / rel).is_file():
             (checkout / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(ROOT / rel, checkout / rel)
-    done = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w",
-                           str(tmp_path / "dist"), str(checkout)], capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr[-2000:]
-    (wheel,) = (tmp_path / "dist").glob("edge_router-*.whl")
+    wheel = _build_wheel(checkout, tmp_path / "core")
     names = set(zipfile.ZipFile(wheel).namelist())
     packages = {p.parent.relative_to(checkout).as_posix() for p in (checkout / "edge_router").rglob("__init__.py")}
     missing = [f"{pkg}/__init__.py" for pkg in packages if f"{pkg}/__init__.py" not in names]
@@ -141,6 +150,23 @@ def test_a_wheel_from_a_clean_checkout_holds_every_subpackage_and_shipped_file(t
     missing += [f for f in ["edge_router/files/model_registry.json"] if f not in names]
     assert not missing, f"not in the wheel: {missing}"
     assert "edge_router/training/routers/knn.py" in names
+    assert not [n for n in names if n.startswith("edge_router_extra_models/")]
+    assert wheel.stat().st_size <= CORE_WHEEL_MAX_MB * 1e6, f"core wheel {wheel.stat().st_size / 1e6:.1f} MB"
+
+    extra = set(zipfile.ZipFile(_build_wheel(checkout / "models_extra", tmp_path / "extra")).namelist())
+    files = [f for f in tracked if f.startswith("models_extra/") and not f.endswith(("pyproject.toml", ".py"))]
+    assert files and all("edge_router_extra_models/" + f.removeprefix("models_extra/") in extra for f in files)
+    assert {n.split("/")[0] for n in extra} == {"edge_router_extra_models",
+                                                "edge_router_extra_models-0.1.0.dist-info"}
+
+
+def test_every_registered_file_from_a_package_is_in_the_core_or_the_extra_distribution():
+    from edge_router.files.registry import PackageSource, all_specs
+
+    sources = [s for spec in all_specs() for s in spec.sources if isinstance(s, PackageSource)]
+    folders = {"edge_router_models": ROOT / "models", "edge_router_extra_models": ROOT / "models_extra"}
+    assert sources and all((folders[s.package] / s.member).is_file() for s in sources)
+    assert all(s.install for s in sources if s.package == "edge_router_extra_models")
 
 
 def test_old_module_paths_still_work_with_a_deprecation_warning():

@@ -14,7 +14,7 @@ import pytest
 
 from edge_router.errors import ChecksumMismatchError, ModelDownloadError, ModelNotFoundError, OfflineModeError
 from edge_router.files import model_store, registry
-from edge_router.files.registry import ModelSpec, Part, UrlSource, WheelPartsSource, WheelSource
+from edge_router.files.registry import ModelSpec, PackageSource, Part, UrlSource, WheelPartsSource, WheelSource
 
 PAYLOAD = b"edge-router test model bytes\n" * 1000
 MEMBER = "fakemodelpkg/data/model.bin"
@@ -248,3 +248,32 @@ def test_the_registry_describes_both_qwen_models_part_by_part():
         assert [int(p.member.rsplit("part", 1)[1][:2]) for p in source.parts] == list(range(1, n_parts + 1))
         assert spec.license == "Apache-2.0" and "anonymous" in spec.provenance
     assert registry.default_spec("local-llm").name == "qwen2.5-coder-0.5b-instruct-q4_k_m"
+
+
+def _spec_from_package(name: str, package: str, install: str | None) -> ModelSpec:
+    return ModelSpec(name=name, role="nli", filename=f"{name}.bin", sha256="0" * 64, size=1, license="MIT",
+                     description="d", sources=(PackageSource(package, "x.bin", install),))
+
+
+def test_a_file_of_an_optional_package_that_is_absent_says_which_extra_installs_it(tmp_path, monkeypatch):
+    monkeypatch.setenv("EDGE_ROUTER_CACHE", str(tmp_path))
+    spec = _spec_from_package("optional-model", "edge_router_no_such_package", "pip install 'edge-router[x]'")
+    with pytest.raises(ModelDownloadError, match=r"not installed: pip install 'edge-router\[x\]'"):
+        model_store.resolve(spec)
+
+
+@pytest.mark.real_models
+def test_the_default_decision_loads_nothing_from_the_extra_models_distribution(monkeypatch, cloud_server):
+    """The core wheel carries what the default decision loads: no file of ``edge-router-extra-models`` is
+    resolved to build the default router and answer through it."""
+    from edge_router import CloudLLM, EdgeRouter
+
+    resolved, real = [], model_store.resolve
+    monkeypatch.setattr(model_store, "resolve", lambda spec, *a, **k: resolved.append(spec.name) or real(spec, *a, **k))
+    router = EdgeRouter.from_defaults(cloud=CloudLLM(base_url=cloud_server.base_url, model="m"),
+                                      local_model="smollm2-135m-instruct-q4_1")
+    assert router.chat("What is the capital of France?", max_tokens=8).text
+    extra = {spec.name for spec in registry.all_specs() for s in spec.sources
+             if isinstance(s, PackageSource) and s.package == "edge_router_extra_models"}
+    assert {"nli-minilm-l6-int8", "minilm-l6-v2-static"} <= extra
+    assert resolved and not extra & set(resolved)

@@ -36,6 +36,10 @@ def _cmd_models_pull(args: argparse.Namespace) -> int:
         if model_store.is_cached(spec):
             print(f"{spec.name}: cached at {model_store.cached_path(spec)}")
             continue
+        optional = [s for s in spec.sources if isinstance(s, registry.PackageSource) and s.install]
+        if not args.name and optional and not any(s.installed() for s in optional):
+            print(f"{spec.name}: skipped, its package is optional and not installed ({optional[0].install})")
+            continue
         path = model_store.resolve(spec, progress=True)
         print(f"{spec.name}: verified, at {path}")
     return 0

@@ -322,7 +322,8 @@ def _fetch_package_file(source: PackageSource, out: BinaryIO, spec: ModelSpec, *
     try:
         member = resources.files(source.package).joinpath(source.member)
     except ModuleNotFoundError as exc:
-        raise OSError(f"package {source.package} is not installed") from exc
+        how = f": {source.install}" if source.install else ""
+        raise OSError(f"package {source.package} is not installed{how}") from exc
     if not member.is_file():
         raise OSError(f"{source.member} is not in the installed package {source.package}")
     bar = ProgressBar(spec.size, label=f"copying {spec.filename}") if progress else None

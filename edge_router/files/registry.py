@@ -34,13 +34,23 @@ class UrlSource:
 
 @dataclass(frozen=True)
 class PackageSource:
-    """The file ``member`` inside an installed Python package (models this project ships)."""
+    """The file ``member`` inside an installed Python package (models this project ships); ``install`` says how
+    to install a package that is optional."""
 
     package: str
     member: str
+    install: str | None = None
 
     def describe(self) -> str:
         return f"{self.member} in the installed package {self.package}"
+
+    def installed(self) -> bool:
+        import importlib.util
+
+        try:
+            return importlib.util.find_spec(self.package) is not None
+        except (ImportError, ValueError):
+            return False
 
 
 @dataclass(frozen=True)
