@@ -22,7 +22,7 @@ Layout, in three layers:
   ``evaluation`` (PGR/CPT/APGR, baselines, judge), ``scale`` (labelling on Ray);
 - the front ends: ``serving`` (``edge-router serve``), ``bench`` (``edge-router
   bench``), ``cli``, ``loopback`` (servers on 127.0.0.1: the misbehaving cloud, the stand-in cloud, the load
-  generator) and ``testing`` (public fakes for an app's tests).
+  generator), ``testing`` (public fakes for an app's tests) and ``integrations`` (LangChain, the ``llm`` CLI).
 
 Top-level modules (``errors``, ``settings``, ``defaults``, ``config``, ``progress``,
 ``metrics``) are shared by all. Import rules, checked by tests/test_layout.py:

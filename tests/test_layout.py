@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "edge_router"
 DEVICE = {"files", "backends", "uncertainty", "routing", "privacy"}
 LAB = {"data", "training", "evaluation", "scale"}
-FRONT_ENDS = {"serving", "bench", "cli", "loopback", "testing"}
+FRONT_ENDS = {"serving", "bench", "cli", "loopback", "testing", "integrations"}
 DEVICE_NEVER = LAB | FRONT_ENDS
 HEAVY = {"torch", "fastapi", "starlette", "uvicorn", "matplotlib", "prometheus_client", "onnx", "pydantic"}
 
