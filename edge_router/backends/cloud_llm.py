@@ -1,4 +1,4 @@
-"""The cloud model: any OpenAI-compatible chat-completions API, over ``requests``.
+"""The cloud model: any OpenAI-compatible chat-completions API, over ``requests`` (``achat``: over ``httpx``).
 
 Outcomes, by what the server does:
 
@@ -17,28 +17,16 @@ repr, an error message or a log line.
 
 from __future__ import annotations
 
-import email.utils
 import json
-import logging
 import random
 import time
 from typing import Any, Iterator
 
 from .. import defaults, settings
-from ..errors import (
-    CloudError,
-    CloudHTTPError,
-    CloudResponseError,
-    CloudTimeoutError,
-    ConfigurationError,
-    InvalidInputError,
-)
+from ..errors import CloudResponseError, ConfigurationError, InvalidInputError
+from .cloud_retries import Attempts, error_detail, parse_retry_after
 from .completions import Completion, Prices, Sample, Sampling, Usage
 from .messages import Messages, normalize
-
-log = logging.getLogger(__name__)
-
-RETRY_STATUSES = frozenset({408, 409, 429}) | frozenset(range(500, 600))
 
 
 class CloudLLM:
@@ -124,7 +112,7 @@ class CloudLLM:
         return headers
 
     def _backoff(self, attempt: int, retry_after: str | None) -> float:
-        parsed = _parse_retry_after(retry_after)
+        parsed = parse_retry_after(retry_after)
         if parsed is not None:
             return min(parsed, self.max_retry_after)
         delay = min(self.backoff_cap, self.backoff_base * 2**attempt)
@@ -133,62 +121,39 @@ class CloudLLM:
     def _post(self, payload: dict[str, Any], *, stream: bool) -> Any:
         """POST with retries, all within the deadline (``first_byte_s`` for a stream's first byte,
         ``deadline_s`` for a whole answer); returns a 2xx response or raises a ``CloudError``."""
-        if settings.offline():
-            raise CloudError(f"{settings.OFFLINE_ENV} is set: no network access, so the cloud is not called.")
-        url = f"{self.base_url}/chat/completions"
         requests = self._requests
-        budget = self.first_byte_s if stream else self.deadline_s
-        end = None if budget is None else time.monotonic() + budget
-        last: CloudError | None = None
-        for attempt in range(self.max_retries + 1):
+        attempts = Attempts(self, stream=stream)
+        while (timeout := attempts.next_timeout()) is not None:
             retry_after = None
-            timeout = self.timeout
-            if end is not None:
-                left = end - time.monotonic()
-                if left <= 0:
-                    break
-                timeout = (min(self.timeout[0], left), min(self.timeout[1], left))
             try:
-                resp = self._session.post(url, json=payload, headers=self._headers(), timeout=timeout, stream=stream)
+                resp = self._session.post(attempts.url, json=payload, headers=self._headers(), timeout=timeout,
+                                          stream=stream)
             except requests.Timeout:
-                last = CloudTimeoutError(
-                    f"{url} did not answer within {timeout[1]:.3g} s (connect timeout "
-                    f"{timeout[0]:.3g} s) after {attempt + 1} attempt(s); raise read_timeout or check the server."
-                )
+                attempts.timed_out(timeout)
             except requests.ConnectionError as exc:
-                last = CloudError(
-                    f"Cannot connect to {url} after {attempt + 1} attempt(s) ({type(exc).__name__}); "
-                    "check the base URL and the network."
-                )
+                attempts.unreachable(exc)
             else:
                 if resp.status_code < 300:
                     return resp
-                detail = self._scrub(_error_detail(resp))
-                resp.close()
-                last = CloudHTTPError(
-                    f"{url} answered HTTP {resp.status_code}: {detail}", status=resp.status_code
-                )
-                if resp.status_code not in RETRY_STATUSES:
-                    if resp.status_code in (401, 403):
-                        last.args = (
-                            f"{last.args[0]}. Check {settings.CLOUD_API_KEY_ENV} or the api_key argument.",
-                        )
-                    raise last
                 retry_after = resp.headers.get("Retry-After")
-            if attempt < self.max_retries:
-                delay = self._backoff(attempt, retry_after)
-                if end is not None and time.monotonic() + delay >= end:
-                    break
-                log.warning("cloud call failed (%s); retry %d/%d in %.2f s", last, attempt + 1, self.max_retries, delay)
-                time.sleep(delay)
-        if last is None or (end is not None and time.monotonic() + 0.05 >= end):
-            what = "the first streamed byte" if stream else "a whole answer"
-            raise CloudTimeoutError(
-                f"{url} gave no answer within the deadline of {budget:g} s for {what} "
-                f"({attempt + 1} attempt(s){f'; last: {last}' if last else ''}); raise deadline_s / first_byte_s "
-                "(--cloud-deadline / --cloud-first-byte) or check the server."
-            ) from last
-        raise last
+                detail = error_detail(resp.text, resp.reason)
+                resp.close()
+                attempts.http_error(resp.status_code, detail)
+            delay = attempts.delay(retry_after)
+            if delay is None:
+                break
+            time.sleep(delay)
+        raise attempts.final_error()
+
+    async def achat(self, messages: Messages | str, *, max_tokens: int | None = None,
+                    sampling: Sampling | None = None) -> Completion:
+        """``chat`` over an async HTTP client (``httpx``, the ``async`` extra): the same request, retries,
+        deadline and errors, without a thread."""
+        from .async_cloud import async_post
+
+        payload = self._payload(messages, {"max_tokens": max_tokens,
+                                           **(sampling.request_fields() if sampling else {})})
+        return self._completion(await async_post(self, payload))
 
     def _payload(self, messages: Messages | str, params: dict[str, Any]) -> dict[str, Any]:
         payload: dict[str, Any] = {"model": self.model, "messages": normalize(messages), **self.extra_body}
@@ -218,7 +183,11 @@ class CloudLLM:
         """One answer, not streamed; ``sampling`` adds temperature, top_p, seed, stop and penalties."""
         payload = self._payload(messages, {"max_tokens": max_tokens, "temperature": temperature,
                                            **(sampling.request_fields() if sampling else {})})
-        body = self._json(self._post(payload, stream=False))
+        return self._completion(self._post(payload, stream=False))
+
+    def _completion(self, resp: Any) -> Completion:
+        """The answer in a 2xx response, or ``CloudResponseError``."""
+        body = self._json(resp)
         try:
             choice = body["choices"][0]
             text = _sample(choice).text
@@ -342,28 +311,3 @@ def _parse_usage(raw: Any) -> Usage | None:
         return Usage(prompt_tokens=int(raw["prompt_tokens"]), completion_tokens=int(raw["completion_tokens"]))
     except (KeyError, TypeError, ValueError):
         return None
-
-
-def _parse_retry_after(value: str | None) -> float | None:
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        parsed = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, parsed.timestamp() - time.time())
-
-
-def _error_detail(resp: Any) -> str:
-    try:
-        body = resp.json()
-        message = body.get("error", {}).get("message") if isinstance(body, dict) else None
-        if isinstance(message, str):
-            return message[:300]
-    except ValueError:
-        pass
-    return (resp.text or resp.reason or "").strip()[:300]

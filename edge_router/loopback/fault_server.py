@@ -94,6 +94,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 class CloudServer(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 128  # many clients at once (socketserver's default backlog of 5 resets the rest)
 
     def __init__(self) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)

@@ -91,6 +91,16 @@ class GuardedCloud:
     def chat(self, messages, **kwargs):
         return self._call(lambda: self.cloud.chat(messages, **kwargs))
 
+    async def achat(self, messages, **kwargs):
+        self.breaker.check()
+        try:
+            result = await self.cloud.achat(messages, **kwargs)
+        except CloudError:
+            self.breaker.failure()
+            raise
+        self.breaker.success()
+        return result
+
     def sample(self, messages, k, **kwargs):
         return self._call(lambda: self.cloud.sample(messages, k, **kwargs))
 

@@ -85,30 +85,27 @@ class CloudChain:
         return self.guarded[self.order(endpoint)[0]].id
 
     def _try(self, call: Callable[[GuardedCloud], Any], endpoint: str | None) -> tuple[Any, tuple[Attempt, ...]]:
-        attempts: list[Attempt] = []
-        last: CloudError | None = None
-        order = self.order(endpoint)
-        for i in order:
-            name = self.names[i]
+        tries = _Tries(self.order(endpoint))
+        for i in tries.order:
             try:
                 result = call(self.guarded[i])
-            except CloudCircuitOpenError as exc:
-                attempts.append(Attempt(name, str(exc), skipped=True))
-                last = exc
-                continue
             except CloudError as exc:
-                attempts.append(Attempt(name, str(exc)))
-                last = exc
-                if i != order[-1]:
-                    log.warning("cloud endpoint %s failed (%s); trying the next one", name, exc)
+                tries.failed(self.names[i], i, exc)
                 continue
-            return result, (*attempts, Attempt(name))
-        assert last is not None
-        if len(attempts) == 1:
-            raise last
-        summary = "; ".join(f"{a.endpoint}: {a.error}" for a in attempts)
-        raise CloudChainError(f"every cloud endpoint failed ({summary})", attempts,
-                              all_skipped=all(a.skipped for a in attempts)) from last
+            return result, tries.answered(self.names[i])
+        raise tries.exhausted()
+
+    async def achat(self, messages: Any, *, endpoint: str | None = None, **kwargs: Any) -> Completion:
+        """``chat`` over each endpoint's async client (``CloudLLM.achat``)."""
+        tries = _Tries(self.order(endpoint))
+        for i in tries.order:
+            try:
+                completion = await self.guarded[i].achat(messages, **kwargs)
+            except CloudError as exc:
+                tries.failed(self.names[i], i, exc)
+                continue
+            return replace(completion, attempts=tuple(a.to_dict() for a in tries.answered(self.names[i])))
+        raise tries.exhausted()
 
     def chat(self, messages: Any, *, endpoint: str | None = None, **kwargs: Any) -> Completion:
         """The first endpoint's answer that comes; the completion's ``attempts`` lists what was tried."""
@@ -126,6 +123,35 @@ class CloudChain:
     def close(self) -> None:
         for g in self.guarded:
             g.close()
+
+
+class _Tries:
+    """What one request has tried so far along the chain, and the error when every endpoint failed."""
+
+    def __init__(self, order: list[int]):
+        self.order = order
+        self.attempts: list[Attempt] = []
+        self.last: CloudError | None = None
+
+    def failed(self, name: str, index: int, exc: CloudError) -> None:
+        skipped = isinstance(exc, CloudCircuitOpenError)
+        self.attempts.append(Attempt(name, str(exc), skipped=skipped))
+        self.last = exc
+        if not skipped and index != self.order[-1]:
+            log.warning("cloud endpoint %s failed (%s); trying the next one", name, exc)
+
+    def answered(self, name: str) -> tuple[Attempt, ...]:
+        return (*self.attempts, Attempt(name))
+
+    def exhausted(self) -> CloudError:
+        assert self.last is not None
+        if len(self.attempts) == 1:
+            return self.last
+        summary = "; ".join(f"{a.endpoint}: {a.error}" for a in self.attempts)
+        error = CloudChainError(f"every cloud endpoint failed ({summary})", self.attempts,
+                                all_skipped=all(a.skipped for a in self.attempts))
+        error.__cause__ = self.last
+        return error
 
 
 class ChainStream:

@@ -18,7 +18,6 @@ import logging
 import os
 import time
 import warnings
-from dataclasses import replace
 from typing import Any, Sequence
 
 from .. import defaults, settings
@@ -309,11 +308,7 @@ class EdgeRouter:
         decision, query = self._decide(messages, force, max_tokens, cloud_share, privacy, endpoint)
         messages = query.messages  # trimmed where a query that must stay local did not fit
         if checks(self.answer_check, self.routes, decision):  # the check reads the answer's first tokens
-            with self._stream(messages, decision, max_tokens, sampling, query) as stream:
-                for _ in stream:
-                    pass
-            assert stream.answer is not None
-            return stream.answer
+            return self._checked_answer(query, decision, max_tokens, sampling)
         start = time.perf_counter()
         try:
             completion = self._answer_on(decision.route, query, max_tokens, sampling)
@@ -350,15 +345,20 @@ class EdgeRouter:
                 self.pipeline = Pipeline(self.default_stages(), self.mode)
         return card
 
+    def _checked_answer(self, query: Query, decision: Decision, max_tokens: int, sampling: Sampling | None) -> Answer:
+        """The answer of a decision the answer check watches: streamed to the end, its first tokens judged."""
+        with self._stream(query.messages, decision, max_tokens, sampling, query) as stream:
+            for _ in stream:
+                pass
+        assert stream.answer is not None
+        return stream.answer
+
     def _answer_on(self, route: str, query: Query, max_tokens: int, sampling: Sampling | None):
         """One answer on ``route``; a cloud gets the redacted conversation and its answer is restored."""
         if route == LOCAL:
             return self.local.chat(query.messages, max_tokens=max_tokens, sampling=sampling)
-        messages = query.messages if query.redaction is None else query.cloud_messages
-        completion = self.routes.clouds.chat(messages, max_tokens=max_tokens, sampling=sampling,
-                                             endpoint=query.endpoint)
-        return completion if query.redaction is None else replace(completion,
-                                                                  text=query.redaction.restore(completion.text))
+        return query.restored(self.routes.clouds.chat(query.for_cloud(), max_tokens=max_tokens, sampling=sampling,
+                                                      endpoint=query.endpoint))
 
     def stream(self, messages: Messages | str, *, max_tokens: int | None = None, force: str | None = None,
                cloud_share: float | None = None, sampling: Sampling | None = None,

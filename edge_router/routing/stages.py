@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
@@ -60,6 +60,15 @@ class Query:
     @property
     def vector(self) -> np.ndarray | None:
         return None if self.embedded is None else self.embedded.vector
+
+    def for_cloud(self) -> Messages:
+        """The conversation a cloud may see: redacted where the privacy stage said so."""
+        return self.messages if self.redaction is None else self.cloud_messages
+
+    def restored(self, completion: Any) -> Any:
+        """A cloud's ``completion`` with the redacted values put back."""
+        return completion if self.redaction is None else replace(completion,
+                                                                 text=self.redaction.restore(completion.text))
 
     def embed(self, embedder: Any) -> Any:
         """The routing text's embedding, made the first time a stage asks."""
