@@ -27,7 +27,7 @@ setup: $(STAMP)
 
 $(STAMP): pyproject.toml models_extra/pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --disable-pip-version-check ./models_extra -e '.[server,bench,dev,privacy,scale,extra-models,async,langchain]'
+	$(PY) -m pip install --disable-pip-version-check ./models_extra -e '.[server,bench,dev,privacy,scale,extra-models,async,langchain,llm]'
 	touch $(STAMP)
 
 models: $(STAMP)
