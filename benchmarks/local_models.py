@@ -12,6 +12,10 @@ the rows so far, sorted and compressed, to ``models/eval/outcomes/<model>.jsonl.
 evaluation's on-device pair and ``benchmarks/local_models_report.py`` read. Usage:
 
     python benchmarks/local_models.py [--models NAME_OR_PATH ...] [--threads N] [--limit N] [--snapshot]
+    python benchmarks/local_models.py --ray local|auto|ADDRESS [--actors N] [--threads N]   # the same job on Ray
+
+On Ray (``edge_router.scale.ray_outcomes``) the groups are spread over ``--actors`` actors of ``--threads``
+threads each (default 1), every actor holding its own copy of each model; the rows are the same.
 """
 
 from __future__ import annotations
@@ -56,10 +60,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--limit", type=int, default=None, help="only the first N questions (a trial run)")
     parser.add_argument("--snapshot", action="store_true", help="only write the compressed files")
+    parser.add_argument("--ray", metavar="ADDRESS", help="run on Ray: local (a Ray on this machine), auto or an "
+                                                         "address (a running cluster)")
+    parser.add_argument("--actors", type=int, default=2, help="Ray actors (with --ray)")
     args = parser.parse_args(argv)
+    ids = {Path(m).stem if m.endswith(".gguf") else m: m for m in args.models}
     if args.snapshot:
-        return write_snapshots([Path(m).stem if m.endswith(".gguf") else m for m in args.models])
+        return write_snapshots(list(ids))
     prompts = questions()[:args.limit]
+    if args.ray:
+        from edge_router.scale.ray_outcomes import answer_on_ray
+
+        print(f"{len(prompts)} questions on Ray ({args.actors} actors), models {list(ids)}, "
+              f"{environment.describe()}", file=sys.stderr)
+        summary = answer_on_ray(prompts, ids, {i: work_path(i) for i in ids}, actors=args.actors,
+                                threads=args.threads or 1, address=args.ray,
+                                log=lambda line: print(line, file=sys.stderr, flush=True))
+        print(summary, file=sys.stderr)
+        return write_snapshots(list(ids)) if args.limit is None else 0
     # Without the answers' repetition penalty: the job began before its default became 1.1, and every row of
     # a set must be made the same way (benchmarks/results/generation_settings.md compares the two).
     # n_ctx: four 512-token answers and their prompts side by side in the batch's KV cache.

@@ -108,3 +108,33 @@ def test_the_label_command_runs_on_ray(tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     summary = json.loads(done.stdout.strip().splitlines()[-1])
     assert summary["labelled"] == 3 and summary["actors"] == 2 and len(read_rows(tmp_path / "l.jsonl")) == 3
+
+
+CHOICES = [Prompt("mmlu", i, f"{q}\nA. {a}\nB. {b}\nC. {c}\nD. {d}", (gold,), "choice", "trivia")
+           for i, (q, a, b, c, d, gold) in enumerate([
+               ("What is 2 + 3?", "4", "5", "6", "7", "B"), ("Which is a colour?", "green", "seven", "cat", "up", "A"),
+               ("How many days are in a week?", "5", "6", "7", "8", "C"),
+               ("Which is frozen water?", "steam", "fire", "sand", "ice", "D"),
+               ("Which planet is largest?", "Mars", "Jupiter", "Venus", "Mercury", "B"),
+               ("What is 10 - 4?", "6", "5", "4", "3", "A")])]
+
+
+def _without_time(rows: dict) -> dict:
+    return {key: {k: v for k, v in row.items() if k != "ms"} for key, row in rows.items()}
+
+
+def test_outcome_rows_on_ray_equal_the_single_process_rows(tmp_path):
+    """The outcome job (benchmarks/local_models.py) answered plainly and on two actors: the same rows."""
+    from edge_router.backends.local_llm import LocalLLM
+    from edge_router.data.local_outcomes import answer_paired, read_outcomes
+    from edge_router.scale.ray_outcomes import answer_on_ray
+
+    single, on_ray = {TINY_LLM: tmp_path / "single.jsonl"}, {TINY_LLM: tmp_path / "ray.jsonl"}
+    answer_paired(CHOICES, [LocalLLM(TINY_LLM, threads=1, repeat_penalty=1.0, n_ctx=4096)], single, chunk=2)
+    summary = answer_on_ray(CHOICES[:2], {TINY_LLM: TINY_LLM}, on_ray, actors=2, chunk=2)
+    assert summary["answered"] == 2
+    summary = answer_on_ray(CHOICES, {TINY_LLM: TINY_LLM}, on_ray, actors=2, chunk=2)  # resumes: 4 left
+    assert summary["answered"] == 4 and summary["actors"] == 2 and summary["groups"] == 2
+    rows = read_outcomes(on_ray[TINY_LLM])
+    assert len(rows) == len(CHOICES) == sum(1 for _ in open(on_ray[TINY_LLM], encoding="utf-8"))
+    assert _without_time(rows) == _without_time(read_outcomes(single[TINY_LLM]))

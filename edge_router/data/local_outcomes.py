@@ -75,37 +75,62 @@ def _row(llm: LocalLLM, prompt: Prompt, completion: Completion, ms: float, slots
             "logprobs": logprobs, "entropies": entropies}
 
 
+def paired_tasks(prompts: Sequence[Prompt], model_ids: Sequence[str], done: dict[str, dict], *,
+                 chunk: int = 128) -> list[tuple[str, str, list[Prompt]]]:
+    """(model id, kind, prompts) groups in the order the job answers them: ``chunk`` prompts at a time, each
+    model the whole chunk in turn (so a stopped run leaves paired rows), one group per kind; rows already in
+    ``done[model id]`` left out."""
+    tasks = []
+    for start in range(0, len(prompts), chunk):
+        for model_id in model_ids:
+            todo = [p for p in prompts[start:start + chunk] if row_key(p.dataset, p.index) not in done[model_id]]
+            tasks += [(model_id, kind, [p for p in todo if p.kind == kind]) for kind in sorted({p.kind for p in todo})]
+    return tasks
+
+
+def answer_group(model: LocalLLM, kind: str, group: Sequence[Prompt]) -> list[dict]:
+    """``model``'s rows for ``group`` (one kind), ``SLOTS`` answers decoded together (``LocalLLM.answer_many``);
+    a row's ``ms`` is the group's time per answer, its ``logprobs`` and ``entropies`` those of its first
+    ``STATS_TOKENS`` tokens, taken while decoding."""
+    started = time.perf_counter()
+    completions = model.answer_many([messages_for(p) for p in group], max_tokens=MAX_TOKENS[kind],
+                                    slots=SLOTS[kind], stats=STATS_TOKENS)
+    ms = (time.perf_counter() - started) * 1e3 / len(group)
+    return [_row(model, p, c, ms, SLOTS[kind]) for p, c in zip(group, completions)]
+
+
 def answer_paired(prompts: Sequence[Prompt], models: Sequence[LocalLLM], work: dict[str, Path], *,
                   chunk: int = 128, log=None) -> int:
-    """Every model answers every prompt, ``chunk`` prompts at a time (each model the whole chunk in turn, so a
-    stopped run leaves paired rows), with ``SLOTS`` answers decoded together (``LocalLLM.answer_many``), appending
-    to its work file ``work[model.id]`` and skipping what is already there. A row's ``ms`` is its batch's time per
-    answer; ``logprobs`` and ``entropies`` are those of its first ``STATS_TOKENS`` tokens, taken while decoding.
-    Returns answers made."""
-    done = {m.id: read_outcomes(work[m.id]) for m in models}
-    outs = {}
-    for model in models:
-        work[model.id].parent.mkdir(parents=True, exist_ok=True)
-        outs[model.id] = open(work[model.id], "a", encoding="utf-8")
+    """Every model answers every prompt (``paired_tasks``, ``answer_group``), appending to its work file
+    ``work[model.id]`` and skipping what is already there. Returns answers made."""
+    by_id = {m.id: m for m in models}
+    tasks = paired_tasks(prompts, list(by_id), {m.id: read_outcomes(work[m.id]) for m in models}, chunk=chunk)
     started, answered = time.perf_counter(), 0
-    try:
-        for start in range(0, len(prompts), chunk):
-            for model in models:
-                todo = [p for p in prompts[start:start + chunk] if row_key(p.dataset, p.index) not in done[model.id]]
-                for kind in sorted({p.kind for p in todo}):
-                    group = [p for p in todo if p.kind == kind]
-                    t0 = time.perf_counter()
-                    completions = model.answer_many([messages_for(p) for p in group], max_tokens=MAX_TOKENS[kind],
-                                                    slots=SLOTS[kind], stats=STATS_TOKENS)
-                    ms = (time.perf_counter() - t0) * 1e3 / len(group)
-                    outs[model.id].writelines(json.dumps(_row(model, p, c, ms, SLOTS[kind]), ensure_ascii=False)
-                                              + "\n" for p, c in zip(group, completions))
-                    outs[model.id].flush()
-                    answered += len(group)
+    with AppendFiles(work) as outs:
+        for model_id, kind, group in tasks:
+            answered += outs.write(model_id, answer_group(by_id[model_id], kind, group))
             if log is not None:
-                log(f"question {min(start + chunk, len(prompts))}/{len(prompts)}: "
-                    f"{answered / max(time.perf_counter() - started, 1e-9) * 60:.1f} answers/minute")
-    finally:
-        for out in outs.values():
-            out.close()
+                log(f"{answered} answers: {answered / max(time.perf_counter() - started, 1e-9) * 60:.1f} a minute")
     return answered
+
+
+class AppendFiles:
+    """Each model's work file, open for appending; ``write`` adds rows and flushes."""
+
+    def __init__(self, work: dict[str, Path]):
+        self.work, self.outs = work, {}
+
+    def __enter__(self) -> AppendFiles:
+        for model_id, path in self.work.items():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self.outs[model_id] = open(path, "a", encoding="utf-8")
+        return self
+
+    def write(self, model_id: str, rows: list[dict]) -> int:
+        self.outs[model_id].writelines(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
+        self.outs[model_id].flush()
+        return len(rows)
+
+    def __exit__(self, *exc: object) -> None:
+        for out in self.outs.values():
+            out.close()

@@ -15,15 +15,14 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections import deque
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
 from ..data.datasets import Prompt
-from ..errors import ConfigurationError
 from ..progress import ProgressBar
 from ..training.labels import PRIVATE, LabelConfig, label_or_why, pending
+from .actor_pool import ActorPool, connect
 
 log = logging.getLogger(__name__)
 
@@ -106,74 +105,44 @@ class Semaphore:
         self.used -= 1
 
 
-def connect(address: str) -> None:
-    """``local`` starts a Ray on this machine; ``auto`` or an address joins a running cluster."""
-    try:
-        import ray
-    except ImportError:
-        raise ConfigurationError("--ray needs Ray: pip install 'edge-router[scale]'.") from None
-    if not ray.is_initialized():
-        ray.init(address=None if address == "local" else address, include_dashboard=False, log_to_driver=False,
-                 configure_logging=False)
-
-
 def label_on_ray(prompts: Sequence[Prompt], out_path: str | Path, *, spec: WorkerSpec, actors: int = 2,
                  address: str = "local", cloud_concurrency: int | None = None, block: int = 64,
                  progress: bool = True) -> dict:
     """Label ``prompts`` into ``out_path`` on ``actors`` Ray actors; returns a summary like ``label_prompts``'."""
     import ray
 
-    if actors < 1:
-        raise ConfigurationError(f"actors is at least 1, not {actors}.")
     connect(address)
     todo, done = pending(prompts, out_path, block)
     semaphore = ray.remote(Semaphore).remote(cloud_concurrency) if cloud_concurrency else None
     actor_class = ray.remote(num_cpus=spec.threads, max_restarts=0)(Labeller)
-    pool = [actor_class.remote(spec, semaphore) for _ in range(min(actors, max(len(todo), 1)))]
-    queue, in_flight, results = deque(range(len(todo))), {}, {}
-    written = skipped = private = replaced = 0
-    next_row = 0
+    pool = ActorPool(lambda: actor_class.remote(spec, semaphore), min(actors, max(len(todo), 1)))
+    results: dict[int, tuple] = {}
+    counts = {"written": 0, "skipped": 0, "private": 0, "next": 0}
     bar = ProgressBar(len(todo), label="labelling on Ray", unit="prompts", min_interval=1.0) if progress else None
     started = time.perf_counter()
-    ray.get([actor.ready.remote() for actor in pool])  # processes started, models loaded
-    startup = time.perf_counter() - started
-    started = time.perf_counter()
     with open(out_path, "a", encoding="utf-8") as out:
-        while queue or in_flight:
-            busy = {actor for actor, _ in in_flight.values()}
-            for actor in pool:
-                if queue and actor not in busy:
-                    index = queue.popleft()
-                    in_flight[actor.label.remote(todo[index])] = (actor, index)
-            ready, _ = ray.wait(list(in_flight), num_returns=1)
-            actor, index = in_flight.pop(ready[0])
-            try:
-                row, why = ray.get(ready[0])
-            except ray.exceptions.RayActorError as exc:  # the actor died mid-prompt: a new one takes the prompt
-                replaced += 1
-                log.warning("a labelling actor died (%s); prompt %d goes to a new actor", exc, index)
-                pool[pool.index(actor)] = actor_class.remote(spec, semaphore)
-                queue.appendleft(index)
-                continue
-            results[index] = (row, why)
-            while next_row in results:
-                row, why = results.pop(next_row)
-                next_row += 1
+        def deliver(index: int, result: tuple) -> None:  # rows go out in the single-process job's order
+            results[index] = result
+            while counts["next"] in results:
+                row, why = results.pop(counts["next"])
+                counts["next"] += 1
                 if row is not None:
                     out.write(json.dumps(row, ensure_ascii=False) + "\n")
                     out.flush()
-                    written += 1
-                elif why == PRIVATE:
-                    private += 1
+                    counts["written"] += 1
                 else:
-                    skipped += 1
+                    counts["private" if why == PRIVATE else "skipped"] += 1
                 if bar is not None:
                     bar.update(1)
+
+        pool.run(todo, lambda actor, prompt: actor.label.remote(prompt), deliver)
     if bar is not None:
         bar.close()
-    elapsed = time.perf_counter() - started
-    return {"labelled": written, "skipped": skipped, "private": private, "already_done": len(done),
+    elapsed, written = time.perf_counter() - started, counts["written"]
+    return {"labelled": written, "skipped": counts["skipped"], "private": counts["private"],
+            "already_done": len(done),
             "seconds": elapsed,  # labelling only: startup_seconds (Ray's workers, the models) apart
             "prompts_per_minute": written / elapsed * 60 if written and elapsed > 0 else 0.0,
-            "strong_sampled": bool(spec.strong), "config": asdict(spec.config), "actors": len(pool),
-            "threads_per_actor": spec.threads, "actors_replaced": replaced, "startup_seconds": startup}
+            "strong_sampled": bool(spec.strong), "config": asdict(spec.config), "actors": len(pool.actors),
+            "threads_per_actor": spec.threads, "actors_replaced": pool.replaced,
+            "startup_seconds": pool.startup_seconds}
