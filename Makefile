@@ -25,9 +25,9 @@ test: models
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml models_extra/pyproject.toml
+$(STAMP): pyproject.toml models/extra/pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --disable-pip-version-check ./models_extra -e '.[server,bench,dev,privacy,scale,extra-models,async,langchain,llm]'
+	$(PY) -m pip install --disable-pip-version-check ./models/extra -e '.[server,bench,dev,privacy,scale,extra-models,async,langchain,llm]'
 	touch $(STAMP)
 
 models: $(STAMP)

@@ -34,7 +34,7 @@ def describe(wheel: Path) -> list[str]:
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         core = build(ROOT, Path(tmp) / "core")
-        extra = build(ROOT / "models_extra", Path(tmp) / "extra")
+        extra = build(ROOT / "models" / "extra", Path(tmp) / "extra")
         lines = ["# Wheel sizes", "",
                  "Built by `benchmarks/wheels.py` (`pip wheel --no-deps`) from this checkout. The core wheel holds "
                  "what the default decision loads (target: at most 30 MB); the extra-models wheel what only the "

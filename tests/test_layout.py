@@ -129,7 +129,8 @@ def _build_wheel(source: Path, dist: Path) -> Path:
 @pytest.mark.skipif(shutil.which("git") is None, reason="needs git to list the tracked files")
 def test_the_wheels_from_a_clean_checkout_hold_every_subpackage_and_shipped_file(tmp_path):
     """Built from the files git tracks (as a clean clone has them), not from this working folder: the core wheel
-    (every subpackage, every file in models/, at most 30 MB) and the extra-models wheel (models_extra/ only)."""
+    (every subpackage, every file in models/ but models/extra/, at most 30 MB) and the extra-models wheel
+    (models/extra/ only)."""
     checkout = tmp_path / "checkout"
     tracked = subprocess.run(["git", "ls-files", "-c", "-o", "--exclude-standard"], cwd=ROOT, check=True,
                              capture_output=True, text=True).stdout.splitlines()
@@ -145,17 +146,17 @@ def test_the_wheels_from_a_clean_checkout_hold_every_subpackage_and_shipped_file
     # the repository.
     training_data = (".py", ".labels.jsonl.gz", ".signals.jsonl.gz")
     shipped = [f for f in tracked if f.startswith("models/") and not f.endswith(training_data)
-               and "/gsm8k-train/" not in f]
+               and "/gsm8k-train/" not in f and not f.startswith("models/extra/")]
     missing += [f for f in shipped if "edge_router_models/" + f.removeprefix("models/") not in names]
     missing += [f for f in ["edge_router/files/model_registry.json"] if f not in names]
     assert not missing, f"not in the wheel: {missing}"
     assert "edge_router/training/routers/knn.py" in names
-    assert not [n for n in names if n.startswith("edge_router_extra_models/")]
+    assert not [n for n in names if n.startswith(("edge_router_extra_models/", "edge_router_models/extra/"))]
     assert wheel.stat().st_size <= CORE_WHEEL_MAX_MB * 1e6, f"core wheel {wheel.stat().st_size / 1e6:.1f} MB"
 
-    extra = set(zipfile.ZipFile(_build_wheel(checkout / "models_extra", tmp_path / "extra")).namelist())
-    files = [f for f in tracked if f.startswith("models_extra/") and not f.endswith(("pyproject.toml", ".py"))]
-    assert files and all("edge_router_extra_models/" + f.removeprefix("models_extra/") in extra for f in files)
+    extra = set(zipfile.ZipFile(_build_wheel(checkout / "models" / "extra", tmp_path / "extra")).namelist())
+    files = [f for f in tracked if f.startswith("models/extra/") and not f.endswith(("pyproject.toml", ".py"))]
+    assert files and all("edge_router_extra_models/" + f.removeprefix("models/extra/") in extra for f in files)
     assert {n.split("/")[0] for n in extra} == {"edge_router_extra_models",
                                                 "edge_router_extra_models-0.1.0.dist-info"}
 
@@ -164,7 +165,7 @@ def test_every_registered_file_from_a_package_is_in_the_core_or_the_extra_distri
     from edge_router.files.registry import PackageSource, all_specs
 
     sources = [s for spec in all_specs() for s in spec.sources if isinstance(s, PackageSource)]
-    folders = {"edge_router_models": ROOT / "models", "edge_router_extra_models": ROOT / "models_extra"}
+    folders = {"edge_router_models": ROOT / "models", "edge_router_extra_models": ROOT / "models" / "extra"}
     assert sources and all((folders[s.package] / s.member).is_file() for s in sources)
     assert all(s.install for s in sources if s.package == "edge_router_extra_models")
 

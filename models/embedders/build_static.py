@@ -32,7 +32,7 @@ from edge_router.backends.embedder import Embedder
 from edge_router.data import datasets
 from edge_router.defaults import TRAINING_SETS
 
-OUT = Path(__file__).parents[2] / "models_extra" / "embedders" / "minilm-l6-v2-static.npy"  # second distribution
+OUT = Path(__file__).parents[1] / "extra" / "embedders" / "minilm-l6-v2-static.npy"  # second distribution
 TEACHER = "all-minilm-l6-v2-onnx-int8"
 DIM = 256
 SIF_A = 1e-4

@@ -5,7 +5,7 @@
 2. int8 with onnxruntime's dynamic quantization (MatMul and Gather weights per channel);
 3. accuracy of both on every held-out split, int8-vs-float32 agreement, latency per pair on one thread
    at 64 tokens;
-4. ``nli-minilm-l6-int8.onnx`` and ``card.json`` into ``models_extra/nli/`` (the README here is the card in prose). The
+4. ``nli-minilm-l6-int8.onnx`` and ``card.json`` into ``models/extra/nli/`` (the README here is the card in prose). The
    base model's tokenizer.json is byte-identical to the registry's ``all-minilm-l6-v2-tokenizer``, which
    the runtime loads with the model; the build checks that and stops if it ever differs.
 
@@ -39,7 +39,7 @@ from edge_router.files import model_store
 from edge_router.uncertainty.entailment import CROSS_ENCODER_TOKENIZER, EntailmentClusterer  # noqa: E402
 
 HERE = Path(__file__).parent
-OUT = HERE.parent.parent / "models_extra" / "nli"  # the second distribution (models_extra/README.md)
+OUT = HERE.parent / "extra" / "nli"  # the second distribution (models/extra/README.md)
 MODEL = OUT / "nli-minilm-l6-int8.onnx"
 CARD = OUT / "card.json"
 LABEL_MAP = {label: i for i, label in enumerate(LABELS)}

@@ -3,7 +3,7 @@
 Features of a pair: u, v, |u − v|, u ⊙ v from the runtime's default embedder; a two-layer MLP (ReLU,
 softmax over entailment / neutral / contradiction) trained with Adam on mini-batches of a seeded sample
 of the NLI training splits. Writes ``nli-embedding-features.onnx`` and ``features_card.json`` into
-``models_extra/nli/``, with accuracy on every held-out split. Run from the repository root:
+``models/extra/nli/``, with accuracy on every held-out split. Run from the repository root:
 
     python models/nli/build_features.py [--pairs 30000]
 """
@@ -27,7 +27,7 @@ from edge_router.training.onnx_export import import_onnx, save_graph
 from edge_router.training.optim import adam
 
 HERE = Path(__file__).parent
-OUT = HERE.parent.parent / "models_extra" / "nli"  # the second distribution (models_extra/README.md)
+OUT = HERE.parent / "extra" / "nli"  # the second distribution (models/extra/README.md)
 MODEL = OUT / "nli-embedding-features.onnx"
 CARD = OUT / "features_card.json"
 
