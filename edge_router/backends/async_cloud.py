@@ -14,8 +14,7 @@ from .cloud_retries import Attempts, error_detail
 _CLIENTS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # event loop -> {CloudLLM: httpx.AsyncClient}
 
 
-def _client(cloud: Any) -> Any:
-    httpx = require("httpx", "'edge-router[async]'")
+def _client(httpx: Any, cloud: Any) -> Any:
     clients = _CLIENTS.setdefault(asyncio.get_running_loop(), weakref.WeakKeyDictionary())
     if cloud not in clients:
         clients[cloud] = httpx.AsyncClient()
@@ -33,7 +32,7 @@ async def async_post(cloud: Any, payload: dict[str, Any]) -> Any:
     or the ``CloudError`` the blocking client would raise."""
     httpx = require("httpx", "'edge-router[async]'")
     attempts = Attempts(cloud, stream=False)
-    client = _client(cloud)
+    client = _client(httpx, cloud)
     while (timeout := attempts.next_timeout()) is not None:
         retry_after = None
         try:

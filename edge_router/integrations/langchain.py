@@ -87,6 +87,7 @@ class ChatEdgeRouter(BaseChatModel):
     endpoint: str | None = None
 
     _built: Any = PrivateAttr(default=None)
+    _async: Any = PrivateAttr(default=None)
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
 
     @property
@@ -121,6 +122,13 @@ class ChatEdgeRouter(BaseChatModel):
                 self._built = router
             return self._built
 
+    def _async_router(self) -> AsyncEdgeRouter:
+        """``edge_router()`` behind one ``AsyncEdgeRouter``, made once."""
+        router = self.edge_router()
+        if self._async is None or self._async.router is not router:
+            self._async = AsyncEdgeRouter(router)
+        return self._async
+
     def _options(self, stop: list[str] | None, kwargs: dict[str, Any]) -> dict[str, Any]:
         """``EdgeRouter.chat``'s options for one call: this model's, then the call's."""
         if "model" in kwargs:
@@ -145,7 +153,7 @@ class ChatEdgeRouter(BaseChatModel):
 
     async def _agenerate(self, messages: list[BaseMessage], stop: list[str] | None = None, run_manager: Any = None,
                          **kwargs: Any) -> ChatResult:
-        answer = await AsyncEdgeRouter(self.edge_router()).achat(to_messages(messages), **self._options(stop, kwargs))
+        answer = await self._async_router().achat(to_messages(messages), **self._options(stop, kwargs))
         return self._result(answer)
 
     def _result(self, answer: Answer) -> ChatResult:
@@ -165,8 +173,7 @@ class ChatEdgeRouter(BaseChatModel):
 
     async def _astream(self, messages: list[BaseMessage], stop: list[str] | None = None, run_manager: Any = None,
                        **kwargs: Any) -> AsyncIterator[ChatGenerationChunk]:
-        stream = await AsyncEdgeRouter(self.edge_router()).astream(to_messages(messages),
-                                                                   **self._options(stop, kwargs))
+        stream = await self._async_router().astream(to_messages(messages), **self._options(stop, kwargs))
         async with stream:
             async for piece in stream:
                 chunk = ChatGenerationChunk(message=AIMessageChunk(content=piece))

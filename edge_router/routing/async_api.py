@@ -29,11 +29,12 @@ class AsyncEdgeRouter:
 
     def __init__(self, router: Any):
         self.router = router
+        self._httpx = importlib.util.find_spec("httpx") is not None  # looked up once, not on every call
 
     def native(self) -> bool:
         """Whether ``achat`` asks the cloud over the async HTTP client (httpx installed, every endpoint able)."""
         clouds = self.router.clouds
-        return bool(clouds) and all(hasattr(c, "achat") for c in clouds) and bool(importlib.util.find_spec("httpx"))
+        return self._httpx and bool(clouds) and all(hasattr(c, "achat") for c in clouds)
 
     async def achat(self, messages: Messages | str, *, max_tokens: int | None = None, force: str | None = None,
                     cloud_share: float | None = None, sampling: Sampling | None = None, privacy: str | None = None,
