@@ -100,7 +100,11 @@ class RouterSettings:
                            "off (default keep-local)", default="keep-local", choices=("keep-local", "redact", "off"))
     privacy_triggers: tuple[str, ...] | None = _option(
         "--privacy-triggers", "entity types or groups that set the privacy policy off (default: contact payment "
-        "national-id network secret address)", nargs="+", metavar="TYPE")
+        "national-id network secret address; add name for people's and organisations' names)", nargs="+",
+        metavar="TYPE")
+    privacy_patterns_only: bool = _option("--privacy-patterns-only", "find personal data by patterns only: no name "
+                                          "tagger (people's and organisations' names are then not found, street "
+                                          "addresses by pattern alone)", default=False, action="store_true")
     privacy_rules: tuple[dict, ...] = _option("--privacy-rules", "app rules (settings file only: a list of tables with "
                                               "name, action and pattern, keywords or examples)", default=(),
                                               group="file")
@@ -173,7 +177,7 @@ class RouterSettings:
 
         rules = tuple(r if isinstance(r, Rule) else Rule(**r) for r in self.privacy_rules)
         return PrivacyPolicy(mode=self.privacy, triggers=tuple(self.privacy_triggers or DEFAULT_TRIGGERS),
-                             rules=rules)
+                             rules=rules, tagger=not self.privacy_patterns_only)
 
     def cloud_endpoints(self) -> list:
         """A ``CloudLLM`` for each of ``clouds``, in order (each one's key from the variable its api_key_env names)."""

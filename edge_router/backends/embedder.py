@@ -6,7 +6,7 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -25,6 +25,16 @@ class EmbeddedQuery:
     truncated: bool
     tokenize_ms: float
     embed_ms: float
+    states: "TokenStates | None" = None
+
+
+@dataclass(frozen=True)
+class TokenStates:
+    """The encoder's last hidden state per token of one pass (``float32[tokens, dim]``) with the tokenizer's
+    ``encoding`` (ids, offsets into the text, word ids): what a token classifier reads."""
+
+    hidden: np.ndarray
+    encoding: Any
 
 
 class Embedder:
@@ -93,13 +103,29 @@ class Embedder:
             out.append(self._run([enc.ids for enc in self.tokenizer.encode_batch(list(batch))]))
         return np.concatenate(out, axis=0)
 
-    def embed_one(self, text: str) -> EmbeddedQuery:
-        """One text's embedding with its token count, truncation flag and timings."""
+    @property
+    def has_token_states(self) -> bool:
+        """Whether this embedder is a contextual encoder (a static table has no per-token states)."""
+        return isinstance(self._encoder, OnnxEncoder)
+
+    def embed_one(self, text: str, *, keep_states: bool = False) -> EmbeddedQuery:
+        """One text's embedding with its token count, truncation flag and timings; with ``keep_states`` (an ONNX
+        encoder only), also the token states of the same pass."""
         _check_texts([text])
+        if keep_states and not self.has_token_states:
+            raise InvalidInputError(f"{self.id} is a static token table: it has no token states; use an ONNX "
+                                    "encoder.")
         t0 = time.perf_counter()
         encoding = self.tokenizer.encode(text)
         t1 = time.perf_counter()
-        vector = self._run([encoding.ids])[0]
+        states = None
+        if keep_states:
+            hidden = self._encoder.hidden([encoding.ids])[0]
+            states = TokenStates(hidden, encoding)
+            pooled = hidden.mean(axis=0, keepdims=True)
+            vector = (pooled / max(float(np.linalg.norm(pooled)), 1e-12)).astype(np.float32)[0]
+        else:
+            vector = self._run([encoding.ids])[0]
         t2 = time.perf_counter()
         return EmbeddedQuery(
             vector=vector,
@@ -107,7 +133,17 @@ class Embedder:
             truncated=bool(encoding.overflowing),
             tokenize_ms=(t1 - t0) * 1e3,
             embed_ms=(t2 - t1) * 1e3,
+            states=states,
         )
+
+    def token_states(self, text: str) -> list[TokenStates]:
+        """The token states of all of ``text``: one pass per window of ``max_tokens`` tokens."""
+        if not self.has_token_states:
+            raise InvalidInputError(f"{self.id} is a static token table: it has no token states; use an ONNX "
+                                    "encoder.")
+        _check_texts([text])
+        first = self.tokenizer.encode(text)
+        return [TokenStates(self._encoder.hidden([enc.ids])[0], enc) for enc in [first, *first.overflowing]]
 
 
 class OnnxEncoder:
@@ -129,6 +165,16 @@ class OnnxEncoder:
         self.dim = width if isinstance(width, int) else int(self.pooled([[0]]).shape[1])
 
     def pooled(self, ids: list[list[int]]) -> np.ndarray:
+        hidden, mask = self._forward(ids)
+        weights = mask[:, :, None].astype(np.float32)
+        return (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
+
+    def hidden(self, ids: list[list[int]]) -> list[np.ndarray]:
+        """The last hidden state of each text's real tokens, ``float32[tokens, dim]`` each."""
+        hidden, _ = self._forward(ids)
+        return [hidden[row, : len(seq)] for row, seq in enumerate(ids)]
+
+    def _forward(self, ids: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
         longest = max(len(x) for x in ids)
         input_ids = np.full((len(ids), longest), self._pad_id, dtype=np.int64)
         mask = np.zeros((len(ids), longest), dtype=np.int64)
@@ -138,9 +184,7 @@ class OnnxEncoder:
         feeds = {"input_ids": input_ids, "attention_mask": mask}
         if "token_type_ids" in self._input_names:
             feeds["token_type_ids"] = np.zeros_like(input_ids)
-        hidden = self._session.run([self._output_name], feeds)[0]
-        weights = mask[:, :, None].astype(np.float32)
-        return (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
+        return self._session.run([self._output_name], feeds)[0], mask
 
 
 def _check_texts(texts: Sequence[str]) -> None:

@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 GROUPS = {
     "EMAIL": "contact", "PHONE": "contact", "CARD": "payment", "IBAN": "payment", "US_SSN": "national-id",
     "IP": "network", "SECRET": "secret", "STREET_ADDRESS": "address",
+    "PERSON": "name", "ORGANIZATION": "name",  # found by the name tagger (name_tagger.py), not by a pattern
 }
 DEFAULT_REGIONS = ("US", "GB", "DE", "FR", "IN", "AU", "CA")
 

@@ -5,7 +5,9 @@ never sent to a cloud), ``redact`` (it may go to the cloud with each value repla
 in the answer), ``off``. Triggers are entity types or their groups (``detectors.GROUPS``); the default set is
 contact, payment, national ID, network, secret and address. User rules map a regular expression, a keyword
 list or a topic (a few example phrases, matched on the router's embedding) to ``keep-local``, ``redact`` or
-``cloud`` (no privacy action for that query's rule match).
+``cloud`` (no privacy action for that query's rule match). ``tagger`` runs the name tagger (people's and
+organisations' names, street addresses) beside the patterns; names are reported in the decision and trigger
+the policy only when listed (group ``name``).
 """
 
 from __future__ import annotations
@@ -73,14 +75,22 @@ class Rule:
 
 @dataclass(frozen=True)
 class PrivacyPolicy:
-    """``mode``, the ``triggers`` (entity types or groups) that set it off, and the app's ``rules``."""
+    """``mode``, the ``triggers`` (entity types or groups) that set it off, the app's ``rules`` and whether the
+    name ``tagger`` runs. ``types``: the trigger types; ``pattern_types``: those the pattern detectors find."""
 
     mode: str = "keep-local"
     triggers: tuple[str, ...] = DEFAULT_TRIGGERS
     rules: tuple[Rule, ...] = ()
+    tagger: bool = True
     types: tuple[str, ...] = field(init=False, default=())
+    pattern_types: tuple[str, ...] = field(init=False, default=())
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
             raise ConfigurationError(f"privacy must be one of {', '.join(MODES)}, not {self.mode!r}.")
-        object.__setattr__(self, "types", tuple(t for t in DETECTORS if t in trigger_types(self.triggers)))
+        triggered = trigger_types(self.triggers)
+        if not self.tagger and {"PERSON", "ORGANIZATION"} & set(triggered):
+            raise ConfigurationError("names are found by the name tagger: a policy that triggers on them needs "
+                                     "tagger=True (drop --privacy-patterns-only).")
+        object.__setattr__(self, "types", tuple(t for t in GROUPS if t in triggered))
+        object.__setattr__(self, "pattern_types", tuple(t for t in DETECTORS if t in triggered))

@@ -1,10 +1,12 @@
 """The privacy stage: first in the decision, before anything can reach the network.
 
-It scans every message for the policy's entity types and applies the app's rules. ``keep-local``: the query is
+It scans every message for the policy's entity types (``privacy.scanner``: patterns and the name tagger, which
+reads the router's own encoder pass of the routing text) and applies the app's rules. ``keep-local``: the query is
 answered on the device and nothing after this stage can send it out (no fallback to a cloud either; a query
 forced to the cloud is refused with ``PrivacyError``). ``redact``: the query may go out with every value
 replaced by a placeholder (``Query.cloud_messages``), restored in the answer. The decision records the entity
-types and the rules that matched (``Decision.privacy``), never a value.
+types (names included where they do not trigger the policy) and the rules that matched (``Decision.privacy``),
+never a value.
 """
 
 from __future__ import annotations
@@ -16,9 +18,10 @@ import numpy as np
 
 from ..defaults import Route
 from ..errors import PrivacyError
-from ..privacy.detectors import Entity, detect
+from ..privacy.detectors import Entity
 from ..privacy.policy import PrivacyPolicy, Rule
 from ..privacy.redaction import Redaction, redact_messages
+from ..privacy.scanner import Scanner
 from .decision import CLOUD, LOCAL
 from .stages import Query, Verdict
 
@@ -31,6 +34,7 @@ class PrivacyStage:
     def __init__(self, policy: PrivacyPolicy, *, local_available: bool, embedder: Any = None):
         self.policy, self.local_available, self.embedder = policy, local_available, embedder
         self._topics: dict[str, np.ndarray] = {}
+        self.scanner = Scanner(policy, embedder)
         if any(rule.examples for rule in policy.rules) and embedder is None:
             raise PrivacyError("A privacy rule with example phrases (a topic) is matched on the router's embedding: "
                                "give the router an embedder.")
@@ -49,18 +53,31 @@ class PrivacyStage:
             matched += [r for r in topics if float((self._topic_vectors(r) @ vector).max()) >= r.similarity]
         return matched
 
+    def _scan(self, query: Query) -> dict[int, list[Entity]]:
+        """Each message's entities; the routing text's tagger reads the router's own pass of it."""
+        found = {}
+        for i, message in enumerate(query.messages):
+            states = None
+            if self.policy.tagger and self.scanner.shares_encoder and message["content"] == query.text:
+                embedded = query.embed(self.embedder, keep_states=True)
+                states = None if embedded.truncated else embedded.states
+            found[i] = self.scanner.scan(message["content"], states)
+        return found
+
     def decide(self, query: Query, route: Route) -> Verdict | None:
         policy = self.policy
         mode = query.privacy or policy.mode  # a call may set its own mode
         if mode == "off" and not policy.rules:
             return None
-        found = {i: detect(m["content"], policy.types) for i, m in enumerate(query.messages)} if mode != "off" else {}
+        scanned = self._scan(query) if mode != "off" else {}
+        found = {i: [e for e in entities if e.type in policy.types] for i, entities in scanned.items()}
         types = tuple(sorted({e.type for entities in found.values() for e in entities}))
+        reported = tuple(sorted({e.type for entities in scanned.values() for e in entities} - set(types)))
         rules = self._matched_rules(query) if policy.rules else []
         exempt = any(r.action == "cloud" for r in rules)
         keep = any(r.action == "keep-local" for r in rules) or (types and mode == "keep-local" and not exempt)
         redact = any(r.action == "redact" for r in rules) or (types and mode == "redact" and not exempt)
-        recorded = types + tuple(f"rule:{r.name}" for r in rules)
+        recorded = types + reported + tuple(f"rule:{r.name}" for r in rules)
         if keep:
             return self._keep_local(query, recorded)
         if redact:
@@ -72,8 +89,11 @@ class PrivacyStage:
             query.cloud_messages = redact_messages(query.messages, spans, query.redaction)
             return Verdict(None, f"holds {_named(recorded)}: {len(query.redaction)} values are replaced by "
                                  "placeholders before any cloud call", fields={"privacy": recorded})
-        if recorded:
+        if types or rules:
             return Verdict(None, f"holds {_named(recorded)}, allowed to the cloud by the app's rules",
+                           fields={"privacy": recorded})
+        if reported:
+            return Verdict(None, f"holds {_named(reported)}: reported, not a trigger of the privacy policy",
                            fields={"privacy": recorded})
         return None
 

@@ -70,10 +70,12 @@ class Query:
         return completion if self.redaction is None else replace(completion,
                                                                  text=self.redaction.restore(completion.text))
 
-    def embed(self, embedder: Any) -> Any:
-        """The routing text's embedding, made the first time a stage asks."""
-        if self.embedded is None:
-            self.embedded = embedder.embed_one(self.text)
+    def embed(self, embedder: Any, *, keep_states: bool = False) -> Any:
+        """The routing text's embedding, made the first time a stage asks (with its token states when
+        ``keep_states``: the privacy stage's name tagger reads them from the same pass)."""
+        if self.embedded is None or (keep_states and self.embedded.states is None):
+            self.embedded = (embedder.embed_one(self.text, keep_states=True) if keep_states
+                             else embedder.embed_one(self.text))
         return self.embedded
 
 

@@ -29,6 +29,7 @@ its text and never changes.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import math
@@ -46,9 +47,9 @@ from ..data import resumable
 from ..data.datasets import Prompt, is_correct
 from ..data.resumable import append_rows
 from ..errors import CloudError, InvalidInputError, ModelNotFoundError
-from ..privacy.detectors import detect
 from ..privacy.policy import PrivacyPolicy
 from ..privacy.redaction import Redaction, redact_messages
+from ..privacy.scanner import Scanner
 from ..uncertainty.clustering import Clusterer
 from ..uncertainty.semantic_entropy import SHORT_ANSWER, semantic_entropy
 
@@ -170,11 +171,18 @@ class PrivatePrompt(Exception):
     """The prompt holds personal data and the labelling's privacy setting keeps it from the strong endpoint."""
 
 
+@functools.lru_cache(maxsize=1)
+def _scanner(policy: PrivacyPolicy) -> Scanner:
+    return Scanner(policy)
+
+
 def _strong_view(messages: list[dict], config: LabelConfig) -> tuple[list[dict], Redaction | None]:
     """What the strong endpoint may see of ``messages`` under ``config.privacy`` (the default entity types)."""
     if config.privacy == "off":
         return messages, None
-    spans = {i: detect(m["content"], PrivacyPolicy().types) for i, m in enumerate(messages)}
+    policy = PrivacyPolicy()
+    spans = {i: [e for e in _scanner(policy).scan(m["content"]) if e.type in policy.types]
+             for i, m in enumerate(messages)}
     if not any(spans.values()):
         return messages, None
     if config.privacy == "keep-local":

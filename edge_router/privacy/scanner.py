@@ -1,0 +1,92 @@
+"""Everything a privacy policy looks for in a text: the pattern detectors and the name tagger together.
+
+``Scanner.scan`` returns the pattern detectors' entities of the policy's trigger types and, when the policy
+uses the tagger, every name and street address the tagger finds (names are reported even where they do not
+trigger the policy; ``PrivacyPolicy.types`` says which do). Overlaps are resolved with the validated pattern
+types first; spans of one type that overlap are merged, so a value found by both is covered whole. The tagger
+reads the token states of the router's own encoder pass where the caller has them, else it makes a pass of its
+encoder (the router's embedder when it is a contextual encoder, else the default one); a text's tagged spans
+are remembered for the next turns of a conversation.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from typing import Any
+
+from .detectors import DETECTORS, Entity, detect, without_overlaps
+from .name_tagger import LABELS, NameTagger
+from .policy import PrivacyPolicy
+
+TAGGER_TYPES = LABELS[1:]
+_RANK = {name: i for i, name in enumerate(dict.fromkeys((*DETECTORS, *TAGGER_TYPES)))}  # validated patterns first
+_CACHE_SIZE = 512
+_default_lock = threading.Lock()
+_defaults: dict[str, Any] = {}
+
+
+def _default_parts() -> tuple[Any, NameTagger]:
+    """The default encoder and the shipped tagger, loaded once per process."""
+    with _default_lock:
+        if not _defaults:
+            from ..backends.embedder import Embedder
+
+            _defaults["encoder"], _defaults["tagger"] = Embedder(), NameTagger()
+        return _defaults["encoder"], _defaults["tagger"]
+
+
+class Scanner:
+    """``policy``'s detectors over texts; ``embedder`` is the router's, reused by the tagger when it can be."""
+
+    def __init__(self, policy: PrivacyPolicy, embedder: Any = None):
+        self.policy = policy
+        self.shares_encoder = bool(getattr(embedder, "has_token_states", False))
+        self._embedder = embedder if self.shares_encoder else None
+        self._tagger: NameTagger | None = None
+        self._tagged: OrderedDict[str, list[Entity]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def _parts(self) -> tuple[Any, NameTagger]:
+        if self._tagger is None:
+            encoder, tagger = _default_parts()
+            self._embedder = self._embedder or encoder
+            self._tagger = tagger
+        return self._embedder, self._tagger
+
+    def scan(self, text: str, states: Any = None) -> list[Entity]:
+        """The entities in ``text``; ``states`` are its token states from the router's pass (all of the text),
+        when the caller made one with this scanner's encoder."""
+        found = detect(text, self.policy.pattern_types)
+        if self.policy.tagger:
+            found += self._names(text, states)
+        return without_overlaps(_merged(found), lambda e: (_RANK[e.type], -(e.end - e.start), e.start))
+
+    def _names(self, text: str, states: Any) -> list[Entity]:
+        with self._lock:
+            if text in self._tagged:
+                self._tagged.move_to_end(text)
+                return self._tagged[text]
+        embedder, tagger = self._parts()
+        found = tagger.find(text, [states] if states is not None else embedder.token_states(text))
+        with self._lock:
+            self._tagged[text] = found
+            while len(self._tagged) > _CACHE_SIZE:
+                self._tagged.popitem(last=False)
+        return found
+
+    @property
+    def encoder(self) -> Any:
+        """The encoder whose token states ``scan`` accepts."""
+        return self._parts()[0]
+
+
+def _merged(entities: list[Entity]) -> list[Entity]:
+    """Overlapping spans of one type joined into one."""
+    out: list[Entity] = []
+    for e in sorted(entities, key=lambda e: (e.type, e.start)):
+        if out and out[-1].type == e.type and e.start < out[-1].end:
+            out[-1] = Entity(e.type, out[-1].start, max(out[-1].end, e.end))
+        else:
+            out.append(e)
+    return out
