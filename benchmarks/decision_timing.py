@@ -4,8 +4,10 @@ local answer, and what a kept prompt saves by taking the probe's KV cache. Run o
 
 For prompts of 32, 64 and 128 tokens (GSM8K training questions, cut), each measured ``--reps`` times in turn:
 - ``plain_prefill``: the answering context's prefill alone (``chat`` with one token, cache cleared);
-- ``probe``: the prefill-state read (``LocalLLM.prefill_state``), the probe's score included;
+- ``probe``: the prefill-state read of a prompt the probe keeps (``LocalLLM.prefill_state``, the probe asked at
+  its layer inside the prefill, as the decision does, and not stopping), the probe's score included;
 - ``answer_after_probe``: the first token of the answer right after the probe handed its cache over;
+- ``probe_early``: the read of a prompt the probe sends away: stopped at the probe's layer, scored;
 - ``answer_64``: a 64-token greedy answer without the probe (what a kept prompt costs anyway).
 
     python benchmarks/decision_timing.py [--reps 5] [--threads 2]
@@ -55,23 +57,28 @@ def main(argv: list[str] | None = None) -> int:
     llm = LocalLLM(LOCAL, threads=args.threads)
     probe_path = shipped_state_probe()
     probe = StateProbe.load(probe_path) if probe_path else None
+    layer = probe.layer if probe is not None else 0
     text = " ".join(p.question for p in datasets.load("gsm8k-train", limit=40))
     results = {}
     for length in LENGTHS:
         messages = prompt_of_length(llm, text, length)
-        cells: dict[str, list[float]] = {"plain_prefill": [], "probe": [], "answer_after_probe": [], "answer_64": []}
+        cells: dict[str, list[float]] = {"plain_prefill": [], "probe": [], "answer_after_probe": [], "probe_early": [],
+                                         "answer_64": []}
         llm.prefill_state(messages, keep=False)  # warm-up: the probe's context is created on first use
         for _ in range(args.reps):
             llm.clear_cache()
             cells["plain_prefill"].append(timed(lambda: llm.chat(messages, max_tokens=1)))
             llm.clear_cache()
 
-            def read():
-                state = llm.prefill_state(messages)
+            def read(stop: bool):
+                state = llm.prefill_state(messages, up_to_layer=layer,
+                                          stop_when=lambda s: (probe.score(s) if probe else 0.0) >= 0.0 and stop)
                 if probe is not None:
                     probe.score(state)
-            cells["probe"].append(timed(read))
+            cells["probe"].append(timed(lambda: read(False)))
             cells["answer_after_probe"].append(timed(lambda: llm.chat(messages, max_tokens=1)))
+            llm.clear_cache()
+            cells["probe_early"].append(timed(lambda: read(True)))
             llm.clear_cache()
             cells["answer_64"].append(timed(lambda: llm.chat(messages, max_tokens=64)))
         results[str(length)] = {"prompt_tokens": len(llm.prompt_tokens(messages)),

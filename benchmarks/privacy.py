@@ -89,8 +89,7 @@ def presidio_scores(rows: list[dict], scanner: Scanner) -> dict:
 
 def false_alarms(scanner: Scanner) -> dict:
     """Pattern detection timed on every question; the tagger on the router's pass, timed on a sample."""
-    policy, encoder = scanner.policy, scanner.encoder
-    tagger = scanner._parts()[1]
+    policy, encoder, tagger = scanner.policy, scanner.encoder, scanner.tagger
     out, times, tagger_ms, encoder_ms = {}, [], [], []
     for name in BENCHMARK_SETS:
         prompts = datasets.load(name)

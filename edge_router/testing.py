@@ -98,14 +98,21 @@ class FakeLocal:
     def sample(self, messages, k: int, *, temperature: float, max_tokens: int) -> list[Sample]:
         return [Sample(text, (-0.5,)) for text in self.samples[:k]]
 
-    def prefill_state(self, messages, *, keep: bool = True):
-        """A two-layer "state" of width 2: the last message's length in characters / 100, and 1."""
+    def prefill_state(self, messages, *, keep: bool = True, up_to_layer: int | None = None, stop_when=None):
+        """A two-layer "state" of width 2: the last message's length in characters / 100, and 1 (zeros after
+        ``up_to_layer`` when it stops there: always, or when ``stop_when`` says so); the layers read are in
+        ``read_layers``."""
         import numpy as np
 
         from .backends.prefill_state import PrefillState
 
         row = np.array([len(messages[-1]["content"]) / 100, 1.0], np.float32)
-        return PrefillState(last=np.stack([row, row]), mean=row[None, :], n_tokens=len(messages[-1]["content"]))
+        state = PrefillState(last=np.stack([row, row]), mean=row[None, :], n_tokens=len(messages[-1]["content"]))
+        self.read_layers = 2
+        if up_to_layer is not None and (stop_when is None or stop_when(state)):
+            state.last[up_to_layer + 1:] = 0.0
+            self.read_layers = up_to_layer + 1
+        return state
 
     def close(self) -> None:
         pass

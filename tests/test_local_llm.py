@@ -10,7 +10,13 @@ import pytest
 from conftest import TINY_LLM
 
 from edge_router import LocalLLM
-from edge_router.errors import CorruptModelError, InvalidInputError, ModelNotFoundError, PromptTooLongError
+from edge_router.errors import (
+    CorruptModelError,
+    InvalidInputError,
+    LocalModelError,
+    ModelNotFoundError,
+    PromptTooLongError,
+)
 
 pytestmark = pytest.mark.real_models  # every test here loads a real model file
 
@@ -245,3 +251,25 @@ def test_the_prefill_state_reads_every_layer_and_hands_its_cache_to_the_answer(l
     assert np.allclose(again.last, state.last, atol=1e-3), "the same prompt gives the same state"
     other = local_llm.prefill_state("Write a haiku about the sea.", keep=False)
     assert not np.allclose(other.last[-1], state.last[-1])
+
+
+def test_a_prefill_read_can_stop_at_a_layer_and_the_answer_then_prefills_whole(local_llm, capfd):
+    messages = "What is the capital of France? Explain briefly."
+    local_llm.clear_cache()
+    plain = local_llm.chat(messages, max_tokens=12).text
+    whole = local_llm.prefill_state(messages, keep=False)
+    early = local_llm.prefill_state(messages, up_to_layer=5)
+    assert np.allclose(early.last[:6], whole.last[:6], atol=1e-3) and np.allclose(early.mean[:6], whole.mean[:6],
+                                                                                   atol=1e-3)
+    assert not early.last[6:].any(), "the layers after the stop are never computed"
+    assert local_llm._llama.n_tokens != len(local_llm.prompt_tokens(messages)), "a stopped read hands nothing over"
+    assert local_llm.chat(messages, max_tokens=12).text == plain
+    assert "removing memory module" not in capfd.readouterr().err, "a stop on purpose is not logged as an error"
+    with pytest.raises(LocalModelError, match="up_to_layer"):
+        local_llm.prefill_state(messages, up_to_layer=whole.last.shape[0])
+    asked = []
+    kept = local_llm.prefill_state(messages, up_to_layer=5, stop_when=lambda s: asked.append(s.last[5].copy()))
+    assert np.allclose(asked[0], whole.last[5], atol=1e-3) and kept.last[6:].any(), "not stopped: read whole"
+    assert local_llm._llama.n_tokens == len(local_llm.prompt_tokens(messages)), "and its cache handed over"
+    with pytest.raises(LocalModelError, match="stop_when failed"):
+        local_llm.prefill_state(messages, up_to_layer=5, stop_when=lambda s: 1 / 0)

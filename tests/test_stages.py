@@ -263,6 +263,12 @@ def test_the_prefill_probe_combines_with_the_router_and_records_its_verdict():
     assert long.route == CLOUD and long.threshold == 0.5 and "combined" in long.reason
     assert router.mode == "router+prefill-probe"
     assert router.route("x" * 80, cloud_share=0.3).threshold == 0.5, "a share is read from the policy's table"
+    first_layer = _router(state_probe=_probe_and_policy(FakeLocal.id, layer=0)[0],
+                          combination=_probe_and_policy(FakeLocal.id)[1])
+    assert first_layer.route("x" * 80).route == CLOUD and first_layer.local.read_layers == 1, \
+        "an offloaded prompt's prefill stops at the probe's layer"
+    assert first_layer.route("hi").route == LOCAL and first_layer.local.read_layers == 2, \
+        "a kept prompt's prefill is whole, for the answer to reuse"
 
 
 def test_a_prefill_probe_for_another_local_model_is_refused():

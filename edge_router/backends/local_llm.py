@@ -6,7 +6,7 @@ import codecs
 import logging
 import os
 import random
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -301,18 +301,21 @@ class LocalLLM:
                                             cost_usd=0.0, token_stats=tuple(token_stats))
         return answers  # type: ignore[return-value]
 
-    def prefill_state(self, messages: Messages | str, *, keep: bool = True) -> PrefillState:
+    def prefill_state(self, messages: Messages | str, *, keep: bool = True, up_to_layer: int | None = None,
+                      stop_when: Callable[[PrefillState], bool] | None = None) -> PrefillState:
         """The model's per-layer hidden states at the end of the chat-formatted prompt (one prefill in a context
         of its own, created on first use; ``prefill_state.PrefillReader``). With ``keep`` the prompt's KV cache
         is handed to the answering context, so a ``chat`` or ``stream`` of the same messages that follows
-        starts decoding at once instead of prefilling again."""
+        starts decoding at once instead of prefilling again. With ``up_to_layer`` the prefill stops after that
+        layer (a fraction of the time; later layers are zeros), always or when ``stop_when`` returns True on the
+        states so far; a stopped read hands nothing over."""
         tokens = self._checked_tokens(messages, 1)
         with self._lock:
             if self._prefill_reader is None:
                 self._prefill_reader = PrefillReader(self._llama, require("llama_cpp", "llama-cpp-python"),
                                                      n_ctx=self.n_ctx, threads=self._threads)
-            state = self._prefill_reader.read(tokens)
-            if keep:
+            state = self._prefill_reader.read(tokens, up_to_layer, stop_when)
+            if keep and not self._prefill_reader.partial:
                 self._adopt_prefill(tokens)
             return state
 

@@ -8,6 +8,12 @@ mean over the prompt (``mean``), before the output norm (llama.cpp computes the 
 whose logits are asked for only: here the last token). Probes on these states predict whether the model's own
 answer will be right (Kossen et al. 2024, arXiv 2406.15927), from the prefill an answer needs anyway.
 
+A read may stop after a given layer (``up_to_layer``), always or when ``stop_when`` says so on the states read
+so far: the callback raises a flag once that layer's output is stored and the context's abort callback ends the
+decode there, so a probe on layer 7 of 24 pays about a third of the prefill for a prompt it sends away, while a
+prompt it keeps is prefilled whole and its cache handed over. llama.cpp drops a stopped decode's positions
+from the KV cache, and a stopped read is not handed over.
+
 The callback reads ``struct ggml_tensor`` (ggml.h) through ctypes; the layout is checked on the first
 tensor (its name and shape must match the model's layers and width), so a llama.cpp whose layout moved
 fails with a clear error instead of reading garbage.
@@ -15,9 +21,11 @@ fails with a clear error instead of reading garbage.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
+import logging
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -27,7 +35,22 @@ from .batch_sampler import copy_sequence
 _MAX_DIMS, _MAX_OP_PARAMS, _MAX_SRC, _MAX_NAME = 4, 64, 10, 64
 _LAYER_PREFIX = b"l_out-"
 _F32 = 0  # GGML_TYPE_F32
+_ABORTED = 2  # llama_decode: aborted by the abort callback
 N_UBATCH = 512
+
+
+@contextlib.contextmanager
+def _quiet(on: bool) -> Iterator[None]:
+    """llama.cpp logs an error when it drops an aborted decode's positions; a stop on purpose is not one (its
+    real failures still raise here). llama-cpp-python prints its log by the level of this logger."""
+    logger = logging.getLogger("llama-cpp-python")
+    level = logger.level
+    if on:
+        logger.setLevel(logging.CRITICAL + 1)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 class _GgmlTensor(ctypes.Structure):
@@ -69,6 +92,11 @@ class PrefillReader:
         self._lib = llama_cpp
         self.n_layers = int(llama_cpp.llama_model_n_layer(llama._model.model))
         self.n_embd = int(llama_cpp.llama_model_n_embd(llama._model.model))
+        self._stop_after: int | None = None
+        self._stop_when: Callable[[PrefillState], bool] | None = None
+        self._stop = False
+        self._n_tokens = 0
+        self.partial = False  # the last read stopped early: its cache is not whole
         self._callback = llama_cpp.ggml_backend_sched_eval_callback(self._on_tensor)
         params = llama_cpp.llama_context_default_params()
         params.n_ctx = n_ctx
@@ -79,6 +107,9 @@ class PrefillReader:
         params.flash_attn_type, params.type_k, params.type_v = main.flash_attn_type, main.type_k, main.type_v
         params.cb_eval = self._callback
         params.cb_eval_user_data = None
+        self._abort = llama_cpp.ggml_abort_callback(lambda _data: self._stop)
+        params.abort_callback = self._abort
+        params.abort_callback_data = None
         self._ctx = llama_cpp.llama_init_from_model(llama._model.model, params)
         if not self._ctx:
             raise LocalModelError("llama.cpp could not create the prefill-state context.")
@@ -119,10 +150,24 @@ class PrefillReader:
             self._seen.add(layer)
         except (ValueError, OverflowError) as exc:
             self._error = f"llama.cpp's tensor layout is not the one this reader knows ({exc})"
+            return True
+        if layer == self._stop_after and self._seen >= set(range(layer + 1)):
+            try:
+                self._stop = self._stop_when is None or bool(self._stop_when(self._state()))
+            except Exception as exc:  # raised inside llama.cpp's callback: reported after the decode
+                self._error = f"stop_when failed ({type(exc).__name__}: {exc})"
         return True
 
-    def read(self, tokens: Sequence[int]) -> PrefillState:
-        """Prefill ``tokens`` (a fresh KV cache each call) and return their per-layer states."""
+    def _state(self) -> PrefillState:
+        mean = (self._sum[:-1] / self._n_tokens).astype(np.float32)
+        return PrefillState(last=self._last.copy(), mean=mean, n_tokens=self._n_tokens)
+
+    def read(self, tokens: Sequence[int], up_to_layer: int | None = None,
+             stop_when: Callable[[PrefillState], bool] | None = None) -> PrefillState:
+        """Prefill ``tokens`` (a fresh KV cache each call) and return their per-layer states. With
+        ``up_to_layer`` the prefill stops once that layer is read (the layers after it are zeros; ``partial``),
+        or, given ``stop_when``, only when it returns True on the states read so far (called once, inside the
+        decode: keep it quick, and it must not raise)."""
         if not tokens:
             raise LocalModelError("A prefill state needs at least one prompt token.")
         if len(tokens) > self.n_ctx:
@@ -131,10 +176,17 @@ class PrefillReader:
         self._sum[:] = 0.0
         self._seen.clear()
         self._error = None
+        if up_to_layer is not None and not 0 <= up_to_layer < self.n_layers:
+            raise LocalModelError(f"up_to_layer must be 0 to {self.n_layers - 1}, not {up_to_layer}.")
+        if stop_when is not None and up_to_layer is None:
+            raise LocalModelError("stop_when needs up_to_layer: the layer at which it is asked.")
+        self._stop, self._stop_when, self._n_tokens = False, stop_when, len(tokens)
         self._lib.llama_memory_clear(self._memory, True)
         batch = self._batch
         for begin in range(0, len(tokens), N_UBATCH):
             chunk = tokens[begin:begin + N_UBATCH]
+            last_chunk = begin + N_UBATCH >= len(tokens)
+            self._stop_after = up_to_layer if last_chunk else None  # earlier chunks fill the cache whole
             batch.n_tokens = len(chunk)
             for i, token in enumerate(chunk):
                 batch.token[i] = token
@@ -142,19 +194,26 @@ class PrefillReader:
                 batch.n_seq_id[i] = 1
                 batch.seq_id[i][0] = 0
                 batch.logits[i] = begin + i == len(tokens) - 1
-            if self._lib.llama_decode(self._ctx, batch) != 0:
+            with _quiet(up_to_layer is not None and last_chunk):
+                status = self._lib.llama_decode(self._ctx, batch)
+            if status == _ABORTED and self._stop and last_chunk:
+                break  # stopped on purpose, in the chunk holding the last token
+            if status != 0:
                 raise LocalModelError("llama.cpp failed to decode a prompt while reading its prefill state.")
+        self.partial = self._stop
         if self._error is not None:
             raise LocalModelError(self._error + "; pin llama-cpp-python to a version this SDK supports.")
-        if len(self._seen) != self.n_layers:
+        if not self.partial and len(self._seen) != self.n_layers:
             raise LocalModelError(f"llama.cpp reported {len(self._seen)} of {self.n_layers} layer outputs "
                                   "(l_out-N); this model's graph does not name them as expected.")
-        mean = (self._sum[:-1] / len(tokens)).astype(np.float32)
-        return PrefillState(last=self._last.copy(), mean=mean, n_tokens=len(tokens))
+        return self._state()
 
     def hand_over(self, target_ctx: Any) -> bool:
         """Copy the last prompt's KV cache into ``target_ctx``'s sequence 0 (replacing what it held), so that
-        answering the same prompt there needs no second prefill; False when llama.cpp refuses the copy."""
+        answering the same prompt there needs no second prefill; False when llama.cpp refuses the copy or the
+        last read stopped early."""
+        if self.partial:
+            return False
         self._lib.llama_memory_clear(self._lib.llama_get_memory(target_ctx), True)
         return copy_sequence(self._lib, self._ctx, target_ctx)
 

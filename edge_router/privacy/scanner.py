@@ -80,6 +80,10 @@ class Scanner:
         """The encoder whose token states ``scan`` accepts."""
         return self._parts()[0]
 
+    @property
+    def tagger(self) -> NameTagger:
+        return self._parts()[1]
+
 
 def _merged(entities: list[Entity]) -> list[Entity]:
     """Overlapping spans of one type joined into one."""

@@ -218,31 +218,43 @@ class UncertaintyGateStage:
 
 
 class PrefillProbe:
-    """Read the local model's own state at the end of the prompt (one prefill, which a local answer then
-    reuses) and offload when P(local answer wrong) reaches the threshold. With a ``combination`` policy the
-    router's score (left by ``TrainedRouter(decides=False)``) and the probe's are combined first. Runs on queries
-    still local that fit the local context."""
+    """Read the local model's own state at the end of the prompt and offload when P(local answer wrong) reaches
+    the threshold. With ``early_exit`` (the default) the probe is asked inside the prefill, at its layer: a
+    prompt it sends away stops there (a fraction of the prefill's time), one it keeps is prefilled whole and the
+    answer reuses the cache; without it every prefill is whole. With a ``combination`` policy the router's score
+    (left by ``TrainedRouter(decides=False)``) and the probe's are combined first. Runs on queries still local
+    that fit the local context."""
 
     name = "prefill-probe"
 
-    def __init__(self, local: Any, probe: Any, policy: ThresholdPolicy, combination: Any = None):
+    def __init__(self, local: Any, probe: Any, policy: ThresholdPolicy, combination: Any = None, *,
+                 early_exit: bool = True):
         self.local, self.probe, self.policy, self.combination = local, probe, policy, combination
+        self.early_exit = early_exit
+
+    def _scores(self, query: Query, state: Any) -> tuple[float, float, bool]:
+        """(deciding score, probe score, whether the router's score was combined in)."""
+        probe_score = self.probe.score(state)
+        router_score = query.scores.get(TrainedRouter.name)
+        combined = self.combination is not None and router_score is not None
+        return (self.combination.score(router_score, probe_score) if combined else probe_score), probe_score, combined
 
     def decide(self, query: Query, route: Route) -> Verdict | None:
         if route != LOCAL or not self.local.fits(query.messages, query.max_tokens):
             return None
         t = time.perf_counter()
+        threshold = self.policy.threshold(query.cloud_share)
         try:
-            state = self.local.prefill_state(query.messages)
+            if self.early_exit:
+                state = self.local.prefill_state(query.messages, up_to_layer=self.probe.layer,
+                                                 stop_when=lambda s: self._scores(query, s)[0] >= threshold)
+            else:
+                state = self.local.prefill_state(query.messages)
         except LocalModelError as exc:
             log.warning("prefill probe failed (%s); the query stays with the stages before it", exc)
             return Verdict(None, f"prefill probe failed ({exc})", timings={"prefill_probe": 0.0})
-        probe_score = self.probe.score(state)
-        router_score = query.scores.get(TrainedRouter.name)
-        combined = self.combination is not None and router_score is not None
-        score = self.combination.score(router_score, probe_score) if combined else probe_score
+        score, probe_score, combined = self._scores(query, state)
         query.scores[self.name] = score  # the deciding score, for the stages after it
-        threshold = self.policy.threshold(query.cloud_share)
         chosen = CLOUD if score >= threshold else LOCAL
         what = (f"router and prefill probe combined: P(local answer wrong) {score:.3f} (probe {probe_score:.3f} at "
                 f"layer {self.probe.layer})" if combined else
