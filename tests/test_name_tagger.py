@@ -182,7 +182,8 @@ def test_a_name_overlapping_an_address_never_hides_it():
     scanner = Scanner(PrivacyPolicy())
     text = "Ship it to 742 Evergreen Terrace, Springfield"
     start = text.index("Evergreen")
-    scanner._names = lambda text, states: [Entity("PERSON", start, start + len("Evergreen Terrace, Springfield"))]
+    end = len(text)
+    scanner._names = lambda text, states, reuse: [Entity("PERSON", start, end)]
     assert [e.type for e in scanner.scan(text)] == ["STREET_ADDRESS"]
 
 
@@ -197,3 +198,16 @@ def test_the_patterns_only_setting_turns_the_tagger_off_from_the_command_line():
     assert RouterSettings().privacy_policy().tagger is True
     names = from_args(parser.parse_args(["--privacy-triggers", "name", "contact"])).privacy_policy()
     assert names.types == ("EMAIL", "PHONE", "PERSON", "ORGANIZATION")
+
+
+def test_older_turns_reuse_their_spans_and_the_newest_is_always_read(monkeypatch):
+    scanner = Scanner(PrivacyPolicy())
+    passes = []
+    encoder = scanner.encoder  # the process's default encoder: patched for this test only
+    real = encoder.token_states
+    monkeypatch.setattr(encoder, "token_states", lambda text: passes.append(text) or real(text))
+    text = "Forward this to Maria Lopez."
+    first = scanner.scan(text, reuse=False)
+    assert scanner.scan(text) == first and passes == [text], "an older turn: the spans found before"
+    scanner.scan(text, reuse=False)
+    assert passes == [text, text], "the newest message is always read"

@@ -167,7 +167,7 @@ class PrefillReader:
         """Prefill ``tokens`` (a fresh KV cache each call) and return their per-layer states. With
         ``up_to_layer`` the prefill stops once that layer is read (the layers after it are zeros; ``partial``),
         or, given ``stop_when``, only when it returns True on the states read so far (called once, inside the
-        decode: keep it quick, and it must not raise)."""
+        decode, so keep it quick; if it raises, the read fails with ``LocalModelError``)."""
         if not tokens:
             raise LocalModelError("A prefill state needs at least one prompt token.")
         if len(tokens) > self.n_ctx:

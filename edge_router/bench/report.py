@@ -14,8 +14,11 @@ def why_missed(target: dict, results: dict) -> str:
     cell = results["decision"]["threads_1"]["32"]
     cold_ms, mem_mb = results["cold_start"]["cold_start_ms"], results["cold_start"]["memory_mb"]
     if "decision p50" in name:
+        parts = cell["tokenize"]["p50"] + cell["embed"]["p50"] + cell["score"]["p50"]
         return (f"of the {_fmt(cell['total']['p50'])} ms, tokenizing takes {_fmt(cell['tokenize']['p50'])}, "
-                f"encoding {_fmt(cell['embed']['p50'])} and scoring {_fmt(cell['score']['p50'])} (p50s)")
+                f"encoding {_fmt(cell['embed']['p50'])} and scoring {_fmt(cell['score']['p50'])} (p50s); the rest, "
+                f"about {_fmt(cell['total']['p50'] - parts)}, is the other stages (the privacy stage's patterns and "
+                "name tagger first) and the pipeline")
     if name.startswith("cold start"):
         return (f"import {_fmt(cold_ms['import'])} ms, resolving files {_fmt(cold_ms['resolve_files'])} ms, "
                 f"creating sessions (onnxruntime's import included) {_fmt(cold_ms['create_sessions'])} ms, "

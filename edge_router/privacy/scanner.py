@@ -5,8 +5,8 @@ uses the tagger, every name and street address the tagger finds (names are repor
 trigger the policy; ``PrivacyPolicy.types`` says which do). Overlaps are resolved with the validated pattern
 types first; spans of one type that overlap are merged, so a value found by both is covered whole. The tagger
 reads the token states of the router's own encoder pass where the caller has them, else it makes a pass of its
-encoder (the router's embedder when it is a contextual encoder, else the default one); a text's tagged spans
-are remembered for the next turns of a conversation.
+encoder (the router's embedder when it is a contextual encoder, else the default one) and remembers the spans
+for the next turns of a conversation.
 """
 
 from __future__ import annotations
@@ -26,14 +26,17 @@ _default_lock = threading.Lock()
 _defaults: dict[str, Any] = {}
 
 
-def _default_parts() -> tuple[Any, NameTagger]:
-    """The default encoder and the shipped tagger, loaded once per process."""
+def _default(part: str) -> Any:
+    """The shipped tagger (``tagger``) or the default encoder (``encoder``), each loaded once per process."""
     with _default_lock:
-        if not _defaults:
-            from ..backends.embedder import Embedder
+        if part not in _defaults:
+            if part == "tagger":
+                _defaults[part] = NameTagger()
+            else:
+                from ..backends.embedder import Embedder
 
-            _defaults["encoder"], _defaults["tagger"] = Embedder(), NameTagger()
-        return _defaults["encoder"], _defaults["tagger"]
+                _defaults[part] = Embedder()
+        return _defaults[part]
 
 
 class Scanner:
@@ -49,26 +52,28 @@ class Scanner:
 
     def _parts(self) -> tuple[Any, NameTagger]:
         if self._tagger is None:
-            encoder, tagger = _default_parts()
-            self._embedder = self._embedder or encoder
-            self._tagger = tagger
+            self._embedder = self._embedder or _default("encoder")  # only when the router's cannot serve
+            self._tagger = _default("tagger")
         return self._embedder, self._tagger
 
-    def scan(self, text: str, states: Any = None) -> list[Entity]:
+    def scan(self, text: str, states: Any = None, *, reuse: bool = True) -> list[Entity]:
         """The entities in ``text``; ``states`` are its token states from the router's pass (all of the text),
-        when the caller made one with this scanner's encoder."""
+        when the caller made one with this scanner's encoder. Without them the tagger makes its own pass, and
+        with ``reuse`` takes the spans it found for the same text before (an older turn of a conversation)."""
         found = detect(text, self.policy.pattern_types)
         if self.policy.tagger:
-            found += self._names(text, states)
+            found += self._names(text, states, reuse)
         return without_overlaps(_merged(found), lambda e: (_RANK[e.type], -(e.end - e.start), e.start))
 
-    def _names(self, text: str, states: Any) -> list[Entity]:
+    def _names(self, text: str, states: Any, reuse: bool) -> list[Entity]:
+        embedder, tagger = self._parts()
+        if states is not None:  # the router's pass: the head alone, well under a millisecond
+            return tagger.find(text, [states])
         with self._lock:
-            if text in self._tagged:
+            if reuse and text in self._tagged:
                 self._tagged.move_to_end(text)
                 return self._tagged[text]
-        embedder, tagger = self._parts()
-        found = tagger.find(text, [states] if states is not None else embedder.token_states(text))
+        found = tagger.find(text, embedder.token_states(text))
         with self._lock:
             self._tagged[text] = found
             while len(self._tagged) > _CACHE_SIZE:

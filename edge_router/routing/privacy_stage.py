@@ -54,14 +54,16 @@ class PrivacyStage:
         return matched
 
     def _scan(self, query: Query) -> dict[int, list[Entity]]:
-        """Each message's entities; the routing text's tagger reads the router's own pass of it."""
+        """Each message's entities; the routing text's tagger reads the router's own pass of it, and the older
+        turns' spans are reused from the turns before."""
         found = {}
+        newest = max(i for i, m in enumerate(query.messages) if m["role"] == "user")
         for i, message in enumerate(query.messages):
             states = None
             if self.policy.tagger and self.scanner.shares_encoder and message["content"] == query.text:
                 embedded = query.embed(self.embedder, keep_states=True)
                 states = None if embedded.truncated else embedded.states
-            found[i] = self.scanner.scan(message["content"], states)
+            found[i] = self.scanner.scan(message["content"], states, reuse=i < newest)
         return found
 
     def decide(self, query: Query, route: Route) -> Verdict | None:
