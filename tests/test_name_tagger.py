@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from test_privacy import RecordingCloud
 
 from edge_router import EdgeRouter
 from edge_router.backends.embedder import Embedder
@@ -132,15 +133,6 @@ def test_names_are_reported_by_default_and_trigger_when_configured(embedder):
     answer = router.chat(text, force=CLOUD)
     assert answer.route == CLOUD and "Maria" not in cloud.seen[-1] and "<PERSON_1>" in cloud.seen[-1]
 
-
-class RecordingCloud(FakeCloud):
-    def __init__(self):
-        super().__init__()
-        self.seen: list[str] = []
-
-    def chat(self, messages, *, max_tokens, sampling=None):
-        self.seen.append(messages[-1]["content"])
-        return super().chat(messages, max_tokens=max_tokens, sampling=sampling)
 
 
 def test_the_privacy_stage_reads_the_routers_own_encoder_pass():

@@ -89,11 +89,11 @@ TEMPLATES = (
     "Is it true that {COUNTRY} drives on the left?",
     "Can I pay with a card from {COUNTRY} when I travel to {CITY}?",
     "Remind me to call the bank on {DAY} at {TIME}.",
-    "{NAME_LINE}\n{ORG_LINE}\n{ADDRESS_BLOCK}\nPhone: {PHONE}",
-    "{NAME_LINE}\n{ADDRESS_BLOCK}",
+    "{PERSON}\n{ORG}\n{ADDRESS_BLOCK}\nPhone: {PHONE}",
+    "{PERSON}\n{ADDRESS_BLOCK}",
     "From: {PERSON} <{EMAIL}>\nSubject: {TITLE}",
     "Directed by: {PERSON}\nGenre: Drama, Thriller",
-    "\"{PERSON_QUOTE}\", says {LAST}.",
+    "\"{QUOTE}\", says {LAST}.",
     "Top-flight {SPORT} player {PERSON} won the final in {CITY}.",
     "{PERSON} was born in {CITY} and grew up in {COUNTRY}.",
     "Mrs. {LAST} is a {NUMBER} year old {JOB} who grew up in {CITY}.",
@@ -184,37 +184,24 @@ class Generator:
         joiner = self.rng.choice((", ", "\n", " "))
         return fake.address().replace("\n", joiner)
 
+    def _first_name(self, fake) -> str:
+        self._first = fake.first_name()  # for {FIRST_AGAIN}: the same person later in the sentence
+        return self._first
+
     def _value(self, slot: str) -> tuple[str, str | None]:
         fake = self._fake()
-        if slot == "PERSON":
-            return self._person(), "PERSON"
-        if slot == "PERSON_LOWER":
-            return self._person().lower(), "PERSON"
-        if slot == "FIRST":
-            self._first = fake.first_name()
-            return self._first, "PERSON"
-        if slot == "FIRST_AGAIN":
-            return getattr(self, "_first", fake.first_name()), "PERSON"
-        if slot == "LAST":
-            return fake.last_name(), "PERSON"
-        if slot == "ORG":
-            return fake.company(), "ORGANIZATION"
-        if slot == "ADDRESS":
-            return self._address(), "STREET_ADDRESS"
-        if slot == "ADDRESS_LOWER":
-            return self._address().lower(), "STREET_ADDRESS"
-        if slot == "STREET":
-            return fake.street_name(), "STREET_ADDRESS"
-        if slot == "FIRST_LOWER":
-            return fake.first_name().lower(), "PERSON"
-        if slot == "NAME_LINE":
-            return self._person(), "PERSON"
-        if slot == "ORG_LINE":
-            return fake.company(), "ORGANIZATION"
-        if slot == "ADDRESS_BLOCK":
-            return fake.address(), "STREET_ADDRESS"
-        if slot == "PERSON_QUOTE":
-            return self.rng.choice(NEUTRAL), None
+        labelled = {
+            "PERSON": (self._person, "PERSON"), "PERSON_LOWER": (lambda: self._person().lower(), "PERSON"),
+            "FIRST": (lambda: self._first_name(fake), "PERSON"),
+            "FIRST_AGAIN": (lambda: getattr(self, "_first", fake.first_name()), "PERSON"),
+            "FIRST_LOWER": (lambda: fake.first_name().lower(), "PERSON"), "LAST": (fake.last_name, "PERSON"),
+            "ORG": (fake.company, "ORGANIZATION"), "ADDRESS": (self._address, "STREET_ADDRESS"),
+            "ADDRESS_LOWER": (lambda: self._address().lower(), "STREET_ADDRESS"),
+            "ADDRESS_BLOCK": (fake.address, "STREET_ADDRESS"), "STREET": (fake.street_name, "STREET_ADDRESS"),
+        }
+        if slot in labelled:
+            make, label = labelled[slot]
+            return make(), label
         plain = {"CITY": fake.city, "COUNTRY": fake.country, "DATE": lambda: fake.date(),
                  "TIME": lambda: fake.time("%H:%M"), "JOB": lambda: fake.job().lower(),
                  "NUMBER": lambda: str(self.rng.randint(2, 900)), "YEAR": fake.year, "DAY": fake.day_of_week,
@@ -230,6 +217,7 @@ class Generator:
                  "FORMULA": lambda: self.rng.choice(("H2O", "CO2", "NaCl", "C6H12O6", "NO2F", "Fe2O3", "NH3",
                                                      "C2H4O", "KOH", "H2SO4", "Ca(OH)2", "CH4")),
                  "CODENAME": lambda: fake.word().title(),
+                 "QUOTE": lambda: self.rng.choice(NEUTRAL),
                  "SPORT": lambda: self.rng.choice(("tennis", "chess", "golf", "snooker"))}
         return str(plain[slot]()), None
 
