@@ -6,8 +6,9 @@ Inputs: the prefill states stored by ``benchmarks/decision_data.py`` (in the cac
 the Qwen pair's label rows (``models/routers/qwen-pair.labels.jsonl.gz``: short answers) and of the GSM8K
 training answers (``models/probes/gsm8k-train/``: step by step, the benchmark's format). Both have hash splits
 (70 % train, 15 % calibration, 15 % test). For every layer and pooling (last token, mean) and each L2 strength
-a logistic probe is fit on the train split; the one with the best calibration AUROC ships as
-``prefill_state.json`` with the thresholds of its calibration scores. The test split only reports, and the
+a logistic probe is fit on the train split; the probe of the earliest layer within ``LAYER_TOLERANCE`` of the best
+calibration AUROC ships as ``prefill_state.json`` with the thresholds of its calibration scores (an earlier layer
+costs less: the prefill of a prompt the probe sends away stops there). The test split only reports, and the
 evaluation outcomes (GSM8K and MMLU test) are never trained on: their scores are written for ``edge-router eval``
 (``prefill_state.scores.jsonl.gz``), and per-layer AUROCs on them go to ``prefill_state.card.json``.
 
@@ -56,6 +57,7 @@ CARD = HERE / "prefill_state.card.json"
 SCORES = HERE / "prefill_state.scores.jsonl.gz"
 L2 = (10.0, 100.0, 1000.0)
 POOLINGS = ("last", "mean")
+LAYER_TOLERANCE = 0.01  # calibration AUROC an earlier (cheaper) layer may give up
 
 
 def training_rows() -> dict[str, dict[str, tuple[str, bool]]]:
@@ -124,6 +126,14 @@ def aurocs(scores: np.ndarray, keys: list[str], info: dict, outcome_info: dict) 
     return out
 
 
+def cheapest_near_best(trials: list[dict]) -> dict:
+    """The trial of the earliest layer within ``LAYER_TOLERANCE`` calibration AUROC of the best (then the best
+    of that layer's poolings)."""
+    best = max(t["auroc_calibration"] for t in trials)
+    near = [t for t in trials if t["auroc_calibration"] >= best - LAYER_TOLERANCE]
+    return min(near, key=lambda t: (t["layer"], -t["auroc_calibration"]))
+
+
 def layer_trials(store, info: dict, outcome_info: dict) -> list[dict]:
     """One probe per layer and pooling (its L2 chosen on the calibration split), with its AUROCs."""
     trials = []
@@ -184,7 +194,7 @@ def main() -> int:
     trials = {target: layer_trials(store, rows[target], outcome_info) for target in TARGETS}
     candidates, routed, keys = {}, None, None
     for target in TARGETS:
-        chosen = max(trials[target], key=lambda t: t["auroc_calibration"])
+        chosen = cheapest_near_best(trials[target])
         probe, keys, scores = probe_of(chosen, store, rows[target])
         routed = router_scores(keys) if routed is None else routed
         policy = policy_for(keys, routed, scores, better)
