@@ -175,3 +175,19 @@ def test_several_strong_endpoints_are_sampled_and_read_as_quality_per_model(tmp_
     assert by_prompt["What is 2 + 2?"] == [0.0, 1.0, 1.0], "gold answers decide where there are some"
     assert by_prompt["Say hi"] == [1.0, 1.0, 1.0], "else how sure the samples were (one meaning: 1)"
     QualityPredictor(k=1).fit(np.eye(2, dtype=np.float32), quality, models)  # what a many-model router learns from
+
+
+def test_the_prefill_probe_build_ships_the_earliest_layer_near_the_best():
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "models" / "probes"))
+    from build_state import LAYER_TOLERANCE, cheapest_near_best
+
+    trials = [{"layer": 3, "pooling": "last", "auroc_calibration": 0.70},
+              {"layer": 5, "pooling": "last", "auroc_calibration": 0.728},
+              {"layer": 5, "pooling": "mean", "auroc_calibration": 0.729},
+              {"layer": 14, "pooling": "last", "auroc_calibration": 0.735}]
+    assert cheapest_near_best(trials) == trials[2], "layer 5 gives up less than the tolerance; its better pooling"
+    trials[3]["auroc_calibration"] = 0.729 + LAYER_TOLERANCE + 0.001
+    assert cheapest_near_best(trials) == trials[3], "a clearly better later layer is worth its cost"
