@@ -203,3 +203,12 @@ def test_older_turns_reuse_their_spans_and_the_newest_is_always_read(monkeypatch
     assert scanner.scan(text) == first and passes == [text], "an older turn: the spans found before"
     scanner.scan(text, reuse=False)
     assert passes == [text, text], "the newest message is always read"
+
+
+def test_an_encoder_the_tagger_was_not_trained_on_is_not_shared(embedder):
+    class OtherEncoder:
+        id, has_token_states = "some-other-encoder", True
+
+    assert Scanner(PrivacyPolicy(), embedder).shares_encoder
+    other = Scanner(PrivacyPolicy(), OtherEncoder())
+    assert not other.shares_encoder and other.encoder.id == embedder.id, "the tagger's own encoder reads instead"

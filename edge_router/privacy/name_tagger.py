@@ -2,10 +2,10 @@
 
 The head (``models/privacy/name_tagger.onnx``, int8, with its card) reads each token's last hidden state from
 the router's MiniLM pass plus a few surface features the uncased encoder cannot see (capitals, digits, word
-pieces), and gives a probability per label (``LABELS``). Tokens whose best label is not ``O`` make spans,
-widened to whole words and merged over a run of the same label. One pass of the router's encoder serves both
-the routing embedding and the tagger (``TokenStates``); a text longer than the encoder's window is read in
-windows. Values are never logged.
+pieces), and gives a probability per label (``LABELS``). Words sure enough of a label (the file's threshold)
+start spans that grow over their likely neighbours (``spans_from_labels``). One pass of the router's encoder
+serves both the routing embedding and the tagger (``TokenStates``); a text longer than the encoder's window is
+read in windows. Values are never logged.
 """
 
 from __future__ import annotations

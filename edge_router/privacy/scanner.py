@@ -40,20 +40,23 @@ def _default(part: str) -> Any:
 
 
 class Scanner:
-    """``policy``'s detectors over texts; ``embedder`` is the router's, reused by the tagger when it can be."""
+    """``policy``'s detectors over texts; ``embedder`` is the router's, reused by the tagger when it is the
+    encoder the tagger was trained on (else the tagger makes its own passes with that one)."""
 
     def __init__(self, policy: PrivacyPolicy, embedder: Any = None):
         self.policy = policy
-        self.shares_encoder = bool(getattr(embedder, "has_token_states", False))
+        self._tagger: NameTagger | None = _default("tagger") if policy.tagger else None
+        self.shares_encoder = (self._tagger is not None and bool(getattr(embedder, "has_token_states", False))
+                               and getattr(embedder, "id", None) == self._tagger.embedder_id)
         self._embedder = embedder if self.shares_encoder else None
-        self._tagger: NameTagger | None = None
         self._tagged: OrderedDict[str, list[Entity]] = OrderedDict()
         self._lock = threading.Lock()
 
     def _parts(self) -> tuple[Any, NameTagger]:
         if self._tagger is None:
-            self._embedder = self._embedder or _default("encoder")  # only when the router's cannot serve
             self._tagger = _default("tagger")
+        if self._embedder is None:
+            self._embedder = _default("encoder")  # only when the router's cannot serve
         return self._embedder, self._tagger
 
     def scan(self, text: str, states: Any = None, *, reuse: bool = True) -> list[Entity]:
