@@ -71,10 +71,11 @@ def main(argv: list[str] | None = None) -> int:
             llm.clear_cache()
 
             def read(stop: bool):
-                state = llm.prefill_state(messages, up_to_layer=layer,
-                                          stop_when=lambda s: (probe.score(s) if probe else 0.0) >= 0.0 and stop)
-                if probe is not None:
-                    probe.score(state)
+                def ask(state) -> bool:  # the decision scores the probe inside the prefill, at its layer
+                    if probe is not None:
+                        probe.score(state)
+                    return stop
+                llm.prefill_state(messages, up_to_layer=layer, stop_when=ask)
             cells["probe"].append(timed(lambda: read(False)))
             cells["answer_after_probe"].append(timed(lambda: llm.chat(messages, max_tokens=1)))
             llm.clear_cache()

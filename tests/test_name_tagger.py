@@ -212,3 +212,12 @@ def test_an_encoder_the_tagger_was_not_trained_on_is_not_shared(embedder):
     assert Scanner(PrivacyPolicy(), embedder).shares_encoder
     other = Scanner(PrivacyPolicy(), OtherEncoder())
     assert not other.shares_encoder and other.encoder.id == embedder.id, "the tagger's own encoder reads instead"
+
+
+def test_a_long_texts_first_window_from_the_routers_pass_is_reused(embedder):
+    long_text = "word " * 300 + "Maria Lopez"
+    first = embedder.embed_one(long_text, keep_states=True).states
+    reused = embedder.token_states(long_text, first=first)
+    fresh = embedder.token_states(long_text)
+    assert reused[0] is first and len(reused) == len(fresh) > 1
+    assert all(np.allclose(a.hidden, b.hidden, atol=1e-5) for a, b in zip(reused, fresh))

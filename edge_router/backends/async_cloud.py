@@ -34,7 +34,6 @@ async def async_post(cloud: Any, payload: dict[str, Any]) -> Any:
     attempts = Attempts(cloud, stream=False)
     client = _client(httpx, cloud)
     while (timeout := attempts.next_timeout()) is not None:
-        retry_after = None
         try:
             resp = await client.post(attempts.url, json=payload, headers=cloud._headers(),
                                      timeout=httpx.Timeout(timeout[1], connect=timeout[0]))
@@ -45,9 +44,9 @@ async def async_post(cloud: Any, payload: dict[str, Any]) -> Any:
         else:
             if resp.status_code < 300:
                 return resp
-            retry_after = resp.headers.get("Retry-After")
-            attempts.http_error(resp.status_code, error_detail(resp.text, resp.reason_phrase))
-        delay = attempts.delay(retry_after)
+            attempts.http_error(resp.status_code, error_detail(resp.text, resp.reason_phrase),
+                                resp.headers.get("Retry-After"))
+        delay = attempts.delay()
         if delay is None:
             break
         await asyncio.sleep(delay)

@@ -124,7 +124,6 @@ class CloudLLM:
         requests = self._requests
         attempts = Attempts(self, stream=stream)
         while (timeout := attempts.next_timeout()) is not None:
-            retry_after = None
             try:
                 resp = self._session.post(attempts.url, json=payload, headers=self._headers(), timeout=timeout,
                                           stream=stream)
@@ -135,11 +134,10 @@ class CloudLLM:
             else:
                 if resp.status_code < 300:
                     return resp
-                retry_after = resp.headers.get("Retry-After")
                 detail = error_detail(resp.text, resp.reason)
                 resp.close()
-                attempts.http_error(resp.status_code, detail)
-            delay = attempts.delay(retry_after)
+                attempts.http_error(resp.status_code, detail, resp.headers.get("Retry-After"))
+            delay = attempts.delay()
             if delay is None:
                 break
             time.sleep(delay)

@@ -30,10 +30,12 @@ class Attempts:
         self.end = None if self.budget is None else time.monotonic() + self.budget
         self.attempt = -1
         self.last: CloudError | None = None
+        self.retry_after: str | None = None  # the last error response's Retry-After header
 
     def next_timeout(self) -> tuple[float, float] | None:
         """(connect, read) timeouts for the next attempt, or None when the deadline has passed."""
         self.attempt += 1
+        self.retry_after = None
         timeout = self.cloud.timeout
         if self.end is not None:
             left = self.end - time.monotonic()
@@ -51,19 +53,22 @@ class Attempts:
         self.last = CloudError(f"Cannot connect to {self.url} after {self.attempt + 1} attempt(s) "
                                f"({type(exc).__name__}); check the base URL and the network.")
 
-    def http_error(self, status: int, detail: str) -> None:
-        """An error status: kept for a retry, or raised at once when retrying would not help."""
+    def http_error(self, status: int, detail: str, retry_after: str | None = None) -> None:
+        """An error status (and its Retry-After header): kept for a retry, or raised at once when retrying would
+        not help."""
+        self.retry_after = retry_after
         self.last = CloudHTTPError(f"{self.url} answered HTTP {status}: {self.cloud._scrub(detail)}", status=status)
         if status not in RETRY_STATUSES:
             if status in (401, 403):
                 self.last.args = (f"{self.last.args[0]}. Check {settings.CLOUD_API_KEY_ENV} or the api_key argument.",)
             raise self.last
 
-    def delay(self, retry_after: str | None) -> float | None:
-        """Seconds to wait before the next attempt, or None when no attempt is left within the deadline."""
+    def delay(self) -> float | None:
+        """Seconds to wait before the next attempt (the server's Retry-After where it sent one), or None when no
+        attempt is left within the deadline."""
         if self.attempt >= self.cloud.max_retries:
             return None
-        delay = self.cloud._backoff(self.attempt, retry_after)
+        delay = self.cloud._backoff(self.attempt, self.retry_after)
         if self.end is not None and time.monotonic() + delay >= self.end:
             return None
         log.warning("cloud call failed (%s); retry %d/%d in %.2f s", self.last, self.attempt + 1,

@@ -86,9 +86,7 @@ class Embedder:
         return self._encoder.pooled(ids)
 
     def _run(self, ids: list[list[int]]) -> np.ndarray:
-        pooled = self.pooled(ids)
-        norms = np.linalg.norm(pooled, axis=1, keepdims=True)
-        return (pooled / np.maximum(norms, 1e-12)).astype(np.float32)
+        return _normalised(self.pooled(ids))
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """Embeddings of ``texts`` as ``float32[len(texts), dim]``."""
@@ -122,8 +120,7 @@ class Embedder:
         if keep_states:
             hidden = self._encoder.hidden([encoding.ids])[0]
             states = TokenStates(hidden, encoding)
-            pooled = hidden.mean(axis=0, keepdims=True)
-            vector = (pooled / max(float(np.linalg.norm(pooled)), 1e-12)).astype(np.float32)[0]
+            vector = _normalised(hidden.mean(axis=0, keepdims=True))[0]
         else:
             vector = self._run([encoding.ids])[0]
         t2 = time.perf_counter()
@@ -136,14 +133,17 @@ class Embedder:
             states=states,
         )
 
-    def token_states(self, text: str) -> list[TokenStates]:
-        """The token states of all of ``text``: one pass per window of ``max_tokens`` tokens."""
+    def token_states(self, text: str, *, first: TokenStates | None = None) -> list[TokenStates]:
+        """The token states of all of ``text``: one pass per window of ``max_tokens`` tokens; ``first``, the first
+        window's from a pass already made (``embed_one(text, keep_states=True)``), is reused."""
         if not self.has_token_states:
             raise InvalidInputError(f"{self.id} is a static token table: it has no token states; use an ONNX "
                                     "encoder.")
         _check_texts([text])
-        first = self.tokenizer.encode(text)
-        return [TokenStates(self._encoder.hidden([enc.ids])[0], enc) for enc in [first, *first.overflowing]]
+        if first is None:
+            encoding = self.tokenizer.encode(text)
+            first = TokenStates(self._encoder.hidden([encoding.ids])[0], encoding)
+        return [first, *(TokenStates(self._encoder.hidden([enc.ids])[0], enc) for enc in first.encoding.overflowing)]
 
 
 class OnnxEncoder:
@@ -185,6 +185,12 @@ class OnnxEncoder:
         if "token_type_ids" in self._input_names:
             feeds["token_type_ids"] = np.zeros_like(input_ids)
         return self._session.run([self._output_name], feeds)[0], mask
+
+
+def _normalised(pooled: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit length, ``float32``."""
+    norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+    return (pooled / np.maximum(norms, 1e-12)).astype(np.float32)
 
 
 def _check_texts(texts: Sequence[str]) -> None:

@@ -226,8 +226,16 @@ def detect(text: str, types: tuple[str, ...] | None = None) -> list[Entity]:
     """Every entity of ``types`` (default: all) in ``text``, overlaps resolved (the earlier type in ``DETECTORS``
     wins, then the longer span), sorted by position."""
     found = [e for name, detector in DETECTORS.items() if types is None or name in types for e in detector(text)]
-    rank = {name: i for i, name in enumerate(DETECTORS)}
-    return without_overlaps(found, lambda e: (rank.get(e.type, len(rank)), -(e.end - e.start), e.start))
+    return without_overlaps(found, precedence)
+
+
+_RANK = {name: i for i, name in enumerate(DETECTORS)}
+
+
+def precedence(entity: Entity) -> tuple[int, int, int]:
+    """Which of two overlapping entities stays: a type earlier in ``DETECTORS`` (checksum- and grammar-validated
+    first; types no pattern finds after them), then the longer span, then the earlier."""
+    return _RANK.get(entity.type, len(_RANK)), -(entity.end - entity.start), entity.start
 
 
 def without_overlaps(entities: list[Entity], precedence: Callable[[Entity], Any] | None = None) -> list[Entity]:

@@ -2,11 +2,11 @@
 
 ``Scanner.scan`` returns the pattern detectors' entities of the policy's trigger types and, when the policy
 uses the tagger, every name and street address the tagger finds (names are reported even where they do not
-trigger the policy; ``PrivacyPolicy.types`` says which do). Overlaps are resolved with the validated pattern
-types first; spans of one type that overlap are merged, so a value found by both is covered whole. The tagger
-reads the token states of the router's own encoder pass where the caller has them, else it makes a pass of its
-encoder (the router's embedder when it is a contextual encoder, else the default one) and remembers the spans
-for the next turns of a conversation.
+trigger the policy; ``PrivacyPolicy.types`` says which do). Overlaps are resolved as ``detect`` resolves them
+(``detectors.precedence``: the validated pattern types first); spans of one type that overlap are merged, so a
+value found by both is covered whole. The tagger reads the token states of the router's own encoder pass where
+the caller has them, else it makes a pass of its encoder (the router's embedder when it is the encoder the
+tagger was trained on, else the default one) and remembers the spans for the next turns of a conversation.
 """
 
 from __future__ import annotations
@@ -15,12 +15,10 @@ import threading
 from collections import OrderedDict
 from typing import Any
 
-from .detectors import DETECTORS, Entity, detect, without_overlaps
-from .name_tagger import LABELS, NameTagger
+from .detectors import Entity, detect, precedence, without_overlaps
+from .name_tagger import NameTagger
 from .policy import PrivacyPolicy
 
-TAGGER_TYPES = LABELS[1:]
-_RANK = {name: i for i, name in enumerate(dict.fromkeys((*DETECTORS, *TAGGER_TYPES)))}  # validated patterns first
 _CACHE_SIZE = 512
 _default_lock = threading.Lock()
 _defaults: dict[str, Any] = {}
@@ -59,19 +57,20 @@ class Scanner:
             self._embedder = _default("encoder")  # only when the router's cannot serve
         return self._embedder, self._tagger
 
-    def scan(self, text: str, states: Any = None, *, reuse: bool = True) -> list[Entity]:
-        """The entities in ``text``; ``states`` are its token states from the router's pass (all of the text),
-        when the caller made one with this scanner's encoder. Without them the tagger makes its own pass, and
-        with ``reuse`` takes the spans it found for the same text before (an older turn of a conversation)."""
+    def scan(self, text: str, first: Any = None, *, reuse: bool = True) -> list[Entity]:
+        """The entities in ``text``. ``first`` is the token states of its first window from the router's pass
+        (this scanner's encoder), when the caller made one: the tagger reads it and passes over the rest only.
+        Without it the tagger makes its own passes, and with ``reuse`` takes the spans it found for the same text
+        before (an older turn of a conversation)."""
         found = detect(text, self.policy.pattern_types)
         if self.policy.tagger:
-            found += self._names(text, states, reuse)
-        return without_overlaps(_merged(found), lambda e: (_RANK[e.type], -(e.end - e.start), e.start))
+            found += self._names(text, first, reuse)
+        return without_overlaps(_merged(found), precedence)
 
-    def _names(self, text: str, states: Any, reuse: bool) -> list[Entity]:
+    def _names(self, text: str, first: Any, reuse: bool) -> list[Entity]:
         embedder, tagger = self._parts()
-        if states is not None:  # the router's pass: the head alone, well under a millisecond
-            return tagger.find(text, [states])
+        if first is not None:  # the router's pass: the head alone, well under a millisecond for one window
+            return tagger.find(text, embedder.token_states(text, first=first))
         with self._lock:
             if reuse and text in self._tagged:
                 self._tagged.move_to_end(text)

@@ -59,11 +59,10 @@ class PrivacyStage:
         found = {}
         newest = max(i for i, m in enumerate(query.messages) if m["role"] == "user")
         for i, message in enumerate(query.messages):
-            states = None
+            first = None
             if self.policy.tagger and self.scanner.shares_encoder and message["content"] == query.text:
-                embedded = query.embed(self.embedder, keep_states=True)
-                states = None if embedded.truncated else embedded.states
-            found[i] = self.scanner.scan(message["content"], states, reuse=i < newest)
+                first = query.embed(self.embedder, keep_states=True).states
+            found[i] = self.scanner.scan(message["content"], first, reuse=i < newest)
         return found
 
     def decide(self, query: Query, route: Route) -> Verdict | None:

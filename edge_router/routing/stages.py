@@ -244,16 +244,20 @@ class PrefillProbe:
             return None
         t = time.perf_counter()
         threshold = self.policy.threshold(query.cloud_share)
+        asked: list[tuple[float, float, bool]] = []  # the scores the probe gave inside the prefill
+
+        def offloads(state: Any) -> bool:
+            asked.append(self._scores(query, state))
+            return asked[-1][0] >= threshold
         try:
             if self.early_exit:
-                state = self.local.prefill_state(query.messages, up_to_layer=self.probe.layer,
-                                                 stop_when=lambda s: self._scores(query, s)[0] >= threshold)
+                state = self.local.prefill_state(query.messages, up_to_layer=self.probe.layer, stop_when=offloads)
             else:
                 state = self.local.prefill_state(query.messages)
         except LocalModelError as exc:
             log.warning("prefill probe failed (%s); the query stays with the stages before it", exc)
             return Verdict(None, f"prefill probe failed ({exc})", timings={"prefill_probe": 0.0})
-        score, probe_score, combined = self._scores(query, state)
+        score, probe_score, combined = asked[-1] if asked else self._scores(query, state)
         query.scores[self.name] = score  # the deciding score, for the stages after it
         chosen = CLOUD if score >= threshold else LOCAL
         what = (f"router and prefill probe combined: P(local answer wrong) {score:.3f} (probe {probe_score:.3f} at "

@@ -1,4 +1,4 @@
-"""Adam, the optimiser the numpy-trained routers and classifiers share."""
+"""What the numpy-trained routers and classifiers share: Adam, and the softmax of their outputs."""
 
 from __future__ import annotations
 
@@ -18,3 +18,9 @@ def adam(params: dict[str, np.ndarray], grads: dict[str, np.ndarray], state: dic
         v *= beta2
         v += (1 - beta2) * g * g
         params[name] -= lr * (m / (1 - beta1**t)) / (np.sqrt(v / (1 - beta2**t)) + eps)
+
+
+def softmax(x: np.ndarray) -> np.ndarray:
+    """Row-wise softmax, shifted by each row's maximum."""
+    e = np.exp(x - x.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)

@@ -14,13 +14,8 @@ from pathlib import Path
 import numpy as np
 
 from .onnx_export import save_graph
-from .optim import adam
+from .optim import adam, softmax
 from .routers._graph import const, helpers
-
-
-def _softmax(x: np.ndarray) -> np.ndarray:
-    e = np.exp(x - x.max(axis=1, keepdims=True))
-    return e / e.sum(axis=1, keepdims=True)
 
 
 class TokenHead:
@@ -51,7 +46,7 @@ class TokenHead:
                 xb, yb = Xn[rows], y[rows]
                 pre = xb @ p["W1"] + p["b1"]
                 h = np.maximum(pre, 0.0)
-                probs = _softmax(h @ p["W2"] + p["b2"])
+                probs = softmax(h @ p["W2"] + p["b2"])
                 d_logits = (probs - onehot[yb]) * class_weight[yb][:, None] / len(rows)
                 d_h = (d_logits @ p["W2"].T) * (pre > 0)
                 grads = {"W2": h.T @ d_logits + self.weight_decay * p["W2"], "b2": d_logits.sum(axis=0),
@@ -67,7 +62,7 @@ class TokenHead:
         p = self.params
         x = (np.asarray(X, np.float32) - p["mean"]) * p["inv_scale"]
         h = np.maximum(x @ p["W1"] + p["b1"], 0.0)
-        return _softmax(h @ p["W2"] + p["b2"])
+        return softmax(h @ p["W2"] + p["b2"])
 
     def export(self, path: str | Path, *, labels: tuple[str, ...], embedder_id: str, threshold: float = 0.5,
                int8: bool = True) -> Path:

@@ -10,15 +10,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..optim import adam
+from ..optim import adam, softmax
 from ._graph import const, helpers, save_router
 
 CLASSES = (1.0, 0.5, 0.0)  # strong, tie, weak
-
-
-def _softmax(x: np.ndarray) -> np.ndarray:
-    e = np.exp(x - x.max(axis=1, keepdims=True))
-    return e / e.sum(axis=1, keepdims=True)
 
 
 class MLPRouter:
@@ -41,7 +36,7 @@ class MLPRouter:
         for _ in range(self.epochs):
             pre = X @ p["W1"] + p["b1"]
             h = np.maximum(pre, 0.0)
-            probs = _softmax(h @ p["W2"] + p["b2"])
+            probs = softmax(h @ p["W2"] + p["b2"])
             d_logits = (probs - target) / n
             d_h = (d_logits @ p["W2"].T) * (pre > 0)
             grads = {"W2": h.T @ d_logits + self.weight_decay * p["W2"], "b2": d_logits.sum(axis=0),
@@ -53,7 +48,7 @@ class MLPRouter:
     def score(self, X: np.ndarray) -> np.ndarray:
         p = self.params
         h = np.maximum(np.asarray(X, np.float32) @ p["W1"] + p["b1"], 0.0)
-        return _softmax(h @ p["W2"] + p["b2"])[:, 0].astype(np.float32)
+        return softmax(h @ p["W2"] + p["b2"])[:, 0].astype(np.float32)
 
     def export(self, path: str | Path, *, embedder_id: str, int8: bool = False) -> Path:
         helper = helpers()[0]
