@@ -95,6 +95,19 @@ class RouterSettings:
                                   "combine the shipped probe with the router (opt-in: measured better on benchmark-"
                                   "format prompts, not on plain chat; router modes only)", default=False,
                                   action="store_true")
+    offload_by_cost: bool = _option("--offload-by-cost", "with --prefill-probe: offload where the cloud is the "
+                                    "cheaper route, weighing its token prices (--prices) against a worse answer, "
+                                    "device seconds and waiting (measured online), instead of a set cloud share",
+                                    default=False, action="store_true")
+    price_wrong_answer: float = _option("--price-wrong-answer", "USD a worse answer costs, for the prefill probe's "
+                                        f"cascade (default {defaults.WRONG_ANSWER_USD:g})",
+                                        default=defaults.WRONG_ANSWER_USD, type=_float)
+    price_device_second: float = _option("--price-device-second", "USD a second of device compute costs (default "
+                                         f"{defaults.DEVICE_SECOND_USD:g})", default=defaults.DEVICE_SECOND_USD,
+                                         type=_float)
+    price_wait_second: float = _option("--price-wait-second", "USD a second of the user's waiting costs (default "
+                                       f"{defaults.WAIT_SECOND_USD:g})", default=defaults.WAIT_SECOND_USD,
+                                       type=_float)
     privacy: str = _option("--privacy", "what a query holding personal data or secrets may do: keep-local (answered "
                            "on the device, never sent), redact (sent with placeholders, restored in the answer) or "
                            "off (default keep-local)", default="keep-local", choices=("keep-local", "redact", "off"))
@@ -201,6 +214,12 @@ class RouterSettings:
 
         return Prices(*self.cloud_prices) if self.cloud_prices else None
 
+    def decision_prices(self):
+        """The cascade's prices as ``routing.costs.DecisionPrices``."""
+        from .routing.costs import DecisionPrices
+
+        return DecisionPrices(self.price_wrong_answer, self.price_device_second, self.price_wait_second)
+
     @classmethod
     def from_env(cls, **values: Any) -> RouterSettings:
         """``values`` over the environment's settings (``EDGE_ROUTER_CLOUD_PRICES``, ``EDGE_ROUTER_TRACE``)."""
@@ -251,6 +270,13 @@ def _check(s: RouterSettings) -> None:
     if s.mode == "gate" and (s.threshold is not None or s.cloud_share is not None):
         raise ConfigurationError("threshold and cloud_share (--threshold, --cloud-share) set the router; the "
                                  "gate's threshold is gate_threshold (--gate-threshold).")
+    if s.offload_by_cost and not s.prefill_probe:
+        raise ConfigurationError("offload_by_cost prices the prefill probe's cascade: turn prefill_probe on too "
+                                 "(--prefill-probe).")
+    if s.offload_by_cost and (s.threshold is not None or s.cloud_share is not None):
+        raise ConfigurationError("offload_by_cost sets the threshold from prices; leave threshold and cloud_share "
+                                 "(--threshold, --cloud-share) unset, or drop offload_by_cost.")
+    s.decision_prices()  # refuses a negative or non-finite price
     check_threshold(router_present=s.mode != "gate", threshold=s.threshold, cloud_share=s.cloud_share,
                     budget_window=s.budget_window)
     for name in ("gate_k", "max_tokens", "n_ctx", "breaker_failures"):

@@ -48,6 +48,12 @@ BREAKER_COOL_DOWN_S = 30.0
 """Seconds the cloud is skipped after the breaker opens; then one call tries it again."""
 CHECK_SHARE = 0.3
 """Share of the probe's calibration answers at whose threshold the answer check offloads a local answer."""
+WRONG_ANSWER_USD = 0.01
+"""The price of a worse answer (the local one wrong where the cloud's would be right), for offloading by cost."""
+DEVICE_SECOND_USD = 0.0001
+"""The price of a second of the device's compute (battery, heat, other work), for offloading by cost."""
+WAIT_SECOND_USD = 0.0005
+"""The price of a second the user waits for an answer (1.80 USD an hour), for offloading by cost."""
 CLUSTERERS = ("exact", "embedding", "nli", "nli-embedding")
 CLUSTERER = "exact"
 """How samples are clustered, for the gate and for labels (chosen in benchmarks/results/se_backends.md)."""

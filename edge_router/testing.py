@@ -80,7 +80,11 @@ class FakeLocal:
 
     def fits(self, messages, max_tokens: int) -> bool:
         """Words count as tokens."""
-        return sum(len(m["content"].split()) for m in messages) + max_tokens <= self.n_ctx
+        return len(self.prompt_tokens(messages)) + max_tokens <= self.n_ctx
+
+    def prompt_tokens(self, messages) -> list[str]:
+        """The conversation's words."""
+        return [w for m in messages for w in m["content"].split()]
 
     def chat(self, messages, *, max_tokens: int, temperature: float = 0.0, sampling=None) -> Completion:
         self.calls += 1

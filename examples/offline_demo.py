@@ -64,7 +64,7 @@ def _describe_decider(router: EdgeRouter) -> str:
     calibrated = f" ({router.policy.source})" if router.router is not None else ""
     if router.state_probe is not None:
         parts.append(f"trained router ({router.router.kind}) and a probe on the local model's own state (layer "
-                     f"{router.state_probe.layer}) combined, offload when P(local answer wrong) >= "
+                     f"{router.state_probe.layer}) combined, offload when P(only the cloud answer right) >= "
                      f"{router.threshold:.3f}{calibrated}")
     elif router.router is not None:
         parts.append(f"trained router ({router.router.kind}, {router.router.path.name}), offload when its score "

@@ -32,6 +32,14 @@ class FeatureStore:
                 keys.update(str(k) for k in data["keys"])
         return keys
 
+    def token_counts(self) -> dict[str, int]:
+        """Key → the prompt's length in tokens."""
+        counts: dict[str, int] = {}
+        for shard in self._shards():
+            with np.load(shard) as data:
+                counts.update(zip((str(k) for k in data["keys"]), (int(n) for n in data["tokens"])))
+        return counts
+
     def add(self, keys: Sequence[str], states: Sequence[PrefillState]) -> None:
         """Store one shard of ``keys`` and their ``states``."""
         if not keys:

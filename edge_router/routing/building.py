@@ -22,6 +22,7 @@ from ..learning.store import DecisionStore
 from ..uncertainty import answer_check as checking
 from ..uncertainty.entailment import clusterer_named
 from ..uncertainty.semantic_entropy import UncertaintyGate
+from .costs import Cascade, CostMeter
 from .policy import shipped_prefill_probe
 
 log = logging.getLogger(__name__)
@@ -47,6 +48,10 @@ def parts(config: RouterSettings, *, cloud: Any = None, cloud_from_env: bool = T
     elif cloud is None and cloud_from_env and settings.cloud_setting(settings.CLOUD_BASE_URL_ENV):
         cloud = CloudLLM(deadline_s=config.cloud_deadline_s, first_byte_s=config.cloud_first_byte_s,
                          prices=config.prices())
+    first_cloud = cloud[0] if isinstance(cloud, (list, tuple)) else cloud
+    if config.offload_by_cost and cloud is not None and getattr(first_cloud, "prices", None) is None:
+        raise ConfigurationError("offload_by_cost weighs the cloud's price: give its token prices (--prices IN,OUT, "
+                                 f"{settings.CLOUD_PRICES_ENV}, or prices in the clouds table).")
     if cloud is None:
         log.info("no cloud endpoint configured (%s); every query stays local", settings.CLOUD_BASE_URL_ENV)
     answer_check = None
@@ -72,11 +77,53 @@ def parts(config: RouterSettings, *, cloud: Any = None, cloud_from_env: bool = T
             if clusterer is not None else None)
     state_probe, combination = (shipped_prefill_probe(local.id) if config.prefill_probe and router and cloud
                                 else (None, None))
+    cascade = _cascade(config, combination, first_cloud) if combination is not None else None
     return dict(local=local, cloud=cloud, embedder=embedder, router=router, threshold=config.threshold,
-                state_probe=state_probe, combination=combination, privacy=config.privacy_policy(),
+                state_probe=state_probe, combination=combination, cascade=cascade,
+                offload_by_cost=config.offload_by_cost and cascade is not None, privacy=config.privacy_policy(),
                 cloud_share=config.cloud_share, budget_window=config.budget_window, gate=gate,
                 answer_check=answer_check, max_tokens=config.max_tokens, trace_path=config.trace_path,
                 routing_turns=config.routing_turns, follow_up_margin=config.follow_up_margin,
                 shadow_share=config.shadow_share, shadow_budget_usd=config.shadow_budget_usd,
                 store=None if config.store is None else DecisionStore(
                     None if config.store == "default" else config.store, keep_prompts=config.store_prompts))
+
+
+def _cascade(config: RouterSettings, combination: Any, cloud: Any) -> Cascade | None:
+    """The prefill probe's cascade, priced by ``config`` and the ``cloud``'s token prices, when the policy file
+    holds calibration rows."""
+    if not combination.calibration_rows:
+        if config.offload_by_cost:
+            raise ConfigurationError("This policy file has no calibration rows to price the decision on; rebuild "
+                                     "it with models/probes/build_state.py, or drop offload_by_cost.")
+        log.info("the policy file has no calibration rows: the prefill probe runs on every local-bound query")
+        return None
+    meter = CostMeter(combination.probe_ms.get("offloaded_per_token"), combination.probe_ms.get("kept"))
+    return Cascade(combination.calibration(), config.decision_prices(), meter, getattr(cloud, "prices", None))
+
+
+def check_parts(*, local: Any, cloud: Any, embedder: Any, router: Any, gate: Any, answer_check: Any,
+                state_probe: Any, combination: Any, stages: Any) -> None:
+    """Refuse the parts an ``EdgeRouter`` cannot decide or answer with, before anything runs."""
+    if local is None and cloud is None:
+        raise ConfigurationError("EdgeRouter needs a local model, a cloud model or both.")
+    if router is None and gate is None and cloud is not None and stages is None:
+        raise ConfigurationError("With a cloud, EdgeRouter needs a router file (router=), an uncertainty gate "
+                                 "(gate=) or both to decide.")
+    if router is not None and embedder is None:
+        raise ConfigurationError("A router needs the embedder it was trained with: pass embedder=.")
+    if gate is not None and local is None:
+        raise ConfigurationError("The uncertainty gate samples the local model: pass local=.")
+    if answer_check is not None and (local is None or cloud is None):
+        raise ConfigurationError("The answer check judges local answers that could go to the cloud: pass "
+                                 "both local= and cloud=.")
+    if answer_check is not None and answer_check.probe.uses_embedding and (
+            embedder is None or embedder.id != answer_check.probe.embedder_id):
+        raise ConfigurationError(f"This answer probe reads {answer_check.probe.embedder_id} query embeddings: "
+                                 "pass embedder= with that embedder.")
+    if (state_probe is None) != (combination is None) or (state_probe is not None and router is None):
+        raise ConfigurationError("The prefill probe is combined with the router's score: pass router=, "
+                                 "state_probe= and combination= together.")
+    if state_probe is not None and (local is None or state_probe.local_model != local.id):
+        raise ConfigurationError(f"This prefill probe reads the state of {state_probe.local_model}, not of "
+                                 f"{local.id if local else 'a missing local model'}.")

@@ -3,19 +3,24 @@
 ``policy.json`` (``models/routers/``, written by ``models/probes/build_state.py``) holds the weights of a logistic
 combination of logit(router score) and logit(probe score), fitted on the calibration split of the label rows and
 GSM8K training answers (target: the local answer was wrong), and the thresholds of its calibration scores for
-each cloud share. Scores near the threshold keep their order: the combination is continuous.
+each cloud share. Scores near the threshold keep their order: the combination is continuous. It also keeps the
+calibration rows themselves (router score, probe score, whether only the strong answer was right, prompt tokens)
+and the probe's measured cost (``probe_ms``), from which ``routing.costs.Cascade`` chooses when to run the probe.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+
+import numpy as np
 
 from ..errors import ConfigurationError, RouterModelError
 from ..files import shipped
 from ..uncertainty.state_probe import StateProbe
+from .costs import CalibrationRows
 
 
 def _logit(p: float) -> float:
@@ -25,20 +30,24 @@ def _logit(p: float) -> float:
 
 @dataclass(frozen=True)
 class CombinationPolicy:
-    """P(local answer wrong) from the router's and the prefill probe's scores."""
+    """P(only the strong answer is right) from the router's and the prefill probe's scores."""
 
     router_weight: float
     probe_weight: float
     bias: float
     thresholds: dict[str, float]
     local_model: str
+    calibration_rows: tuple[tuple[float, float, bool, int], ...] = ()
+    probe_ms: dict[str, float] = field(default_factory=dict)  # offloaded_per_token, kept: measured at build
 
     @classmethod
     def load(cls, path: str | Path) -> CombinationPolicy:
         try:
             data = json.loads(Path(path).read_text(encoding="utf-8"))
+            rows = tuple((float(r), float(p), bool(b), int(n)) for r, p, b, n in data.get("calibration_rows", ()))
             return cls(float(data["router_weight"]), float(data["probe_weight"]), float(data["bias"]),
-                       {k: float(v) for k, v in data["thresholds"].items()}, data["local_model"])
+                       {k: float(v) for k, v in data["thresholds"].items()}, data["local_model"], rows,
+                       {k: float(v) for k, v in data.get("probe_ms", {}).items()})
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise RouterModelError(f"{path} is not a policy file ({exc}); rebuild it with "
                                    "models/probes/build_state.py.") from exc
@@ -46,6 +55,12 @@ class CombinationPolicy:
     def score(self, router_score: float, probe_score: float) -> float:
         z = self.router_weight * _logit(router_score) + self.probe_weight * _logit(probe_score) + self.bias
         return 1.0 / (1.0 + math.exp(-z))
+
+    def calibration(self) -> CalibrationRows:
+        """The calibration rows with their combined scores."""
+        rows = np.asarray([r[:2] for r in self.calibration_rows], dtype=float).reshape(-1, 2)
+        combined = np.asarray([self.score(r, p) for r, p in rows])
+        return CalibrationRows(rows[:, 0], combined, np.asarray([r[3] for r in self.calibration_rows], dtype=float))
 
     def threshold_for_share(self, share: float) -> float:
         key = min(self.thresholds, key=lambda k: abs(float(k) - share))

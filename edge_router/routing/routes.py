@@ -34,8 +34,8 @@ class Routes:
     endpoints an empty list)."""
 
     def __init__(self, local: Any, clouds: Sequence[Any], breaker: CircuitBreaker, trace: TraceWriter | None, *,
-                 store: Any = None, embedder_id: str | None = None):
-        self.local = local
+                 store: Any = None, embedder_id: str | None = None, meter: Any = None):
+        self.local, self.meter = local, meter  # meter: a costs.CostMeter fed with every answer's time
         self.store, self.embedder_id = store, embedder_id
         self.shadow: Any = None  # a ShadowLabeller, set by EdgeRouter when shadow labels are on
         self.clouds = CloudChain(clouds, breaker) if clouds else None
@@ -82,6 +82,9 @@ class Routes:
         store that fails is logged and never costs the caller the answer."""
         if isinstance(result, Answer):
             self.turns.remember(result.text, result.route)
+            if self.meter is not None:
+                self.meter.observe_answer(result.route, result.answer_ms,
+                                          result.usage.completion_tokens if result.usage else None)
         if isinstance(result, Answer) and self.store is not None:
             try:
                 prompt = routing_text(messages) if self.store.keep_prompts else None

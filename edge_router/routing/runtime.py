@@ -42,6 +42,7 @@ from . import building
 from .answer_stream import AnswerStream, checks
 from .breaker import CircuitBreaker
 from .conversation import FollowUp
+from .costs import Cascade
 from .decision import LOCAL, Answer, Decision
 from .pipeline import Pipeline
 from .policy import CombinationPolicy
@@ -76,7 +77,9 @@ class EdgeRouter:
     could still go to the cloud; ``stages`` replaces the default decision stages
     (``default_stages``) with your own list; ``routing_turns`` is how many user turns the router reads and
     ``follow_up_margin`` how confident it must be to move a follow-up off the route of the answer it follows
-    (``routing.conversation``); ``close()`` or a ``with`` block frees both models.
+    (``routing.conversation``); ``cascade`` (``routing.costs``) runs the prefill probe only where it is worth its
+    cost, and ``offload_by_cost`` offloads where the cloud is the cheaper route at its prices and the measured
+    latencies; ``close()`` or a ``with`` block frees both models.
     """
 
     def __init__(
@@ -96,6 +99,8 @@ class EdgeRouter:
         answer_check: checking.AnswerCheck | None = None,
         state_probe: StateProbe | None = None,
         combination: CombinationPolicy | None = None,
+        cascade: Cascade | None = None,
+        offload_by_cost: bool = False,
         privacy: PrivacyPolicy | None = None,
         stages: Sequence[Stage] | None = None,
         routing_turns: int = defaults.ROUTING_TURNS,
@@ -107,36 +112,17 @@ class EdgeRouter:
     ):
         clouds = list(cloud) if isinstance(cloud, (list, tuple)) else [] if cloud is None else [cloud]
         cloud = clouds[0] if clouds else None
-        if local is None and cloud is None:
-            raise ConfigurationError("EdgeRouter needs a local model, a cloud model or both.")
-        if router is None and gate is None and cloud is not None and stages is None:
-            raise ConfigurationError("With a cloud, EdgeRouter needs a router file (router=), an uncertainty gate "
-                                     "(gate=) or both to decide.")
-        if router is not None and embedder is None:
-            raise ConfigurationError("A router needs the embedder it was trained with: pass embedder=.")
-        if gate is not None and local is None:
-            raise ConfigurationError("The uncertainty gate samples the local model: pass local=.")
-        if answer_check is not None and (local is None or cloud is None):
-            raise ConfigurationError("The answer check judges local answers that could go to the cloud: pass "
-                                     "both local= and cloud=.")
-        if answer_check is not None and answer_check.probe.uses_embedding and (
-                embedder is None or embedder.id != answer_check.probe.embedder_id):
-            raise ConfigurationError(f"This answer probe reads {answer_check.probe.embedder_id} query embeddings: "
-                                     "pass embedder= with that embedder.")
-        if (state_probe is None) != (combination is None) or (state_probe is not None and router is None):
-            raise ConfigurationError("The prefill probe is combined with the router's score: pass router=, "
-                                     "state_probe= and combination= together.")
-        if state_probe is not None and (local is None or state_probe.local_model != local.id):
-            raise ConfigurationError(f"This prefill probe reads the state of {state_probe.local_model}, not of "
-                                     f"{local.id if local else 'a missing local model'}.")
+        building.check_parts(local=local, cloud=cloud, embedder=embedder, router=router, gate=gate,
+                             answer_check=answer_check, state_probe=state_probe, combination=combination,
+                             stages=stages)
         self.store = store if store is None or isinstance(store, DecisionStore) else DecisionStore(store)
         self.base_router = router
         router = learned.active(self.store, router)  # the version learned from this app's feedback, if adopted
         self._threshold_args = {"threshold": threshold, "cloud_share": cloud_share, "budget_window": budget_window}
         # With the prefill probe, threshold and cloud_share apply to the combined score.
         self.policy = ThresholdPolicy(combination or router, **self._threshold_args)
-        self.state_probe = state_probe
-        self.combination = combination
+        self.state_probe, self.combination = state_probe, combination
+        self.cascade, self.offload_by_cost = cascade, offload_by_cost
         self.privacy = PrivacyPolicy() if privacy is None else privacy
         self.local = local
         self.cloud, self.clouds = cloud, clouds
@@ -148,7 +134,8 @@ class EdgeRouter:
         self.max_tokens, self.routing_turns, self.follow_up_margin = max_tokens, routing_turns, follow_up_margin
         trace = trace_path if trace_path is not None else settings.trace_path()
         self.routes = Routes(local, clouds, self.breaker, TraceWriter(trace) if trace else None, store=self.store,
-                             embedder_id=embedder.id if embedder is not None else None)
+                             embedder_id=embedder.id if embedder is not None else None,
+                             meter=cascade.meter if cascade is not None else None)
         self._default_stages = stages is None
         if shadow_share:
             if self.store is None or self.routes.clouds is None:
@@ -174,7 +161,8 @@ class EdgeRouter:
                 stages.append(TrainedRouter(self.embedder, self.router, self.policy,
                                             decides=self.state_probe is None, note=self._router_note()))
             if self.state_probe is not None:
-                stages.append(PrefillProbe(self.local, self.state_probe, self.policy, self.combination))
+                stages.append(PrefillProbe(self.local, self.state_probe, self.policy, self.combination,
+                                           cascade=self.cascade, by_cost=self.offload_by_cost))
             if self.router is not None and self.follow_up_margin > 0:
                 stages.append(FollowUp(self.routes.turns, self.policy, self.follow_up_margin))
             if self.gate is not None:

@@ -222,15 +222,20 @@ class PrefillProbe:
     the threshold. With ``early_exit`` (the default) the probe is asked inside the prefill, at its layer: a
     prompt it sends away stops there (a fraction of the prefill's time), one it keeps is prefilled whole and the
     answer reuses the cache; without it every prefill is whole. With a ``combination`` policy the router's score
-    (left by ``TrainedRouter(decides=False)``) and the probe's are combined first. Runs on queries still local
-    that fit the local context."""
+    (left by ``TrainedRouter(decides=False)``) and the probe's are combined first. With a ``cascade``
+    (``routing.costs``) the probe runs only where the router's score lies in the band of least expected cost (the
+    router decides alone outside it), and with ``by_cost`` the threshold is the probability at which the cloud
+    becomes the cheaper route (prices and measured latencies) instead of the calibrated share's. Runs on queries
+    still local that fit the local context."""
 
     name = "prefill-probe"
 
     def __init__(self, local: Any, probe: Any, policy: ThresholdPolicy, combination: Any = None, *,
-                 early_exit: bool = True):
+                 early_exit: bool = True, cascade: Any = None, by_cost: bool = False):
+        if by_cost and cascade is None:
+            raise ConfigurationError("offloading by cost needs the cascade's prices and calibration rows.")
         self.local, self.probe, self.policy, self.combination = local, probe, policy, combination
-        self.early_exit = early_exit
+        self.early_exit, self.cascade, self.by_cost = early_exit, cascade, by_cost
 
     def _scores(self, query: Query, state: Any) -> tuple[float, float, bool]:
         """(deciding score, probe score, whether the router's score was combined in)."""
@@ -239,11 +244,35 @@ class PrefillProbe:
         combined = self.combination is not None and router_score is not None
         return (self.combination.score(router_score, probe_score) if combined else probe_score), probe_score, combined
 
+    def _threshold(self, query: Query, n_tokens: int) -> tuple[float, str]:
+        if not self.by_cost:
+            return self.policy.threshold(query.cloud_share), ""
+        threshold = self.cascade.offload_threshold(n_tokens, query.max_tokens)
+        return threshold, " (the cloud is the cheaper route above it, at the set prices and measured latencies)"
+
+    def _outside_band(self, query: Query, threshold: float, priced: str) -> Verdict | None:
+        """The router's own verdict where its score lies outside the probe's band (None inside, or no band)."""
+        router_score = query.scores.get(TrainedRouter.name)
+        if self.cascade is None or router_score is None:
+            return None
+        band = self.cascade.band(threshold, query.max_tokens, keep_share=not self.by_cost)
+        chosen = band.route_without_probe(router_score)
+        if chosen is None:
+            return None
+        return Verdict(chosen, f"router score {router_score:.3f} {'above' if chosen == CLOUD else 'below'} the "
+                       f"prefill probe's band [{band.lo:.3f}, {band.hi:.3f}] (the band of least expected cost on "
+                       f"the calibration rows{priced and ', by cost'}): decided without the probe",
+                       fields={"threshold": threshold}, score=router_score, timings={"prefill_probe": 0.0})
+
     def decide(self, query: Query, route: Route) -> Verdict | None:
         if route != LOCAL or not self.local.fits(query.messages, query.max_tokens):
             return None
         t = time.perf_counter()
-        threshold = self.policy.threshold(query.cloud_share)
+        n_tokens = len(self.local.prompt_tokens(query.messages))
+        threshold, priced = self._threshold(query, n_tokens)
+        decided = self._outside_band(query, threshold, priced)
+        if decided is not None:
+            return decided
         asked: list[tuple[float, float, bool]] = []  # the scores the probe gave inside the prefill
 
         def offloads(state: Any) -> bool:
@@ -260,14 +289,17 @@ class PrefillProbe:
         score, probe_score, combined = asked[-1] if asked else self._scores(query, state)
         query.scores[self.name] = score  # the deciding score, for the stages after it
         chosen = CLOUD if score >= threshold else LOCAL
-        what = (f"router and prefill probe combined: P(local answer wrong) {score:.3f} (probe {probe_score:.3f} at "
-                f"layer {self.probe.layer})" if combined else
+        ms = (time.perf_counter() - t) * 1e3
+        if self.cascade is not None and self.early_exit:
+            self.cascade.meter.observe_probe(ms, n_tokens, stopped=chosen == CLOUD)
+        what = (f"router and prefill probe combined: P(only the cloud answer right) {score:.3f} (probe "
+                f"{probe_score:.3f} at layer {self.probe.layer})" if combined else
                 f"prefill probe: P(local answer wrong) {score:.3f} (layer {self.probe.layer})")
         fields = {"state_score": probe_score, "state_threshold": threshold}
         if combined:
             fields["threshold"] = threshold
-        return Verdict(chosen, f"{what} {'>=' if chosen == CLOUD else '<'} threshold {threshold:.3f}", fields=fields,
-                       timings={"prefill_probe": (time.perf_counter() - t) * 1e3}, score=score)
+        return Verdict(chosen, f"{what} {'>=' if chosen == CLOUD else '<'} threshold {threshold:.3f}{priced}",
+                       fields=fields, timings={"prefill_probe": ms}, score=score)
 
 
 class ContextFit:

@@ -13,11 +13,13 @@ evaluation outcomes (GSM8K and MMLU test) are never trained on: their scores are
 (``prefill_state.scores.jsonl.gz``), and per-layer AUROCs on them go to ``prefill_state.card.json``.
 
 Two targets: "the local answer is wrong" (label rows and GSM8K training answers) and "only the strong answer is
-right" (label rows, whose strong side was answered too). For each, a probe per layer and pooling as above. Then
-the policy: a logistic combination of logit(router score) and logit(probe score), fitted on the calibration rows
-with a strong side, target "only the strong answer is right" (what routing gains from). It ships
-(``models/routers/policy.json``, with the probe and its scores) only when it ranks that target better than the
-router alone on the calibration split; otherwise the files are removed and the router decides alone. The test
+right" (label rows, and the GSM8K training answers whose strong side was answered too). For each, a probe per
+layer and pooling as above. Then the policy: a logistic combination of logit(router score) and logit(probe score),
+fitted on the calibration rows with a strong side, target "only the strong answer is right" (what routing gains
+from). It ships (``models/routers/policy.json``, with the probe and its scores) only when it ranks that target
+better than the router alone on the calibration split; otherwise the files are removed and the router decides
+alone. The policy file keeps its calibration rows and the probe's cost measured by
+``benchmarks/decision_timing.py``, from which the decision chooses when the probe is worth running. The test
 split and the evaluation outcomes only report.
 """
 
@@ -62,7 +64,7 @@ LAYER_TOLERANCE = 0.01  # calibration AUROC an earlier (cheaper) layer may give 
 
 def training_rows() -> dict[str, dict[str, tuple[str, bool]]]:
     """Per target, feature key → (split, outcome): "local wrong" for label rows and GSM8K training answers,
-    "strong better" (strong right, local wrong) for label rows with both sides scored."""
+    "strong better" (strong right, local wrong) for label rows and training answers with both sides scored."""
     rows: dict[str, dict[str, tuple[str, bool]]] = {target: {} for target in TARGETS}
     for r in read_rows(LABELS):
         weak, strong = r["weak"].get("correct"), r["strong"].get("correct")
@@ -70,13 +72,25 @@ def training_rows() -> dict[str, dict[str, tuple[str, bool]]]:
             rows["local wrong"][f"labels/{r['id']}"] = (r["split"], weak is False)
             if strong is not None:
                 rows["strong better"][f"labels/{r['id']}"] = (r["split"], bool(strong) and not weak)
-    snapshot = HERE / "gsm8k-train" / f"{LOCAL}.jsonl.gz"
-    answered = read_outcomes(snapshot if snapshot.is_file() else work_path(LOCAL))
+    answered, strong = (_training_answers(model) for model in (LOCAL, STRONG))
     if answered:
         questions = {p.index: p.question for p in datasets.load("gsm8k-train")}
-        for r in answered.values():
-            rows["local wrong"][f"gsm8k-train/{r['index']}"] = (split_of(questions[r["index"]]), not r["correct"])
+        for key, r in answered.items():
+            split = split_of(questions[r["index"]])
+            rows["local wrong"][f"gsm8k-train/{r['index']}"] = (split, not r["correct"])
+            if key in strong:
+                rows["strong better"][f"gsm8k-train/{r['index']}"] = (split, bool(strong[key]["correct"])
+                                                                      and not r["correct"])
     return rows
+
+
+def _training_answers(model: str) -> dict[str, dict]:
+    """The GSM8K training answers of ``model``: the long job's file where it is here, else the committed
+    snapshot, else none."""
+    for path in (work_path(model), HERE / "gsm8k-train" / f"{model}.jsonl.gz"):
+        if path.is_file():
+            return read_outcomes(path)
+    return {}
 
 
 def outcome_rows() -> dict[str, tuple[bool, bool]]:
@@ -171,8 +185,21 @@ def probe_of(trial: dict, store, info: dict) -> tuple[StateProbe, list[str], np.
     return probe, keys, scores
 
 
-def policy_for(keys: list[str], routed: np.ndarray, probe_scores: np.ndarray, info: dict) -> dict:
-    """The router + probe combination fitted on the calibration rows of ``info`` ("strong better")."""
+def probe_cost() -> dict[str, float]:
+    """The probe's measured cost (``decision_timing.json``): ms per prompt token of a prefill it stops, and its
+    extra ms on a prefill it lets finish (medians over the measured prompt lengths); empty when not measured."""
+    timing = ROOT / "benchmarks" / "results" / "decision_timing.json"
+    if not timing.is_file():
+        return {}
+    rows = json.loads(timing.read_text(encoding="utf-8"))["ms_median"].values()
+    return {"offloaded_per_token": round(float(np.median([r["probe_early"] / r["prompt_tokens"] for r in rows])), 3),
+            "kept": round(float(np.median([max(r["probe"] - r["plain_prefill"], 0.0) for r in rows])), 1)}
+
+
+def policy_for(keys: list[str], routed: np.ndarray, probe_scores: np.ndarray, info: dict,
+               tokens: dict[str, int]) -> dict:
+    """The router + probe combination fitted on the calibration rows of ``info`` ("strong better"), with those
+    rows (router score, probe score, outcome, prompt tokens)."""
     features = np.stack([logit(routed), logit(probe_scores)], axis=1)
     calibration = [i for i, k in enumerate(keys) if k in info and info[k][0] == "calibration"]
     fit = fit_logistic(features[calibration], [info[keys[i]][1] for i in calibration], l2=0.01)
@@ -182,12 +209,17 @@ def policy_for(keys: list[str], routed: np.ndarray, probe_scores: np.ndarray, in
     return {"local_model": LOCAL, "router": "default.onnx", "probe": PROBE.name,
             "router_weight": float(weights[0]), "probe_weight": float(weights[1]), "bias": bias,
             "thresholds": share_thresholds(combined[calibration]), "target": "only the strong answer is right",
-            "fitted_on": f"{len(calibration)} calibration label rows", "_scores": combined}
+            "fitted_on": f"{len(calibration)} calibration rows (label rows and GSM8K training answers)",
+            "probe_ms": probe_cost(),
+            "calibration_rows": [[round(float(routed[i]), 6), round(float(probe_scores[i]), 6),
+                                  bool(info[keys[i]][1]), tokens[keys[i]]] for i in calibration],
+            "_scores": combined}
 
 
 def main() -> int:
     started = time.perf_counter()
     store, rows, outcome_info = feature_store(), training_rows(), outcome_rows()
+    tokens = store.token_counts()
     stored = store.keys()
     rows = {target: {k: v for k, v in info.items() if k in stored} for target, info in rows.items()}
     better = rows["strong better"]
@@ -197,7 +229,7 @@ def main() -> int:
         chosen = cheapest_near_best(trials[target])
         probe, keys, scores = probe_of(chosen, store, rows[target])
         routed = router_scores(keys) if routed is None else routed
-        policy = policy_for(keys, routed, scores, better)
+        policy = policy_for(keys, routed, scores, better, tokens)
         candidates[target] = {"trial": chosen, "probe": probe, "scores": scores, "policy": policy,
                               "aurocs": aurocs(policy["_scores"], keys, better, outcome_info)}
     router_alone = aurocs(routed, keys, better, outcome_info)
@@ -210,7 +242,8 @@ def main() -> int:
                                      indent=1) + "\n", encoding="utf-8")
         evaluated = {k: float(s) for k, s in zip(keys, winner["scores"]) if k.startswith("outcomes/")}
         with gzip.open(SCORES, "wt", encoding="utf-8") as out:
-            out.writelines(json.dumps({"key": k.removeprefix("outcomes/"), "score": round(s, 6)}) + "\n"
+            out.writelines(json.dumps({"key": k.removeprefix("outcomes/"), "score": round(s, 6),
+                                       "tokens": tokens[k]}) + "\n"
                            for k, s in sorted(evaluated.items()))
     else:
         for path in (PROBE, POLICY, SCORES):
