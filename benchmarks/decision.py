@@ -21,16 +21,20 @@ from pathlib import Path
 
 import numpy as np
 
-from edge_router import Embedder
+from edge_router import Embedder, defaults
+from edge_router.backends.completions import Prices
 from edge_router.backends.router_model import RouterModel, trained_on
 from edge_router.bench import environment
 from edge_router.bench.pages import fmt, pct, write_json
 from edge_router.data import eval_data
 from edge_router.data.embedding_cache import EmbeddingCache
-from edge_router.evaluation.policy_scores import default_policy_scores, stored_probe_scores
+from edge_router.data.local_outcomes import read_outcomes
+from edge_router.evaluation.policy_scores import default_policy_scores, stored_probe_scores, stored_prompt_tokens
 from edge_router.evaluation.quality import strong_mask
-from edge_router.evaluation.runner import ORACLE, RANDOM, evaluate
-from edge_router.files.shipped import shipped_router
+from edge_router.evaluation.runner import DEFAULT_PRICES, ORACLE, RANDOM, evaluate
+from edge_router.files.shipped import shipped_policy, shipped_router
+from edge_router.routing.costs import CalibrationRows, Cascade, CostMeter, DecisionPrices, ProbeBand
+from edge_router.routing.policy import CombinationPolicy
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
@@ -39,6 +43,12 @@ SHARES = (0.1, 0.2, 0.3, 0.4, 0.5)
 SEEDS = 20
 TARGETS = {"gsm8k": 0.10, "mmlu": 0.15}  # CPT(50%) at most random's minus this
 TARGET_APGR, TARGET_AUROC, TARGET_KEPT_SHARE, TARGET_OFFLOAD_MS = 0.65, 0.80, 0.05, 300.0
+OUTCOMES = ROOT / "models" / "eval" / "outcomes"
+LOCAL = "qwen2.5-coder-0.5b-instruct-q4_k_m"
+CLOUD_SECONDS = (1.0, 4.0, 16.0)  # a cloud answer's time, as the meter would measure it online
+CLOUD_PRICES = {"small hosted model, 0.15/0.60": DEFAULT_PRICES["on-device"].strong, "GPT-4 class, 10/30":
+                Prices(10.0, 30.0)}  # USD per million input/output tokens
+EVERY_QUERY = ProbeBand(-np.inf, np.inf, 1.0, float("nan"))
 
 
 def _json(name: str) -> dict:
@@ -75,8 +85,61 @@ def evaluate_pair() -> list[dict]:
                                                          weak, share) for seed in range(SEEDS)])) for share in SHARES]
         for r in result["routers"].values():
             r.pop("curve", None)
-        out.append({**result, "accuracy_at_share": curves})
+        out.append({**result, "accuracy_at_share": curves, "cascade": cascade_results(eval_set, routed)})
     return out
+
+
+def _cascade(policy: CombinationPolicy, token_prices: Prices) -> Cascade:
+    """The cascade as the SDK builds it: default prices, the probe's cost measured at build, nothing else yet."""
+    meter = CostMeter(policy.probe_ms.get("offloaded_per_token"), policy.probe_ms.get("kept"))
+    return Cascade(policy.calibration(), DecisionPrices(), meter, token_prices)
+
+
+def run_cascade(cascade: Cascade, rows: CalibrationRows, strong: np.ndarray, weak: np.ndarray,
+                thresholds: np.ndarray, bands: list[ProbeBand]) -> dict:
+    """What the cascade does on evaluation rows: each row's threshold and band as the stage would choose them."""
+    lo, hi = np.array([b.lo for b in bands]), np.array([b.hi for b in bands])
+    probed = (rows.router >= lo) & (rows.router <= hi)
+    offload = np.where(probed, rows.combined >= thresholds, rows.router > hi)
+    m = cascade.meter.snapshot()
+    ms = probed * np.where(offload, rows.tokens * m["probe_ms_per_token"], m["probe_kept_ms"])
+    return {"threshold": float(np.median(thresholds)), "cloud_share": float(offload.mean()),
+            "accuracy": float(np.where(offload, strong, weak).mean()), "probed": float(probed.mean()),
+            "probe_ms": float(ms.mean())}
+
+
+def cascade_results(eval_set, routed: np.ndarray) -> dict:
+    """The cascade on the evaluation rows: at each calibrated share (beside the probe on every query), and
+    offloading by cost at two cloud prices and three cloud answer times."""
+    policy_path, stored, tokens = shipped_policy(), stored_probe_scores(), stored_prompt_tokens()
+    if policy_path is None or not all(k in stored and k in tokens for k in eval_set.keys):
+        return {}
+    policy = CombinationPolicy.load(policy_path)
+    combined = np.array([policy.score(float(r), stored[k]) for r, k in zip(routed, eval_set.keys)])
+    rows = CalibrationRows(np.asarray(routed), combined, np.array([tokens[k] for k in eval_set.keys], float))
+    strong, weak, n = eval_set.strong, eval_set.weak, len(eval_set)
+    by_share = []
+    for share in SHARES:
+        cascade, threshold = _cascade(policy, CLOUD_PRICES["small hosted model, 0.15/0.60"]), \
+            policy.threshold_for_share(share)
+        band = cascade.band(threshold, defaults.MAX_TOKENS, keep_share=True)
+        by_share.append({"share": share, "band": [band.lo, band.hi], **{
+            name: run_cascade(cascade, rows, strong, weak, np.full(n, threshold), [b] * n)
+            for name, b in (("cascade", band), ("every query", EVERY_QUERY))}})
+    answered = read_outcomes(OUTCOMES / f"{LOCAL}.jsonl.gz")
+    out_tokens = float(np.mean([answered[k]["completion_tokens"] for k in eval_set.keys]))
+    decode = _json("local_models.json").get("speed", {}).get(LOCAL, {}).get("decode_tok_s")
+    by_cost = []
+    for name, prices in CLOUD_PRICES.items():
+        for cloud_s in CLOUD_SECONDS if decode else ():
+            cascade = _cascade(policy, prices)
+            cascade.meter.observe_answer("cloud", cloud_s * 1e3, round(out_tokens))
+            cascade.meter.observe_answer("local", out_tokens / decode * 1e3, round(out_tokens))
+            thresholds = np.array([cascade.offload_threshold(int(t), defaults.MAX_TOKENS) for t in rows.tokens])
+            bands = [cascade.band(t, defaults.MAX_TOKENS, keep_share=False) for t in thresholds]
+            by_cost.append({"prices": name, "cloud_s": cloud_s, "local_s": out_tokens / decode,
+                            **run_cascade(cascade, rows, strong, weak, thresholds, bands)})
+    return {"by_share": by_share, "by_cost": by_cost, "prices": DecisionPrices().__dict__}
 
 
 def signals_table(card: dict, confidence: dict) -> list[str]:
@@ -140,6 +203,33 @@ def pair_tables(results: list[dict]) -> list[str]:
     return lines
 
 
+def cascade_tables(results: list[dict]) -> list[str]:
+    lines = []
+    for r in results:
+        c = r.get("cascade")
+        if not c:
+            continue
+        lines += [f"### {r['benchmark'].upper()}", "",
+                  "| calibrated share | band of router scores probed | cascade: cloud share | accuracy | probed | "
+                  "probe ms / query | probe on every query: cloud share | accuracy | probe ms / query |",
+                  "|---|---|---|---|---|---|---|---|---|"]
+        for row in c["by_share"]:
+            a, e = row["cascade"], row["every query"]
+            lines.append(f"| {pct(row['share'])} | [{fmt(row['band'][0])}, {fmt(row['band'][1])}] | "
+                         f"{pct(a['cloud_share'])} | {pct(a['accuracy'])} | {pct(a['probed'])} | "
+                         f"{fmt(a['probe_ms'], 0)} | {pct(e['cloud_share'])} | {pct(e['accuracy'])} | "
+                         f"{fmt(e['probe_ms'], 0)} |")
+        lines += ["", "| offloading by cost: cloud price (USD / M tokens in/out) | cloud answer, s | local answer, s | "
+                  "threshold (median) | cloud share | accuracy | probed | probe ms / query |",
+                  "|---|---|---|---|---|---|---|---|"]
+        for row in c["by_cost"]:
+            lines.append(f"| {row['prices']} | {row['cloud_s']:g} | {row['local_s']:.2g} | {fmt(row['threshold'])} | "
+                         f"{pct(row['cloud_share'])} | {pct(row['accuracy'])} | {pct(row['probed'])} | "
+                         f"{fmt(row['probe_ms'], 0)} |")
+        lines.append("")
+    return lines
+
+
 def targets(results: list[dict], card: dict) -> list[str]:
     lines = ["| target | measured | verdict |", "|---|---|---|"]
     for r in results:
@@ -192,6 +282,17 @@ def main() -> int:
              f"the mean of {SEEDS} seeds.", "", "## Targets", "", *targets(results, card), "",
              "## Each signal: what it costs, how well it ranks", "", *signals_table(card, confidence), "",
              "## The system at each cloud share", "", *pair_tables(results),
+             "## The cascade: when the probe runs, and offloading by cost", "",
+             "The probe's stage runs the probe only where the router's score lies in the band of least expected cost "
+             "on the policy's calibration rows (outside it the router decides alone), at the SDK's default prices: "
+             f"a worse answer {defaults.WRONG_ANSWER_USD:g} USD, a device second {defaults.DEVICE_SECOND_USD:g}, a "
+             f"second of waiting {defaults.WAIT_SECOND_USD:g}. The probe's cost is the one measured at build "
+             "(`decision_timing.json`: ms per prompt token of a stopped prefill, ms added to a kept one); the "
+             "evaluation rows' prompt lengths are their own. A calibrated share keeps the calibration rows' share "
+             "within 2 points. Offloading by cost (`--offload-by-cost`) sets each query's threshold from the cloud's "
+             "token prices and the answer times the meter measures online: here the cloud's time is set, the local "
+             "answer's is the benchmark's mean answer length at the measured decode rate (`local_models.json`).", "",
+             *cascade_tables(results),
              *[line for target, trials in card.get("trials", {}).items() for line in (
                  f"## The prefill probe for \"{target}\", by layer and pooling", "",
                  f"Trained on the train split ({card['rows'][target]['train']} rows), L2 and layer chosen on the "

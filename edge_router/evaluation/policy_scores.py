@@ -21,13 +21,22 @@ from ..routing.policy import CombinationPolicy
 SHIPPED_SCORES = "probes/prefill_state.scores.jsonl.gz"
 
 
-def stored_probe_scores(path: str | Path | None = None) -> dict[str, float]:
-    """Question key (``dataset/index``) → the shipped probe's score; empty when none ship."""
+def _stored_rows(path: str | Path | None) -> list[dict]:
     path = Path(path) if path else shipped(SHIPPED_SCORES)
     if path is None or not path.is_file():
-        return {}
+        return []
     with gzip.open(path, "rt", encoding="utf-8") as fh:
-        return {row["key"]: float(row["score"]) for row in map(json.loads, fh)}
+        return [json.loads(line) for line in fh]
+
+
+def stored_probe_scores(path: str | Path | None = None) -> dict[str, float]:
+    """Question key (``dataset/index``) → the shipped probe's score; empty when none ship."""
+    return {row["key"]: float(row["score"]) for row in _stored_rows(path)}
+
+
+def stored_prompt_tokens(path: str | Path | None = None) -> dict[str, int]:
+    """Question key → the prompt's length in the local model's tokens (what the probe's prefill reads)."""
+    return {row["key"]: int(row["tokens"]) for row in _stored_rows(path) if "tokens" in row}
 
 
 def default_policy_scores(eval_set: EvalSet, router_scores: np.ndarray) -> tuple[np.ndarray, str]:
