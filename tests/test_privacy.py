@@ -53,6 +53,25 @@ def test_no_false_alarm_on_ordinary_text_and_invalid_numbers(text):
     assert "CARD" not in types_in(text) and "US_SSN" not in types_in(text)
 
 
+@pytest.mark.parametrize("text", [
+    "Order status: +1-449-254-9026x73043",           # a fictional North American number, with an extension
+    "Her details: (415) 555-0134, second floor",      # the 3-3-4 grouping, no cue word
+    "Back office +44 28 9018 4700 (UK)",              # an international number no region validates
+    "Ring 66193451 if the parcel is late",            # a bare run of digits after a word that means a phone
+])
+def test_phone_numbers_by_shape_and_by_cue(text):
+    assert "PHONE" in types_in(text)
+
+
+@pytest.mark.parametrize("text", [
+    "The number 10000000 has eight digits.",          # "number" alone does not make a run of digits a phone
+    "Which is least? A. 0.25 B. 1.6 C. 1.0",
+    "Call it 3.14159 and move on; the answer is 2718281.",  # after "call", but no phone's digit count or shape
+])
+def test_numbers_that_are_not_phones(text):
+    assert "PHONE" not in types_in(text)
+
+
 def _router(cloud=None, local=None, **kwargs) -> EdgeRouter:
     return EdgeRouter(local=local or FakeLocal(n_ctx=50), cloud=cloud or FakeCloud(), router=FakeRouter(),
                       embedder=FakeEmbedder(), max_tokens=10, **kwargs)

@@ -183,19 +183,44 @@ _PHONE_PATTERN = re.compile(r"(?<![\w+])(?:\+\d{1,3}[\s.-]?)?(?:\(\d{2,4}\)[\s.-
                             r"(?:\s*(?:x|ext\.?)\s*\d{1,5})?(?!\w)")
 
 
-_PHONE_CUE = re.compile(r"(?i)\b(?:phone|telephone|tel|mobile|cell|fax|call|calling|reach|ring|text|whatsapp|"
-                        r"number|contact)\b")
-_PHONE_SHAPED = re.compile(r"(?<![\w+])(?:\+\d{1,3}[\s.-]?)?(?:\(\d{1,4}\)[\s.-]?)?\d{2,4}(?:[\s.-]\d{2,4}){1,4}(?!\w)")
+_PHONE_CUE = re.compile(r"(?i)\b(?:phone|telephone|tel|mobile|mob|cell|fax|call|calling|reach|ring|text|whatsapp|"
+                        r"sms|dial|landline|hotline|number|contact)\b")
+_STRONG_CUE = re.compile(r"(?i)(?:phone|tel|mob|cell|fax|call|reach|ring|text|whatsapp|sms|dial|line)")
+_PHONE_SHAPED = re.compile(r"(?<![\w+])(?:\+\d{1,3}[\s.-]?)?(?:\(\d{1,4}\)[\s.-]?)?\d{2,4}(?:[\s./-]\d{2,4}){1,4}"
+                           r"(?!\w)")
+_DIGIT_RUN = re.compile(r"(?<![\w+])(?:\(?\+\d{1,3}\)?[\s.-]?)?(?:\(\d{1,4}\)[\s.-]?)?\d{7,15}(?!\w)")
+# Shapes that are phone numbers wherever they stand: the North American grouping (3-3-4, an extension allowed),
+# and an international number written with its "+" that ``phonenumbers`` finds possible, valid or not.
+_NANP = re.compile(r"(?<![\w+.])(?:\+?1[\s.-]?)?(?:\(\d{3}\)\s?|\d{3}[\s.-])\d{3}[\s.-]\d{4}"
+                   r"(?:\s*(?:x|ext\.?)\s*\d{1,5})?(?![\w.]\d|\w)")
+_INTERNATIONAL = re.compile(r"(?<![\w+])\(?\+\d{1,3}\)?(?:[\s.-]?\(?\d{1,5}\)?){1,5}(?!\w)")
 
 
 def _cued_phones(text: str) -> Iterator[Entity]:
-    """Phone-shaped numbers (7 to 15 digits with separators) within 60 characters after a word like "phone" or
-    "call": the national formats that no region's rules validate."""
+    """Phone-shaped numbers (7 to 15 digits) within 60 characters after a word like "phone" or "call": the
+    national formats that no region's rules validate. Runs of digits without separators only after a word that
+    can mean nothing but a phone ("tel", "call", "ring", not "number"), and within 25 characters of it."""
     for cue in _PHONE_CUE.finditer(text):
-        window = text[cue.end():cue.end() + 60]
-        for m in _PHONE_SHAPED.finditer(window):
-            if 7 <= len(re.sub(r"\D", "", m.group())) <= 15:
-                yield Entity("PHONE", cue.end() + m.start(), cue.end() + m.end())
+        shapes = [(_PHONE_SHAPED, 60), *([(_DIGIT_RUN, 25)] if _STRONG_CUE.search(cue.group()) else [])]
+        for shape, reach in shapes:
+            for m in shape.finditer(text[cue.end():cue.end() + reach]):
+                if 7 <= len(re.sub(r"\D", "", m.group())) <= 15:
+                    yield Entity("PHONE", cue.end() + m.start(), cue.end() + m.end())
+
+
+def _shaped_phones(text: str) -> Iterator[Entity]:
+    """North American groupings, and "+" numbers ``phonenumbers`` finds possible (fictional numbers included)."""
+    for m in _NANP.finditer(text):
+        yield Entity("PHONE", m.start(), m.end())
+    import phonenumbers
+
+    for m in _INTERNATIONAL.finditer(text):
+        try:
+            number = phonenumbers.parse(m.group().replace("(", "").replace(")", ""), None)
+        except phonenumbers.NumberParseException:
+            continue
+        if phonenumbers.is_possible_number(number):
+            yield Entity("PHONE", m.start(), m.end())
 
 
 def phones(text: str, regions: tuple[str, ...] = DEFAULT_REGIONS) -> Iterator[Entity]:
@@ -207,6 +232,7 @@ def phones(text: str, regions: tuple[str, ...] = DEFAULT_REGIONS) -> Iterator[En
         return
     import phonenumbers
 
+    yield from _shaped_phones(text)
     seen: set[tuple[int, int]] = set()
     for region in regions:
         for match in phonenumbers.PhoneNumberMatcher(text, region, leniency=phonenumbers.Leniency.VALID):
