@@ -175,13 +175,14 @@ def signals_table(card: dict, confidence: dict) -> list[str]:
 
 
 def layers_table(trials: list[dict], shipped: dict | None) -> list[str]:
-    lines = ["| pooling | layer | L2 | AUROC calibration | test | test, label rows | test, GSM8K train | "
-             "GSM8K local wrong | GSM8K strong better | MMLU local wrong | MMLU strong better |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| pooling | layer | L2 | AUROC calibration | test | test, label rows | test, label rows as plain chat | "
+             "test, GSM8K train | GSM8K local wrong | GSM8K strong better | MMLU local wrong | MMLU strong better |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for t in trials:
         mark = " (chosen)" if shipped and (t["pooling"], t["layer"]) == (shipped["pooling"], shipped["layer"]) else ""
         lines.append(f"| {t['pooling']} | {t['layer']}{mark} | {t['l2']:g} | {fmt(t['auroc_calibration'])} | "
                      f"{fmt(t['auroc_test'])} | {fmt(t.get('auroc_test_labels'))} | "
+                     f"{fmt(t.get('auroc_test_labels-plain'))} | "
                      f"{fmt(t.get('auroc_test_gsm8k-train'))} | {fmt(t.get('auroc_gsm8k_local_wrong'))} | "
                      f"{fmt(t.get('auroc_gsm8k_strong_better'))} | {fmt(t.get('auroc_mmlu_local_wrong'))} | "
                      f"{fmt(t.get('auroc_mmlu_strong_better'))} |")

@@ -9,6 +9,8 @@
    order, 64 at a time: their prefill states (``gsm8k-train/<index>``), then the on-device model's greedy answer in
    the benchmark's own format (``local_outcomes.messages_for``: step by step, final number), decoded four together.
 4. ``strong``: the same problems answered by the stronger Qwen2.5-Coder-1.5B, as the CPU allows.
+5. ``plain``: the label rows' prefill states once more, each question asked as a plain chat (no system prompt,
+   as apps ask; keys ``labels-plain/<id>``), run before the strong side.
 
 On two cores a prefill state takes one to two seconds (MMLU prompts are longest) and a step-by-step answer about
 ten: the evaluation's states come first (the evaluation needs them whole), then the label rows' states and the
@@ -17,7 +19,7 @@ local side's in-domain answers in alternating blocks of 64, and the strong side 
 Every phase resumes where it stopped (rows and shards already written are skipped). ``--snapshot`` writes the
 answers so far, sorted and compressed, to ``models/probes/gsm8k-train/<model>.jsonl.gz``. Usage:
 
-    python benchmarks/decision_data.py [--phases features labels train strong] [--problems 1000] [--threads N]
+    python benchmarks/decision_data.py [--phases features labels train strong plain] [--problems 1000] [--threads N]
     python benchmarks/decision_data.py --snapshot
 """
 
@@ -46,7 +48,7 @@ OUTCOMES = ROOT / "models" / "eval" / "outcomes"
 OUT_DIR = ROOT / "models" / "probes" / "gsm8k-train"
 LOCAL, STRONG = "qwen2.5-coder-0.5b-instruct-q4_k_m", "qwen2.5-coder-1.5b-instruct-q4_k_m"
 BLOCK = 64
-PHASES = ("features", "labels", "train", "strong")
+PHASES = ("features", "labels", "train", "strong", "plain")
 
 
 def feature_store() -> FeatureStore:
@@ -89,6 +91,12 @@ def label_items() -> list[tuple[str, list[dict]]]:
     return [(f"labels/{row['id']}", label_messages(datasets.Prompt(row["dataset"], row["index"], row["prompt"],
                                                                    tuple(row["answers"]), row["kind"])))
             for row in read_rows(LABELS)]
+
+
+def plain_label_items() -> list[tuple[str, list[dict]]]:
+    """Every label row's question as a plain chat (the user's message alone, as apps ask), keyed
+    ``labels-plain/<id>``: the probe learns the state of both formats."""
+    return [(f"labels-plain/{row['id']}", [{"role": "user", "content": row["prompt"]}]) for row in read_rows(LABELS)]
 
 
 def _log(line: str) -> None:
@@ -142,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"phases {args.phases}, {environment.describe()}", file=sys.stderr, flush=True)
     problems = train_problems(args.problems)
     store = feature_store()
-    if {"features", "train", "labels"} & set(args.phases):
+    if {"features", "train", "labels", "plain"} & set(args.phases):
         # No repetition penalty and room for four answers side by side: as the outcome sets were answered.
         llm = LocalLLM(LOCAL, threads=args.threads, repeat_penalty=1.0, n_ctx=4096)
         if "features" in args.phases:
@@ -153,6 +161,8 @@ def main(argv: list[str] | None = None) -> int:
             _store_states(llm, store, label_items(), "label prefill states")
         elif "train" in args.phases:
             answer(llm, problems, store)
+        if "plain" in args.phases:
+            _store_states(llm, store, plain_label_items(), "plain label prefill states")
         llm.close()
     if "strong" in args.phases:
         answer(LocalLLM(STRONG, threads=args.threads, repeat_penalty=1.0, n_ctx=4096), problems, None)

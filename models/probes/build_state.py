@@ -3,7 +3,8 @@
     python models/probes/build_state.py
 
 Inputs: the prefill states stored by ``benchmarks/decision_data.py`` (in the cache), "local answer wrong" of
-the Qwen pair's label rows (``models/routers/qwen-pair.labels.jsonl.gz``: short answers) and of the GSM8K
+the Qwen pair's label rows (``models/routers/qwen-pair.labels.jsonl.gz``: short answers; each row twice, asked as
+labelling asked it and as a plain chat with no system prompt, as apps ask, with the same outcome) and of the GSM8K
 training answers (``models/probes/gsm8k-train/``: step by step, the benchmark's format). Both have hash splits
 (70 % train, 15 % calibration, 15 % test). For every layer and pooling (last token, mean) and each L2 strength
 a logistic probe is fit on the train split; the probe of the earliest layer within ``LAYER_TOLERANCE`` of the best
@@ -59,6 +60,7 @@ CARD = HERE / "prefill_state.card.json"
 SCORES = HERE / "prefill_state.scores.jsonl.gz"
 L2 = (10.0, 100.0, 1000.0)
 POOLINGS = ("last", "mean")
+SOURCES = ("labels", "labels-plain", "gsm8k-train")  # the training rows' kinds, reported apart on the test split
 LAYER_TOLERANCE = 0.01  # calibration AUROC an earlier (cheaper) layer may give up
 
 
@@ -68,10 +70,11 @@ def training_rows() -> dict[str, dict[str, tuple[str, bool]]]:
     rows: dict[str, dict[str, tuple[str, bool]]] = {target: {} for target in TARGETS}
     for r in read_rows(LABELS):
         weak, strong = r["weak"].get("correct"), r["strong"].get("correct")
-        if weak is not None:
-            rows["local wrong"][f"labels/{r['id']}"] = (r["split"], weak is False)
-            if strong is not None:
-                rows["strong better"][f"labels/{r['id']}"] = (r["split"], bool(strong) and not weak)
+        for source in ("labels", "labels-plain"):  # as labelling asked it, and as a plain chat
+            if weak is not None:
+                rows["local wrong"][f"{source}/{r['id']}"] = (r["split"], weak is False)
+                if strong is not None:
+                    rows["strong better"][f"{source}/{r['id']}"] = (r["split"], bool(strong) and not weak)
     answered, strong = (_training_answers(model) for model in (LOCAL, STRONG))
     if answered:
         questions = {p.index: p.question for p in datasets.load("gsm8k-train")}
@@ -103,7 +106,7 @@ def outcome_rows() -> dict[str, tuple[bool, bool]]:
 
 def texts_by_key(keys: list[str]) -> dict[str, str]:
     """The routing text (the question, as the router reads it) of every key."""
-    texts = {f"labels/{r['id']}": r["prompt"] for r in read_rows(LABELS)}
+    texts = {f"{source}/{r['id']}": r["prompt"] for r in read_rows(LABELS) for source in ("labels", "labels-plain")}
     if any(k.startswith("gsm8k-train/") for k in keys):
         texts |= {f"gsm8k-train/{p.index}": p.question for p in datasets.load("gsm8k-train")}
     for benchmark in ("gsm8k", "mmlu"):  # as the evaluation reads them; questions it drops, as the data has them
@@ -163,8 +166,8 @@ def layer_trials(store, info: dict, outcome_info: dict) -> list[dict]:
             fit, l2 = max(fits, key=lambda f: auroc(f[0].score(x["calibration"]), y["calibration"]))
             trial = {"pooling": pooling, "layer": layer, "l2": l2,
                      **aurocs(fit.score(states[:, layer]), keys, info, outcome_info)}
-            for source in ("labels", "gsm8k-train"):
-                chosen = [i for i, k in enumerate(parts["test"]) if k.startswith(source)]
+            for source in SOURCES:
+                chosen = [i for i, k in enumerate(parts["test"]) if k.split("/")[0] == source]
                 if chosen and 0 < y["test"][chosen].mean() < 1:
                     trial[f"auroc_test_{source}"] = auroc(fit.score(x["test"][chosen]), y["test"][chosen])
             trials.append({**trial, "_fit": fit})
