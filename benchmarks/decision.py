@@ -5,9 +5,9 @@ Reads what the other jobs measured (nothing here loads a model): the prefill pro
 answer check's and the semantic-entropy gate's figures (``confidence.json``), the decision's timings
 (``decision_timing.json``, ``overhead.json``), and evaluates on the on-device pair's GSM8K and MMLU outcomes
 (never trained on) the router alone, the probe alone and the shipped policy (router + probe), beside random and
-the oracle: CPT(50%), APGR, and the accuracy of the whole system at cloud shares of 10 … 50 %. The default
-decision is the router alone; the policy is opt-in (``--prefill-probe``): on plain chat prompts, unlike the
-benchmark formats it was trained on, the probe scores nearly every prompt as one the local model will get wrong.
+the oracle: CPT(50%), APGR, and the accuracy of the whole system at cloud shares of 10 … 50 %; then the cascade
+(``routing.costs``: the probe only where it is worth its cost, and offloading by cost) on the same rows. The
+default decision is the router alone; the policy is opt-in (``--prefill-probe``).
 
     python benchmarks/decision.py
 """

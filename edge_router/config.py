@@ -92,8 +92,8 @@ class RouterSettings:
                                        f"{defaults.SHADOW_BUDGET_USD:g})", default=defaults.SHADOW_BUDGET_USD,
                                        type=_float)
     prefill_probe: bool = _option("--prefill-probe", "read the local model's own state at the end of the prompt and "
-                                  "combine the shipped probe with the router (opt-in: measured better on benchmark-"
-                                  "format prompts, not on plain chat; router modes only)", default=False,
+                                  "combine the shipped probe with the router (opt-in: a route that no answer "
+                                  "follows pays a prefill; router modes only)", default=False,
                                   action="store_true")
     offload_by_cost: bool = _option("--offload-by-cost", "with --prefill-probe: offload where the cloud is the "
                                     "cheaper route, weighing its token prices (--prices) against a worse answer, "

@@ -147,3 +147,22 @@ def test_the_shipped_policy_file_carries_calibration_rows_for_the_cascade():
     rows = policy.calibration()
     assert len(rows.router) >= 200 and rows.tokens.min() > 0 and 0 < rows.combined.mean() < 1
     assert policy.probe_ms["offloaded_per_token"] > 0
+
+
+@pytest.mark.real_models
+def test_the_shipped_cascade_prices_real_queries_and_measures_each_answer(cloud_server):
+    from edge_router import CloudLLM
+
+    cloud = CloudLLM(base_url=cloud_server.base_url, model="m", prices=Prices(0.15, 0.6), max_retries=0)
+    with EdgeRouter.from_defaults(cloud=cloud, cloud_from_env=False, prefill_probe=True, offload_by_cost=True,
+                                  max_tokens=16) as router:
+        assert router.cascade is not None and router.offload_by_cost
+        answer = router.chat("What is the capital of France?")
+        decision = answer.decision
+        assert "prefill-probe" in [s["name"] for s in decision.stages] and "cost" in decision.reason
+        assert decision.threshold < 0.05 and answer.route == CLOUD, \
+            "at 0.15/0.60 USD per million tokens and nothing measured yet the cloud is the cheaper route"
+        assert router.cascade.meter.snapshot()[f"{answer.route}_s"] > 0, "the answer's time was measured"
+    with pytest.raises(ConfigurationError, match="token prices"):
+        EdgeRouter.from_defaults(cloud=CloudLLM(base_url=cloud_server.base_url, model="m"), cloud_from_env=False,
+                                 prefill_probe=True, offload_by_cost=True)

@@ -6,9 +6,9 @@ from its token prices. ``CostMeter`` measures online what those prices multiply:
 (so a slow network keeps more on the device), the answers' length, and the prefill probe's milliseconds per prompt
 token. ``Cascade`` turns them into the two decisions the prefill probe's stage makes: whether to run the probe at
 all (``ProbeBand``: router scores below ``lo`` stay local and above ``hi`` go to the cloud without it, chosen as the
-band of least expected cost on the policy file's calibration rows, a row's loss when kept local priced at its
-calibrated probability) and, when offloading by cost, the probability
-of "only the cloud answer is right" above which the cloud is the cheaper route.
+band of least expected cost on the policy file's calibration rows, a row kept local costing a worse answer times
+its calibrated probability) and, when offloading by cost, the probability of "only the cloud answer is right" above
+which the cloud is the cheaper route.
 """
 
 from __future__ import annotations

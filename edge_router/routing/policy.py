@@ -2,7 +2,7 @@
 
 ``policy.json`` (``models/routers/``, written by ``models/probes/build_state.py``) holds the weights of a logistic
 combination of logit(router score) and logit(probe score), fitted on the calibration split of the label rows and
-GSM8K training answers (target: the local answer was wrong), and the thresholds of its calibration scores for
+GSM8K training answers (target: only the strong answer was right), and the thresholds of its calibration scores for
 each cloud share. Scores near the threshold keep their order: the combination is continuous. It also keeps the
 calibration rows themselves (router score, probe score, whether only the strong answer was right, prompt tokens)
 and the probe's measured cost (``probe_ms``), from which ``routing.costs.Cascade`` chooses when to run the probe.

@@ -268,7 +268,7 @@ class PrefillProbe:
         if route != LOCAL or not self.local.fits(query.messages, query.max_tokens):
             return None
         t = time.perf_counter()
-        n_tokens = len(self.local.prompt_tokens(query.messages))
+        n_tokens = len(self.local.prompt_tokens(query.messages)) if self.cascade is not None else 0
         threshold, priced = self._threshold(query, n_tokens)
         decided = self._outside_band(query, threshold, priced)
         if decided is not None:
