@@ -308,3 +308,14 @@ def test_a_router_trained_for_another_local_model_says_so_in_every_decision(capl
     for prompt in ("hi", "x" * 80):
         assert "trained on some-other-local-model's answers, not fake-local's" in router.route(prompt).reason
     assert "trained on" not in _router().route("hi").reason
+
+
+@pytest.mark.real_models
+def test_the_shipped_prefill_probe_keeps_plain_everyday_questions_on_the_device(cloud_server):
+    from edge_router import CloudLLM
+
+    cloud = CloudLLM(base_url=cloud_server.base_url, model="m", max_retries=0)
+    with EdgeRouter.from_defaults(cloud=cloud, cloud_from_env=False, prefill_probe=True) as router:
+        for question in ("What is the capital of France?", "How many legs does a spider have?"):
+            decision = router.route(question)
+            assert decision.route == LOCAL and decision.state_score is not None, decision.reason
