@@ -58,6 +58,7 @@ def test_no_false_alarm_on_ordinary_text_and_invalid_numbers(text):
     "Her details: (415) 555-0134, second floor",      # the 3-3-4 grouping, no cue word
     "Back office +44 28 9018 4700 (UK)",              # an international number no region validates
     "Ring 66193451 if the parcel is late",            # a bare run of digits after a word that means a phone
+    "Details: 504 940 326, ask for the manager.",     # nine digits in three groups, no cue word
 ])
 def test_phone_numbers_by_shape_and_by_cue(text):
     assert "PHONE" in types_in(text)
@@ -67,6 +68,7 @@ def test_phone_numbers_by_shape_and_by_cue(text):
     "The number 10000000 has eight digits.",          # "number" alone does not make a run of digits a phone
     "Which is least? A. 0.25 B. 1.6 C. 1.0",
     "Call it 3.14159 and move on; the answer is 2718281.",  # after "call", but no phone's digit count or shape
+    "The review moved to 2024-06-21 at 10:30.",               # a date's groups are not a phone's
 ])
 def test_numbers_that_are_not_phones(text):
     assert "PHONE" not in types_in(text)

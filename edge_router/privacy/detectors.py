@@ -190,9 +190,12 @@ _PHONE_SHAPED = re.compile(r"(?<![\w+])(?:\+\d{1,3}[\s.-]?)?(?:\(\d{1,4}\)[\s.-]
                            r"(?!\w)")
 _DIGIT_RUN = re.compile(r"(?<![\w+])(?:\(?\+\d{1,3}\)?[\s.-]?)?(?:\(\d{1,4}\)[\s.-]?)?\d{7,15}(?!\w)")
 # Shapes that are phone numbers wherever they stand: the North American grouping (3-3-4, an extension allowed),
-# and an international number written with its "+" that ``phonenumbers`` finds possible, valid or not.
+# 8 to 12 digits in three to five groups of two to four (a date is not one), and an international number written
+# with its "+" that ``phonenumbers`` finds possible, valid or not.
 _NANP = re.compile(r"(?<![\w+.])(?:\+?1[\s.-]?)?(?:\(\d{3}\)\s?|\d{3}[\s.-])\d{3}[\s.-]\d{4}"
                    r"(?:\s*(?:x|ext\.?)\s*\d{1,5})?(?![\w.]\d|\w)")
+_GROUPED = re.compile(r"(?<![\w.,+/-])\(?\d{2,4}\)?(?:[ -]\d{2,4}){2,4}(?![\w.,/%-]?\d)(?![\w%])")
+_DATE = re.compile(r"\d{4}-\d{1,2}-\d{1,2}|\d{1,2}-\d{1,2}-\d{4}")
 _INTERNATIONAL = re.compile(r"(?<![\w+])\(?\+\d{1,3}\)?(?:[\s.-]?\(?\d{1,5}\)?){1,5}(?!\w)")
 
 
@@ -209,9 +212,13 @@ def _cued_phones(text: str) -> Iterator[Entity]:
 
 
 def _shaped_phones(text: str) -> Iterator[Entity]:
-    """North American groupings, and "+" numbers ``phonenumbers`` finds possible (fictional numbers included)."""
+    """North American and other digit groupings, and "+" numbers ``phonenumbers`` finds possible (fictional
+    numbers included)."""
     for m in _NANP.finditer(text):
         yield Entity("PHONE", m.start(), m.end())
+    for m in _GROUPED.finditer(text):
+        if 8 <= len(re.sub(r"\D", "", m.group())) <= 12 and not _DATE.fullmatch(m.group()):
+            yield Entity("PHONE", m.start(), m.end())
     import phonenumbers
 
     for m in _INTERNATIONAL.finditer(text):
