@@ -97,13 +97,12 @@ class CostMeter:
                 self.answer_tokens.add(float(completion_tokens))
 
     def observe_probe(self, ms: float, prompt_tokens: int, *, stopped: bool) -> None:
-        """A probe that stopped the prefill (its prompt was offloaded) cost ``ms`` for nothing else; one that did
-        not only added its reading to a prefill the answer needed."""
+        """A probe that stopped the prefill (its prompt was offloaded) cost ``ms`` for nothing else. One that did
+        not only added its reading to a prefill the answer needed: its ``ms`` are mostly that prefill, so the
+        reading's own cost stays the one measured at build (``probe_kept_ms``)."""
         with self._lock:
             if stopped and prompt_tokens > 0:
                 self.probe_ms_per_token.add(ms / prompt_tokens)
-            elif not stopped:
-                self.probe_kept_ms.add(ms)
 
     def snapshot(self) -> dict[str, float | None]:
         with self._lock:
