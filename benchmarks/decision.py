@@ -33,7 +33,7 @@ from edge_router.evaluation.policy_scores import default_policy_scores, stored_p
 from edge_router.evaluation.quality import strong_mask
 from edge_router.evaluation.runner import DEFAULT_PRICES, ORACLE, RANDOM, evaluate
 from edge_router.files.shipped import shipped_policy, shipped_router
-from edge_router.routing.costs import CalibrationRows, Cascade, CostMeter, DecisionPrices, ProbeBand
+from edge_router.routing.costs import CalibrationRows, Cascade, CostMeter, DecisionPrices, ProbeBand, routes
 from edge_router.routing.policy import CombinationPolicy
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -99,8 +99,7 @@ def run_cascade(cascade: Cascade, rows: CalibrationRows, strong: np.ndarray, wea
                 thresholds: np.ndarray, bands: list[ProbeBand]) -> dict:
     """What the cascade does on evaluation rows: each row's threshold and band as the stage would choose them."""
     lo, hi = np.array([b.lo for b in bands]), np.array([b.hi for b in bands])
-    probed = (rows.router >= lo) & (rows.router <= hi)
-    offload = np.where(probed, rows.combined >= thresholds, rows.router > hi)
+    probed, offload = routes(rows.router, rows.combined, thresholds, lo, hi)
     m = cascade.meter.snapshot()
     ms = probed * np.where(offload, rows.tokens * m["probe_ms_per_token"], m["probe_kept_ms"])
     return {"threshold": float(np.median(thresholds)), "cloud_share": float(offload.mean()),

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from .. import defaults
+from ..backends.completions import Usage
 from ..errors import ConfigurationError
 
 SHARE_TOLERANCE = 0.02  # how far a band may move the calibration rows' cloud share when a share is the target
@@ -68,6 +69,13 @@ class ProbeBand:
     def route_without_probe(self, router_score: float) -> str | None:
         """``local`` or ``cloud`` where the router's score lies outside the band, None inside."""
         return "local" if router_score < self.lo else "cloud" if router_score > self.hi else None
+
+
+def routes(router: np.ndarray, combined: np.ndarray, threshold, lo, hi) -> tuple[np.ndarray, np.ndarray]:
+    """(probed, offloaded) for rows of router and combined scores under the bands [lo, hi] and ``threshold``
+    (arrays broadcast): inside a band the combined score decides, outside it the router's side of the band."""
+    probed = (router >= lo) & (router <= hi)
+    return probed, np.where(probed, combined >= threshold, router > hi)
 
 
 class _Average:
@@ -127,7 +135,7 @@ class Cascade:
         if self.token_prices is None:
             return 0.0 * prompt_tokens
         out = self.meter.snapshot()["answer_tokens"] or max_tokens
-        return (prompt_tokens * self.token_prices.input_per_million + out * self.token_prices.output_per_million) / 1e6
+        return self.token_prices.cost(Usage(prompt_tokens, out))  # arrays of prompts priced at once too
 
     def _route_usd(self) -> float:
         """The measured time cost of a cloud answer over a local one (0 until both were measured)."""
@@ -162,16 +170,14 @@ class Cascade:
         per_second = p.device_second_usd + p.wait_second_usd
         stopped_usd = per_second * rows.tokens * (m["probe_ms_per_token"] or 0.0) / 1e3
         kept_usd = per_second * (m["probe_kept_ms"] or 0.0) / 1e3
-        by_probe = rows.combined >= threshold
         ends = np.quantile(rows.router, _GRID)
         lo = np.concatenate([[-np.inf], ends])[:, None, None]
         hi = np.concatenate([ends, [np.inf]])[None, :, None]
-        probed = (r >= lo) & (r <= hi)
-        offload = np.where(probed, by_probe, r > hi)
+        probed, offload = routes(r, rows.combined, threshold, lo, hi)
         cost = (np.where(offload, cloud, worse) + probed * np.where(offload, stopped_usd, kept_usd)).mean(-1)
         allowed = lo[..., 0] <= hi[..., 0]
         if keep_share:
-            allowed &= np.abs(offload.mean(-1) - by_probe.mean()) <= SHARE_TOLERANCE
+            allowed &= np.abs(offload.mean(-1) - (rows.combined >= threshold).mean()) <= SHARE_TOLERANCE
         share_probed = probed.mean(-1)
         cost = np.where(allowed, cost, np.inf)
         # the cheapest band; on equal cost (to a millionth of a cent) the one probing most rows, then the widest
