@@ -7,7 +7,7 @@ answer check's and the semantic-entropy gate's figures (``confidence.json``), th
 (never trained on) the router alone, the probe alone and the shipped policy (router + probe), beside random and
 the oracle: CPT(50%), APGR, and the accuracy of the whole system at cloud shares of 10 … 50 %; then the cascade
 (``routing.costs``: the probe only where it is worth its cost, and offloading by cost) on the same rows. The
-default decision is the router alone; the policy is opt-in (``--prefill-probe``).
+default decision is the policy where it ships (``--no-prefill-probe``: the router alone).
 
     python benchmarks/decision.py
 """
@@ -76,7 +76,7 @@ def evaluate_pair() -> list[dict]:
             scores["prefill probe alone"] = np.array([stored[k] for k in eval_set.keys])
         policy, name = default_policy_scores(eval_set, routed)
         if name != "router":
-            scores[f"opt-in policy ({name})"] = policy
+            scores[f"default decision ({name})"] = policy
         result = evaluate(eval_set, scores, seeds=SEEDS)
         strong, weak = eval_set.strong, eval_set.weak
         curves = {n: [system_accuracy(s, strong, weak, share) for share in SHARES]
@@ -235,9 +235,9 @@ def targets(results: list[dict], card: dict) -> list[str]:
     for r in results:
         rnd = r["routers"][RANDOM]
         goal = rnd["cpt50"] - TARGETS[r["benchmark"]]
-        for name in [n for n in r["routers"] if n == "router alone" or n.startswith("opt-in policy")]:
+        for name in [n for n in r["routers"] if n == "router alone" or n.startswith("default decision")]:
             v = r["routers"][name]
-            which = "the default decision, the router alone" if name == "router alone" else name
+            which = "the router alone, --no-prefill-probe" if name == "router alone" else name
             gap, short = v["cpt50"] - goal, TARGET_APGR - v["apgr"]
             lines.append(f"| {r['benchmark']}: CPT(50%) ≤ random − {100 * TARGETS[r['benchmark']]:.0f} pts = "
                          f"{pct(goal)} | {pct(v['cpt50'])} ({which}) | "
@@ -245,11 +245,15 @@ def targets(results: list[dict], card: dict) -> list[str]:
             lines.append(f"| {r['benchmark']}: APGR ≥ {TARGET_APGR} | {fmt(v['apgr'])} ({which}) | "
                          f"{'met' if short <= 0 else f'missed by {short:.3f}'} |")
     local_wrong = card.get("candidates", {}).get("local wrong", {}).get("probe", {})
-    test = local_wrong.get("auroc_test")
+    test = local_wrong.get("auroc_test_labels")
     if test is not None:
+        # The label test split is the label rows' (as labelling asked them); the test rows of their plain-chat
+        # copies and of the GSM8K training answers are shown beside it.
+        others = (f"; as plain chats {fmt(local_wrong.get('auroc_test_labels-plain'))}, the whole test split with "
+                  f"the GSM8K training answers' {fmt(local_wrong.get('auroc_test'))}")
         lines.append(f"| label test split: AUROC local wrong ≥ {TARGET_AUROC} before generation (the \"local wrong\" "
-                     f"probe at layer {local_wrong['layer']}, {local_wrong['pooling']}) | {fmt(test)} | "
-                     f"{'met' if test >= TARGET_AUROC else f'missed by {TARGET_AUROC - test:.3f}'} |")
+                     f"probe at layer {local_wrong['layer']}, {local_wrong['pooling']}) | {fmt(test)} (the label rows"
+                     f"{others}) | {'met' if test >= TARGET_AUROC else f'missed by {TARGET_AUROC - test:.3f}'} |")
     timing = _json("decision_timing.json").get("ms_median", {}).get("64")
     if timing and "probe_early" in timing:
         # A kept prompt's answer needs its prefill anyway: the decision's extra device time is the probe's read

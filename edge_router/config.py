@@ -91,11 +91,12 @@ class RouterSettings:
     shadow_budget_usd: float = _option("--shadow-budget", "the most a day's shadow calls may cost, USD (default "
                                        f"{defaults.SHADOW_BUDGET_USD:g})", default=defaults.SHADOW_BUDGET_USD,
                                        type=_float)
-    prefill_probe: bool = _option("--prefill-probe", "read the local model's own state at the end of the prompt and "
-                                  "combine the shipped probe with the router (opt-in: a route that no answer "
-                                  "follows pays a prefill; router modes only)", default=False,
-                                  action="store_true")
-    offload_by_cost: bool = _option("--offload-by-cost", "with --prefill-probe: offload where the cloud is the "
+    prefill_probe: bool | None = _option("--prefill-probe", "read the local model's own state at the end of the "
+                                         "prompt and combine the shipped probe with the shipped router (default: on "
+                                         "where both ship for the local model and a cloud is set; a route that no "
+                                         "answer follows may pay a prefill; --no-prefill-probe: the router alone)",
+                                         action=argparse.BooleanOptionalAction)
+    offload_by_cost: bool = _option("--offload-by-cost", "with the prefill probe: offload where the cloud is the "
                                     "cheaper route, weighing its token prices (--prices) against a worse answer, "
                                     "device seconds and waiting (measured online), instead of a set cloud share",
                                     default=False, action="store_true")
@@ -270,9 +271,9 @@ def _check(s: RouterSettings) -> None:
     if s.mode == "gate" and (s.threshold is not None or s.cloud_share is not None):
         raise ConfigurationError("threshold and cloud_share (--threshold, --cloud-share) set the router; the "
                                  "gate's threshold is gate_threshold (--gate-threshold).")
-    if s.offload_by_cost and not s.prefill_probe:
-        raise ConfigurationError("offload_by_cost prices the prefill probe's cascade: turn prefill_probe on too "
-                                 "(--prefill-probe).")
+    if s.offload_by_cost and s.prefill_probe is False:
+        raise ConfigurationError("offload_by_cost prices the prefill probe's cascade: leave prefill_probe on "
+                                 "(drop --no-prefill-probe).")
     if s.offload_by_cost and (s.threshold is not None or s.cloud_share is not None):
         raise ConfigurationError("offload_by_cost sets the threshold from prices; leave threshold and cloud_share "
                                  "(--threshold, --cloud-share) unset, or drop offload_by_cost.")

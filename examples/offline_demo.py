@@ -12,8 +12,10 @@ so the cloud is the better model, as it is in real use. To use a real provider, 
 and run it again; the stand-in is then not started.
 
 The decision is edge-router's trained router when one ships (models/routers/default.onnx):
-the prompt is embedded on the device, the router scores it, and the prompt goes to the
-cloud when the score reaches the calibrated threshold. Without a router (or with
+the prompt is embedded on the device and the router scores it; with the shipped prefill probe
+(models/probes/) the local model then prefills the prompt, a probe reads its own state, and the
+prompt goes to the cloud when the combined score reaches the calibrated threshold (a prompt kept
+on the device is answered from that prefill). Without a router (or with
 ``--mode gate``) it is the uncertainty gate: the local model answers each prompt five
 times at temperature 1, the answers are clustered by meaning, and the prompt goes to the
 cloud when the semantic entropy over those clusters is above the gate's threshold.
@@ -95,6 +97,15 @@ def _decision_line(d) -> str:
     return "  ".join(parts)
 
 
+def _decision_time(d) -> str:
+    """The decision's time, saying where it holds the prefill a kept prompt's answer reuses."""
+    text = f"decision {d.timings_ms['total']:.1f} ms"
+    prefill = d.timings_ms.get("prefill_probe", 0.0)
+    if prefill and d.route == "local":
+        text += f" (the prompt's prefill, {prefill:.0f} ms of it, is reused by the answer)"
+    return text
+
+
 def run(cloud: CloudLLM, cloud_label: str, mode: str | None, check: bool) -> None:
     print("Loading the on-device model and embedder ...", flush=True)
     # No threshold given: the router offloads at its threshold for the SDK's default cloud share, the one
@@ -108,7 +119,7 @@ def run(cloud: CloudLLM, cloud_label: str, mode: str | None, check: bool) -> Non
         answers.append(answer)
         d = answer.decision
         print(f"[{i:2}/{len(PROMPTS)}] {prompt}")
-        print(f"  {_decision_line(d)}  decision {d.timings_ms['total']:.1f} ms  answer {answer.answer_ms:.0f} ms")
+        print(f"  {_decision_line(d)}  {_decision_time(d)}  answer {answer.answer_ms:.0f} ms")
         if d.fallback:
             print(f"  fallback: {d.fallback}{' [degraded]' if d.degraded else ''}")
         body = textwrap.shorten(" ".join(answer.text.split()), width=300, placeholder=" ...")
@@ -128,7 +139,8 @@ def run(cloud: CloudLLM, cloud_label: str, mode: str | None, check: bool) -> Non
     else:
         note = " (illustrative prices for the stand-in)" if cloud_label.startswith("stand-in") else ""
         print(f"  cloud cost: ${sum(costs):.6f}{note}")
-    print(f"  decision time: median {statistics.median(decision_ms):.1f} ms")
+    reused = " (a kept prompt's includes its prefill, which its answer reuses)" if router.state_probe else ""
+    print(f"  decision time: median {statistics.median(decision_ms):.1f} ms{reused}")
     print(f"  answer time:   median {statistics.median(answer_ms):.0f} ms; whole run {total_s:.1f} s")
     print(f"  (machine: {os.cpu_count()} CPU threads; local model on the CPU)")
     if router.gate is not None:

@@ -89,9 +89,9 @@ def test_prices_that_cannot_be_weighed_are_refused(prices):
 
 def test_offloading_by_cost_is_refused_where_it_cannot_work():
     with pytest.raises(ConfigurationError, match="prefill_probe"):
-        RouterSettings(offload_by_cost=True)
+        RouterSettings(offload_by_cost=True, prefill_probe=False)
     with pytest.raises(ConfigurationError, match="cloud_share"):
-        RouterSettings(offload_by_cost=True, prefill_probe=True, cloud_share=0.3)
+        RouterSettings(offload_by_cost=True, cloud_share=0.3)
     with pytest.raises(ConfigurationError, match="price"):
         RouterSettings(price_device_second=-0.1)
     with pytest.raises(ConfigurationError, match="cascade"):

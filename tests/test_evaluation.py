@@ -154,6 +154,26 @@ def test_eval_command_end_to_end_on_mt_bench(embedder, tmp_path, capsys):
     assert main(["eval", "--benchmark", "mt-bench", "--pair", "local-gpt4", "--router", str(router)]) == 2
 
 
+@pytest.mark.skipif(not (datasets.data_dir() / "gsm8k").is_dir(), reason="shared data folder with gsm8k/ is absent")
+def test_eval_evaluates_the_default_decision_with_its_prefill_probe_unless_told_not_to(tmp_path, capsys):
+    from edge_router.cli import main
+    from edge_router.files.shipped import shipped_policy
+
+    if shipped_policy() is None:
+        pytest.skip("no prefill probe ships in this checkout")
+    results = {}
+    for flags in ([], ["--no-prefill-probe"]):
+        out = tmp_path / f"eval{len(flags)}.json"
+        assert main(["eval", "--benchmark", "gsm8k", "--pair", "on-device", "--seeds", "3", "--json", str(out),
+                     *flags]) == 0
+        results[bool(flags)] = json.loads(out.read_text())[0]
+    assert results[False]["default_policy"] == "router+prefill-probe" and "default_policy" not in results[True]
+    for result in results.values():
+        assert {"cpt50", "apgr"} <= set(result["routers"]["default"]) and "random" in result["routers"]
+    assert results[False]["routers"]["default"]["apgr"] != results[True]["routers"]["default"]["apgr"]
+    assert "default policy: router+prefill-probe" in capsys.readouterr().out
+
+
 def test_each_router_is_scored_against_where_the_strong_model_was_better():
     strong, weak = np.array([1, 1, 0, 1, 0, 1.0]), np.array([0, 1, 1, 0, 0, 1.0])
     ranked = np.array([0.9, 0.5, 0.1, 0.8, 0.5, 0.5])  # high exactly where strong beat weak

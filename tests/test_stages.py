@@ -14,6 +14,7 @@ from edge_router.routing.decision import CLOUD, LOCAL
 from edge_router.routing.stages import Query, Verdict
 from edge_router.routing.threshold import ThresholdPolicy
 from edge_router.testing import FakeCloud, FakeEmbedder, FakeLocal, FakeRouter
+from edge_router.uncertainty.state_probe import StateProbe
 
 
 class KeywordStage:
@@ -242,7 +243,6 @@ def _probe_and_policy(local_model: str, width: int = 2, layer: int = 1):
     import numpy as np
 
     from edge_router.routing.policy import CombinationPolicy
-    from edge_router.uncertainty.state_probe import StateProbe
 
     weights = np.zeros(width, np.float32)
     weights[0] = 8.0  # a longer prompt: more likely wrong
@@ -315,7 +315,36 @@ def test_the_shipped_prefill_probe_keeps_plain_everyday_questions_on_the_device(
     from edge_router import CloudLLM
 
     cloud = CloudLLM(base_url=cloud_server.base_url, model="m", max_retries=0)
-    with EdgeRouter.from_defaults(cloud=cloud, cloud_from_env=False, prefill_probe=True) as router:
+    with EdgeRouter.from_defaults(cloud=cloud, cloud_from_env=False) as router:  # on by default
+        assert router.mode == "router+prefill-probe"
         for question in ("What is the capital of France?", "How many legs does a spider have?"):
             decision = router.route(question)
             assert decision.route == LOCAL and decision.state_score is not None, decision.reason
+    with EdgeRouter.from_defaults(cloud=cloud, cloud_from_env=False, prefill_probe=False) as router:
+        assert router.mode == "router" and router.route("What is the capital of France?").state_score is None
+
+
+def test_the_prefill_probe_is_on_by_default_only_where_its_policy_fits(tmp_path, caplog):
+    from edge_router.files import shipped
+    from edge_router.routing.building import _prefill_probe
+
+    if shipped.shipped_state_probe() is None or shipped.shipped_policy() is None:
+        pytest.skip("no prefill probe ships in this checkout")
+    local_id = StateProbe.load(shipped.shipped_state_probe()).local_model
+    router_file, cloud = shipped.shipped_router(), FakeCloud()
+    probe, policy = _prefill_probe(RouterSettings(), router_file, local_id, cloud)
+    assert probe.local_model == local_id and policy.calibration_rows
+    assert _prefill_probe(RouterSettings(prefill_probe=False), router_file, local_id, cloud) == (None, None)
+    assert _prefill_probe(RouterSettings(), router_file, local_id, None) == (None, None), "nowhere to offload to"
+    own = tmp_path / "own.onnx"
+    own.write_bytes(b"not read")
+    with caplog.at_level("INFO", logger="edge_router.routing.building"):
+        assert _prefill_probe(RouterSettings(), own, local_id, cloud) == (None, None)
+        assert _prefill_probe(RouterSettings(), router_file, "another-model", cloud) == (None, None)
+    assert sum("the prefill probe is off" in r.message for r in caplog.records) == 2
+    with pytest.raises(ConfigurationError, match="shipped router"):
+        _prefill_probe(RouterSettings(prefill_probe=True), own, local_id, cloud)
+    with pytest.raises(ConfigurationError, match="another-model"):
+        _prefill_probe(RouterSettings(prefill_probe=True), router_file, "another-model", cloud)
+    with pytest.raises(ConfigurationError, match="offload_by_cost"):
+        _prefill_probe(RouterSettings(offload_by_cost=True), own, local_id, cloud)

@@ -175,8 +175,8 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     if routers == [None]:
         raise InvalidInputError("No router ships with this package yet: pass router files with --router PATH ... "
                                 "(train them with `edge-router train`).")
-    # Without --router the shipped decision is evaluated: its router, and with --prefill-probe its router combined
-    # with the prefill probe, from the probe's stored scores of every evaluated question.
+    # Without --router the shipped decision is evaluated as it decides by default: its router combined with the
+    # prefill probe (unless --no-prefill-probe), from the probe's stored scores of every evaluated question.
     results = run(benchmarks, pair=args.pair, router_paths=routers, embedder=Embedder(name=args.embedder),
                   seeds=args.seeds, judge_client=judge, judge_limit=args.judge_limit, prices=prices,
                   default_policy="default" if args.prefill_probe and not args.router else None,
@@ -281,9 +281,10 @@ def add_commands(sub, command) -> None:
     ev.add_argument("--pair", choices=defaults.EVAL_PAIRS, default="gpt4-mixtral",
                     help="GPT-4 vs Mixtral as recorded by RouteLLM (default), GPT-4 vs the local model measured here, "
                     "or on-device: the local model vs the stand-in's stronger model, both measured here")
-    ev.add_argument("--prefill-probe", action="store_true",
-                    help="evaluate the shipped decision with its prefill probe (as --prefill-probe decides at run "
-                    "time), from the probe's stored scores")
+    ev.add_argument("--prefill-probe", action=argparse.BooleanOptionalAction, default=True,
+                    help="evaluate the shipped decision as it decides by default: its router combined with the "
+                    "prefill probe where the probe ships for the pair's local model, from the probe's stored "
+                    "scores (--no-prefill-probe: the router alone)")
     ev.add_argument("--json", metavar="PATH", help="write every result (curves included) as JSON")
     ev.add_argument("--seeds", type=int, default=10, help="random-routing seeds (default 10)")
     options.embedder_option(ev, " (the one the routers were trained on)")

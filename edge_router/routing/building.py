@@ -75,8 +75,7 @@ def parts(config: RouterSettings, *, cloud: Any = None, cloud_from_env: bool = T
     router = RouterModel(router_file, embedder_id=embedder.id, dim=embedder.dim) if "router" in mode else None
     gate = (UncertaintyGate(clusterer, k=config.gate_k, threshold=config.gate_threshold)
             if clusterer is not None else None)
-    state_probe, combination = (shipped_prefill_probe(local.id) if config.prefill_probe and router and cloud
-                                else (None, None))
+    state_probe, combination = _prefill_probe(config, router_file if router else None, local.id, cloud)
     cascade = _cascade(config, combination, first_cloud) if combination is not None else None
     return dict(local=local, cloud=cloud, embedder=embedder, router=router, threshold=config.threshold,
                 state_probe=state_probe, combination=combination, cascade=cascade,
@@ -87,6 +86,29 @@ def parts(config: RouterSettings, *, cloud: Any = None, cloud_from_env: bool = T
                 shadow_share=config.shadow_share, shadow_budget_usd=config.shadow_budget_usd,
                 store=None if config.store is None else DecisionStore(
                     None if config.store == "default" else config.store, keep_prompts=config.store_prompts))
+
+
+def _prefill_probe(config: RouterSettings, router_file: Path | None, local_id: str, cloud: Any) -> tuple[Any, Any]:
+    """The shipped prefill probe and its policy where ``config`` wants them (on by default where they fit: the
+    shipped router, the local model the probe reads, a cloud to offload to); an explicit ``prefill_probe=True``
+    that cannot be honoured is refused, a default that does not fit is logged."""
+    if config.prefill_probe is False or cloud is None:
+        return None, None
+    shipped_router = shipped.shipped_router()
+    if router_file is None or shipped_router is None or router_file.resolve() != shipped_router.resolve():
+        why = "its policy combines the shipped router's score, and this decision has another router or none"
+    else:
+        try:
+            return shipped_prefill_probe(local_id)
+        except ConfigurationError as exc:
+            if config.prefill_probe:
+                raise
+            why = str(exc).rstrip(".")
+    if config.prefill_probe or config.offload_by_cost:
+        raise ConfigurationError(f"The prefill probe cannot run here: {why}. Drop prefill_probe and "
+                                 "offload_by_cost (--prefill-probe, --offload-by-cost), or use the shipped router.")
+    log.info("the prefill probe is off: %s", why)
+    return None, None
 
 
 def _cascade(config: RouterSettings, combination: Any, cloud: Any) -> Cascade | None:
