@@ -40,6 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
 CARD = ROOT / "models" / "probes" / "prefill_state.card.json"
 SHARES = (0.1, 0.2, 0.3, 0.4, 0.5)
+QUALITIES = (0.5, 0.7, 0.9)  # quality targets: the share of the queries only the cloud answers right sent to it
 SEEDS = 20
 TARGETS = {"gsm8k": 0.10, "mmlu": 0.15}  # CPT(50%) at most random's minus this
 TARGET_APGR, TARGET_AUROC, TARGET_KEPT_SHARE, TARGET_OFFLOAD_MS = 0.65, 0.80, 0.05, 300.0
@@ -102,8 +103,11 @@ def run_cascade(cascade: Cascade, rows: CalibrationRows, strong: np.ndarray, wea
     probed, offload = routes(rows.router, rows.combined, thresholds, lo, hi)
     m = cascade.meter.snapshot()
     ms = probed * np.where(offload, rows.tokens * m["probe_ms_per_token"], m["probe_kept_ms"])
-    return {"threshold": float(np.median(thresholds)), "cloud_share": float(offload.mean()),
-            "accuracy": float(np.where(offload, strong, weak).mean()), "probed": float(probed.mean()),
+    better = (strong > weak)
+    accuracy = float(np.where(offload, strong, weak).mean())
+    return {"threshold": float(np.median(thresholds)), "cloud_share": float(offload.mean()), "accuracy": accuracy,
+            "quality": float((offload & better).sum() / max(better.sum(), 1)),
+            "pgr": (accuracy - weak.mean()) / (strong.mean() - weak.mean()), "probed": float(probed.mean()),
             "probe_ms": float(ms.mean())}
 
 
@@ -121,10 +125,19 @@ def cascade_results(eval_set, routed: np.ndarray) -> dict:
     for share in SHARES:
         cascade, threshold = _cascade(policy, CLOUD_PRICES["small hosted model, 0.15/0.60"]), \
             policy.threshold_for_share(share)
-        band = cascade.band(threshold, defaults.MAX_TOKENS, keep_share=True)
+        band = cascade.band(threshold, defaults.MAX_TOKENS, keep="share")
         by_share.append({"share": share, "band": [band.lo, band.hi], **{
             name: run_cascade(cascade, rows, strong, weak, np.full(n, threshold), [b] * n)
             for name, b in (("cascade", band), ("every query", EVERY_QUERY))}})
+    by_quality = []
+    for quality in QUALITIES:
+        cascade, threshold = _cascade(policy, CLOUD_PRICES["small hosted model, 0.15/0.60"]), \
+            policy.threshold_for_quality(quality)
+        band = cascade.band(threshold, defaults.MAX_TOKENS, keep="quality")
+        calibration = policy.calibration()
+        by_quality.append({"target": quality, "threshold": threshold, "band": [band.lo, band.hi],
+                           "calibration_share": float((calibration.combined >= threshold).mean()),
+                           **run_cascade(cascade, rows, strong, weak, np.full(n, threshold), [band] * n)})
     answered = read_outcomes(OUTCOMES / f"{LOCAL}.jsonl.gz")
     out_tokens = float(np.mean([answered[k]["completion_tokens"] for k in eval_set.keys]))
     decode = _json("local_models.json").get("speed", {}).get(LOCAL, {}).get("decode_tok_s")
@@ -135,10 +148,10 @@ def cascade_results(eval_set, routed: np.ndarray) -> dict:
             cascade.meter.observe_answer("cloud", cloud_s * 1e3, round(out_tokens))
             cascade.meter.observe_answer("local", out_tokens / decode * 1e3, round(out_tokens))
             thresholds = np.array([cascade.offload_threshold(int(t), defaults.MAX_TOKENS) for t in rows.tokens])
-            bands = [cascade.band(t, defaults.MAX_TOKENS, keep_share=False) for t in thresholds]
+            bands = [cascade.band(t, defaults.MAX_TOKENS, keep=None) for t in thresholds]
             by_cost.append({"prices": name, "cloud_s": cloud_s, "local_s": out_tokens / decode,
                             **run_cascade(cascade, rows, strong, weak, thresholds, bands)})
-    return {"by_share": by_share, "by_cost": by_cost, "prices": DecisionPrices().__dict__}
+    return {"by_share": by_share, "by_quality": by_quality, "by_cost": by_cost, "prices": DecisionPrices().__dict__}
 
 
 def signals_table(card: dict, confidence: dict) -> list[str]:
@@ -219,6 +232,14 @@ def cascade_tables(results: list[dict]) -> list[str]:
                          f"{pct(a['cloud_share'])} | {pct(a['accuracy'])} | {pct(a['probed'])} | "
                          f"{fmt(a['probe_ms'], 0)} | {pct(e['cloud_share'])} | {pct(e['accuracy'])} | "
                          f"{fmt(e['probe_ms'], 0)} |")
+        lines += ["", "| quality target (calibration: share of the queries only the cloud answers right sent to it) | "
+                  "threshold | band probed | calibration cloud share | cloud share | quality reached | PGR | accuracy "
+                  "| probe ms / query |", "|---|---|---|---|---|---|---|---|---|"]
+        for row in c.get("by_quality", []):
+            lines.append(f"| {pct(row['target'])} | {fmt(row['threshold'])} | [{fmt(row['band'][0])}, "
+                         f"{fmt(row['band'][1])}] | {pct(row['calibration_share'])} | {pct(row['cloud_share'])} | "
+                         f"{pct(row['quality'])} | {fmt(row['pgr'])} | {pct(row['accuracy'])} | "
+                         f"{fmt(row['probe_ms'], 0)} |")
         lines += ["", "| offloading by cost: cloud price (USD / M tokens in/out) | cloud answer, s | local answer, s | "
                   "threshold (median) | cloud share | accuracy | probed | probe ms / query |",
                   "|---|---|---|---|---|---|---|---|"]
@@ -293,7 +314,11 @@ def main() -> int:
              f"second of waiting {defaults.WAIT_SECOND_USD:g}. The probe's cost is the one measured at build "
              "(`decision_timing.json`: ms per prompt token of a stopped prefill, ms added to a kept one); the "
              "evaluation rows' prompt lengths are their own. A calibrated share keeps the calibration rows' share "
-             "within 2 points. Offloading by cost (`--offload-by-cost`) sets each query's threshold from the cloud's "
+             "within 2 points. A quality target (`--quality-target Q`) offloads at the threshold that sends the "
+             "cloud Q of the calibration rows only it answers right, its band keeping that within 2 points without "
+             "sending "
+             "more than 2 points more out; \"quality reached\" is the same share on the evaluation rows. "
+             "Offloading by cost (`--offload-by-cost`) sets each query's threshold from the cloud's "
              "token prices and the answer times the meter measures online: here the cloud's time is set, the local "
              "answer's is the benchmark's mean answer length at the measured decode rate (`local_models.json`).", "",
              *cascade_tables(results),

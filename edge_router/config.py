@@ -71,6 +71,9 @@ class RouterSettings:
     cloud_share: float | None = _option("--cloud-share", f"offload this share of queries like the router's "
                                         f"calibration ones (default {defaults.CLOUD_SHARE:g}, chosen in "
                                         "benchmarks/results/default_share.md)", type=_float)
+    quality_target: float | None = _option("--quality-target", "instead of a cloud share: offload the fewest queries "
+                                           "that send the cloud this share (0-1] of those only it answers right, as "
+                                           "the prefill probe's calibration rows measured", type=_float, metavar="Q")
     budget_window: int | None = _option("--budget-window", "keep --cloud-share over the last N decisions (an online "
                                         "budget)", type=positive_int, metavar="N")
     routing_turns: int = _option("--routing-turns", "user turns the router reads, newest first (default "
@@ -274,12 +277,16 @@ def _check(s: RouterSettings) -> None:
     if s.offload_by_cost and s.prefill_probe is False:
         raise ConfigurationError("offload_by_cost prices the prefill probe's cascade: leave prefill_probe on "
                                  "(drop --no-prefill-probe).")
-    if s.offload_by_cost and (s.threshold is not None or s.cloud_share is not None):
-        raise ConfigurationError("offload_by_cost sets the threshold from prices; leave threshold and cloud_share "
-                                 "(--threshold, --cloud-share) unset, or drop offload_by_cost.")
+    if s.offload_by_cost and (s.threshold is not None or s.cloud_share is not None or s.quality_target is not None):
+        raise ConfigurationError("offload_by_cost sets the threshold from prices; leave threshold, cloud_share and "
+                                 "quality_target (--threshold, --cloud-share, --quality-target) unset, or drop "
+                                 "offload_by_cost.")
+    if s.quality_target is not None and (s.mode == "gate" or s.prefill_probe is False):
+        raise ConfigurationError("quality_target is read from the prefill probe's calibration rows: leave the "
+                                 "prefill probe on, with the trained router.")
     s.decision_prices()  # refuses a negative or non-finite price
     check_threshold(router_present=s.mode != "gate", threshold=s.threshold, cloud_share=s.cloud_share,
-                    budget_window=s.budget_window)
+                    budget_window=s.budget_window, quality_target=s.quality_target)
     for name in ("gate_k", "max_tokens", "n_ctx", "breaker_failures"):
         value = getattr(s, name)
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:

@@ -35,7 +35,7 @@ def test_a_free_probe_runs_on_every_query_and_a_dear_one_on_none():
 
     def band(**prices):
         cascade = Cascade(rows, DecisionPrices(**prices), CostMeter(2.3, 14.0), Prices(2.5, 10.0))
-        return cascade.band(cascade.offload_threshold(100, 256), 256, keep_share=False)
+        return cascade.band(cascade.offload_threshold(100, 256), 256, keep=None)
     free = band(device_second_usd=0.0, wait_second_usd=0.0)
     assert free.probed == 1.0 and free.lo == -np.inf and free.hi == np.inf
     dear = band(device_second_usd=1.0, wait_second_usd=1.0)
@@ -47,7 +47,7 @@ def test_a_band_for_a_target_share_keeps_that_share_on_the_calibration_rows():
     cascade = _cascade(DecisionPrices(device_second_usd=0.05, wait_second_usd=0.05))
     rows = cascade.rows
     for threshold in (0.3, 0.5, 0.7):
-        band = cascade.band(threshold, 256, keep_share=True)
+        band = cascade.band(threshold, 256, keep="share")
         probed = (rows.router >= band.lo) & (rows.router <= band.hi)
         offload = np.where(probed, rows.combined >= threshold, rows.router > band.hi)
         assert abs(offload.mean() - (rows.combined >= threshold).mean()) <= SHARE_TOLERANCE
@@ -167,3 +167,76 @@ def test_the_shipped_cascade_prices_real_queries_and_measures_each_answer(cloud_
     with pytest.raises(ConfigurationError, match="token prices"):
         EdgeRouter.from_defaults(cloud=CloudLLM(base_url=cloud_server.base_url, model="m"), cloud_from_env=False,
                                  prefill_probe=True, offload_by_cost=True)
+
+
+def _rows_with_outcomes(n: int = 400, seed: int = 1) -> CalibrationRows:
+    rows = _rows(n, seed)
+    better = np.random.default_rng(seed).uniform(size=n) < rows.combined  # calibrated: P(better) = combined
+    return CalibrationRows(rows.router, rows.combined, rows.tokens, better)
+
+
+def test_a_quality_target_offloads_the_fewest_queries_that_catch_that_share_of_the_clouds_gains():
+    rows = _rows_with_outcomes()
+    thresholds = [rows.threshold_for_quality(q) for q in (0.5, 0.8, 0.95, 1.0)]
+    assert thresholds == sorted(thresholds, reverse=True), "more quality, lower threshold, more offloaded"
+    for q, t in zip((0.5, 0.8, 0.95, 1.0), thresholds):
+        caught = rows.quality(rows.combined >= t)
+        assert caught >= q and rows.quality(rows.combined > t) < q, "the highest threshold that reaches q"
+    with pytest.raises(ConfigurationError, match="share"):
+        rows.threshold_for_quality(0.0)
+    with pytest.raises(ConfigurationError, match="outcomes"):
+        _rows().threshold_for_quality(0.5)
+
+
+def test_a_band_for_a_quality_target_keeps_that_quality_on_the_calibration_rows():
+    rows = _rows_with_outcomes()
+    cascade = Cascade(rows, DecisionPrices(device_second_usd=0.05, wait_second_usd=0.05), CostMeter(2.3, 14.0),
+                      Prices(2.5, 10.0))
+    threshold = rows.threshold_for_quality(0.8)
+    band = cascade.band(threshold, 256, keep="quality")
+    probed = (rows.router >= band.lo) & (rows.router <= band.hi)
+    offload = np.where(probed, rows.combined >= threshold, rows.router > band.hi)
+    every = rows.combined >= threshold
+    assert rows.quality(offload) >= rows.quality(every) - SHARE_TOLERANCE
+    assert offload.mean() <= every.mean() + SHARE_TOLERANCE, "no more offloaded than with the probe on every query"
+    assert band.probed < 1.0
+    with pytest.raises(ValueError, match="keep"):
+        cascade.band(threshold, 256, keep="shares")
+
+
+def test_the_router_offloads_at_the_quality_targets_threshold_and_says_so():
+    rows = _rows_with_outcomes(200)
+    probe, _ = _probe_and_policy(FakeLocal.id)
+    policy = CombinationPolicy(router_weight=0.0, probe_weight=1.0, bias=0.0, thresholds={"0.3": 0.5},
+                               local_model=FakeLocal.id, calibration_rows=tuple(
+                                   (float(r), float(c), bool(b), int(t))
+                                   for r, c, b, t in zip(rows.router, rows.combined, rows.better, rows.tokens)))
+    router = EdgeRouter(local=FakeLocal(n_ctx=200), cloud=FakeCloud(), router=FakeRouter(), embedder=FakeEmbedder(),
+                        max_tokens=10, state_probe=probe, combination=policy, quality_target=0.9)
+    decision = router.route("x" * 50)
+    assert decision.threshold == pytest.approx(policy.threshold_for_quality(0.9))
+    assert "90% of the calibration queries only it answered right" in router.policy.source
+    with pytest.raises(ConfigurationError, match="prefill probe"):
+        EdgeRouter(local=FakeLocal(), cloud=FakeCloud(), router=FakeRouter(), embedder=FakeEmbedder(),
+                   quality_target=0.9)
+
+
+@pytest.mark.parametrize("settings", [dict(quality_target=0.5, cloud_share=0.3), dict(quality_target=1.5),
+                                      dict(quality_target=0.5, prefill_probe=False),
+                                      dict(quality_target=0.5, offload_by_cost=True)])
+def test_quality_targets_that_cannot_work_are_refused(settings):
+    with pytest.raises(ConfigurationError, match="quality_target"):
+        RouterSettings(**settings)
+
+
+def test_the_shipped_policy_reads_a_quality_target_from_its_calibration_rows():
+    from edge_router.files.shipped import shipped_policy
+
+    if shipped_policy() is None:
+        pytest.skip("no policy file ships in this checkout")
+    policy = CombinationPolicy.load(shipped_policy())
+    rows = policy.calibration()
+    assert rows.better.any() and not rows.better.all()
+    half, most = policy.threshold_for_quality(0.5), policy.threshold_for_quality(0.9)
+    assert 0.0 < most < half < 1.0
+    assert (rows.combined >= most).mean() > (rows.combined >= half).mean()

@@ -80,7 +80,8 @@ def parts(config: RouterSettings, *, cloud: Any = None, cloud_from_env: bool = T
     return dict(local=local, cloud=cloud, embedder=embedder, router=router, threshold=config.threshold,
                 state_probe=state_probe, combination=combination, cascade=cascade,
                 offload_by_cost=config.offload_by_cost and cascade is not None, privacy=config.privacy_policy(),
-                cloud_share=config.cloud_share, budget_window=config.budget_window, gate=gate,
+                cloud_share=config.cloud_share, budget_window=config.budget_window,
+                quality_target=config.quality_target, gate=gate,
                 answer_check=answer_check, max_tokens=config.max_tokens, trace_path=config.trace_path,
                 routing_turns=config.routing_turns, follow_up_margin=config.follow_up_margin,
                 shadow_share=config.shadow_share, shadow_budget_usd=config.shadow_budget_usd,
@@ -104,9 +105,10 @@ def _prefill_probe(config: RouterSettings, router_file: Path | None, local_id: s
             if config.prefill_probe:
                 raise
             why = str(exc).rstrip(".")
-    if config.prefill_probe or config.offload_by_cost:
-        raise ConfigurationError(f"The prefill probe cannot run here: {why}. Drop prefill_probe and "
-                                 "offload_by_cost (--prefill-probe, --offload-by-cost), or use the shipped router.")
+    if config.prefill_probe or config.offload_by_cost or config.quality_target is not None:
+        raise ConfigurationError(f"The prefill probe cannot run here: {why}. Drop prefill_probe, offload_by_cost "
+                                 "and quality_target (--prefill-probe, --offload-by-cost, --quality-target), or use "
+                                 "the shipped router.")
     log.info("the prefill probe is off: %s", why)
     return None, None
 

@@ -24,7 +24,7 @@ from .. import defaults
 from ..backends.completions import Usage
 from ..errors import ConfigurationError
 
-SHARE_TOLERANCE = 0.02  # how far a band may move the calibration rows' cloud share when a share is the target
+SHARE_TOLERANCE = 0.02  # how far a band may move the calibration rows' cloud share (or quality) from its target
 _GRID = np.linspace(0.0, 1.0, 21)  # the band's candidate ends, as quantiles of the calibration router scores
 
 
@@ -49,11 +49,27 @@ class DecisionPrices:
 @dataclass(frozen=True)
 class CalibrationRows:
     """The policy's calibration rows: router score, combined score (a calibrated P(only the strong answer is
-    right)) and the prompt's length in local tokens."""
+    right)), the prompt's length in local tokens and, where known, whether only the strong answer was right."""
 
     router: np.ndarray
     combined: np.ndarray
     tokens: np.ndarray
+    better: np.ndarray | None = None
+
+    def threshold_for_quality(self, quality: float) -> float:
+        """The highest threshold on the combined score that sends the cloud ``quality`` of the rows where only the
+        strong answer was right (the fewest queries offloaded for that share of what the cloud adds)."""
+        if self.better is None or not self.better.any():
+            raise ConfigurationError("A quality target needs calibration rows with outcomes; rebuild the policy "
+                                     "with models/probes/build_state.py.")
+        if not 0.0 < quality <= 1.0:
+            raise ConfigurationError(f"quality_target is a share in (0, 1], not {quality!r}.")
+        gains = np.sort(self.combined[self.better])[::-1]
+        return float(gains[max(math.ceil(quality * len(gains) - 1e-9) - 1, 0)])
+
+    def quality(self, offloaded: np.ndarray) -> np.ndarray:
+        """The share of the rows where only the strong answer was right that ``offloaded`` (rows last) sends out."""
+        return (offloaded & self.better).sum(-1) / max(int(self.better.sum()), 1)
 
 
 @dataclass(frozen=True)
@@ -149,20 +165,24 @@ class Cascade:
         extra = float(self.cloud_usd(prompt_tokens, max_tokens)) + self._route_usd()
         return min(max(extra / self.prices.wrong_answer_usd, 0.0), 1.0)
 
-    def band(self, threshold: float, max_tokens: int, *, keep_share: bool) -> ProbeBand:
+    def band(self, threshold: float, max_tokens: int, *, keep: str | None) -> ProbeBand:
         """The band of least expected cost on the calibration rows when the probe's combined score offloads at
-        ``threshold``; with ``keep_share`` only bands that keep the rows' cloud share within ``SHARE_TOLERANCE``
-        of probing every row (so a calibrated share stays what it was calibrated for)."""
+        ``threshold``. ``keep="share"`` allows only bands that keep the rows' cloud share within
+        ``SHARE_TOLERANCE`` of probing every row (so a calibrated share stays what it was calibrated for);
+        ``keep="quality"`` only bands that send out at most ``SHARE_TOLERANCE`` less of the rows only the cloud
+        answers right, and at most that much more of all rows; None: any band."""
+        if keep not in (None, "share", "quality"):
+            raise ValueError(f"keep is 'share', 'quality' or None, not {keep!r}")
         m = self.meter.snapshot()
         measured = (None if v is None else float(f"{v:.2g}") for v in m.values())  # two significant digits
-        key = (round(threshold, 3), keep_share, max_tokens, *measured)
+        key = (round(threshold, 3), keep, max_tokens, *measured)
         if key not in self._cache:
             if len(self._cache) > 256:
                 self._cache.clear()
-            self._cache[key] = self._cheapest(threshold, max_tokens, keep_share, m)
+            self._cache[key] = self._cheapest(threshold, max_tokens, keep, m)
         return self._cache[key]
 
-    def _cheapest(self, threshold: float, max_tokens: int, keep_share: bool, m: dict) -> ProbeBand:
+    def _cheapest(self, threshold: float, max_tokens: int, keep: str | None, m: dict) -> ProbeBand:
         rows, p = self.rows, self.prices
         r = rows.router[None, None, :]
         cloud = np.asarray(self.cloud_usd(rows.tokens, max_tokens)) + self._route_usd()
@@ -176,8 +196,12 @@ class Cascade:
         probed, offload = routes(r, rows.combined, threshold, lo, hi)
         cost = (np.where(offload, cloud, worse) + probed * np.where(offload, stopped_usd, kept_usd)).mean(-1)
         allowed = lo[..., 0] <= hi[..., 0]
-        if keep_share:
-            allowed &= np.abs(offload.mean(-1) - (rows.combined >= threshold).mean()) <= SHARE_TOLERANCE
+        every = rows.combined >= threshold  # the probe on every row
+        if keep == "quality" and rows.better is not None:  # as much quality, for no more offloaded
+            allowed &= (rows.quality(offload) >= rows.quality(every) - SHARE_TOLERANCE) & \
+                (offload.mean(-1) <= every.mean() + SHARE_TOLERANCE)
+        elif keep is not None:
+            allowed &= np.abs(offload.mean(-1) - every.mean()) <= SHARE_TOLERANCE
         share_probed = probed.mean(-1)
         cost = np.where(allowed, cost, np.inf)
         # the cheapest band; on equal cost (to a millionth of a cent) the one probing most rows, then the widest

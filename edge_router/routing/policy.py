@@ -60,7 +60,12 @@ class CombinationPolicy:
         """The calibration rows with their combined scores."""
         rows = np.asarray([r[:2] for r in self.calibration_rows], dtype=float).reshape(-1, 2)
         combined = np.asarray([self.score(r, p) for r, p in rows])
-        return CalibrationRows(rows[:, 0], combined, np.asarray([r[3] for r in self.calibration_rows], dtype=float))
+        return CalibrationRows(rows[:, 0], combined, np.asarray([r[3] for r in self.calibration_rows], dtype=float),
+                               np.asarray([r[2] for r in self.calibration_rows], dtype=bool))
+
+    def threshold_for_quality(self, quality: float) -> float:
+        """The threshold that sends the cloud ``quality`` of the calibration rows only it answered right."""
+        return self.calibration().threshold_for_quality(quality)
 
     def threshold_for_share(self, share: float) -> float:
         key = min(self.thresholds, key=lambda k: abs(float(k) - share))

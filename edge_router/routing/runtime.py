@@ -92,6 +92,7 @@ class EdgeRouter:
         threshold: float | None = None,
         cloud_share: float | None = None,
         budget_window: int | None = None,
+        quality_target: float | None = None,
         gate: UncertaintyGate | None = None,
         max_tokens: int = defaults.MAX_TOKENS,
         trace_path: str | os.PathLike | None = None,
@@ -118,8 +119,9 @@ class EdgeRouter:
         self.store = store if store is None or isinstance(store, DecisionStore) else DecisionStore(store)
         self.base_router = router
         router = learned.active(self.store, router)  # the version learned from this app's feedback, if adopted
-        self._threshold_args = {"threshold": threshold, "cloud_share": cloud_share, "budget_window": budget_window}
-        # With the prefill probe, threshold and cloud_share apply to the combined score.
+        self._threshold_args = {"threshold": threshold, "cloud_share": cloud_share, "budget_window": budget_window,
+                                "quality_target": quality_target}
+        # With the prefill probe, threshold, cloud_share and quality_target apply to the combined score.
         self.policy = ThresholdPolicy(combination or router, **self._threshold_args)
         self.state_probe, self.combination = state_probe, combination
         self.cascade, self.offload_by_cost = cascade, offload_by_cost

@@ -255,7 +255,9 @@ class PrefillProbe:
         router_score = query.scores.get(TrainedRouter.name)
         if self.cascade is None or router_score is None:
             return None
-        band = self.cascade.band(threshold, query.max_tokens, keep_share=not self.by_cost)
+        keep = (None if self.by_cost else
+                "quality" if self.policy.quality_target is not None and query.cloud_share is None else "share")
+        band = self.cascade.band(threshold, query.max_tokens, keep=keep)
         chosen = band.route_without_probe(router_score)
         if chosen is None:
             return None

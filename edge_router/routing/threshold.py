@@ -1,4 +1,5 @@
-"""Which router threshold applies to a query: fixed, calibrated for a cloud share, or following an online budget.
+"""Which router threshold applies to a query: fixed, calibrated for a cloud share or a quality, or following an
+online budget.
 
 One object owns the rule and its checks, so the router, the CLI and the server cannot disagree on it: a per-call
 cloud share wins, then the online budget, then the fixed (or calibrated) threshold. Given neither a threshold nor a
@@ -23,16 +24,25 @@ class _Calibrated(Protocol):
 
 
 class ThresholdPolicy:
-    """The router's offload threshold. ``threshold`` and ``cloud_share`` exclude each other; ``cloud_share`` needs a
-    calibrated ``router``; ``budget_window`` keeps ``cloud_share`` over the last N decisions."""
+    """The router's offload threshold. ``threshold``, ``cloud_share`` and ``quality_target`` exclude each other;
+    ``cloud_share`` needs a calibrated ``router``, ``quality_target`` one with calibration outcomes (the prefill
+    probe's policy); ``budget_window`` keeps ``cloud_share`` over the last N decisions."""
 
     def __init__(self, router: _Calibrated | None, *, threshold: float | None = None,
-                 cloud_share: float | None = None, budget_window: int | None = None):
+                 cloud_share: float | None = None, budget_window: int | None = None,
+                 quality_target: float | None = None):
         check(router_present=router is not None, threshold=threshold, cloud_share=cloud_share,
-              budget_window=budget_window)
-        self._router = router
+              budget_window=budget_window, quality_target=quality_target)
+        self._router, self.quality_target = router, quality_target
         self.source = "given"
-        if cloud_share is not None:
+        if quality_target is not None:
+            if not hasattr(router, "threshold_for_quality"):
+                raise ConfigurationError("quality_target is read from the prefill probe's calibration rows; this "
+                                         "decision has no prefill probe (give cloud_share or threshold instead).")
+            threshold = router.threshold_for_quality(quality_target)
+            self.source = (f"calibrated to send the cloud {quality_target:.0%} of the calibration queries only it "
+                           "answered right")
+        elif cloud_share is not None:
             threshold = router.threshold_for_share(defaults.check_cloud_share(cloud_share))
             self.source = f"calibrated for a {cloud_share:.0%} cloud share"
         elif threshold is None and router is not None:
@@ -64,10 +74,20 @@ class ThresholdPolicy:
 
 
 def check(*, router_present: bool, threshold: float | None, cloud_share: float | None,
-          budget_window: int | None) -> None:
+          budget_window: int | None, quality_target: float | None = None) -> None:
     """Refuse threshold settings that cannot work together, before any model loads."""
     if threshold is not None and cloud_share is not None:
         raise ConfigurationError("give either a threshold or a target cloud_share, not both.")
+    if quality_target is not None:
+        if threshold is not None or cloud_share is not None or budget_window is not None:
+            raise ConfigurationError("quality_target sets the threshold: leave threshold, cloud_share and "
+                                     "budget_window unset, or drop quality_target.")
+        if isinstance(quality_target, bool) or not isinstance(quality_target, (int, float)) \
+                or not 0.0 < quality_target <= 1.0:
+            raise ConfigurationError(f"quality_target is a share in (0, 1] of the queries only the cloud answers "
+                                     f"right, not {quality_target!r}.")
+        if not router_present:
+            raise ConfigurationError("quality_target needs the trained router with the prefill probe.")
     if threshold is not None and not router_present:
         raise ConfigurationError("threshold sets the trained router's offload score; there is no router "
                                  "(the gate's is gate_threshold).")
