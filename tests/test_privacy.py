@@ -74,6 +74,30 @@ def test_numbers_that_are_not_phones(text):
     assert "PHONE" not in types_in(text)
 
 
+@pytest.mark.parametrize("text, address", [
+    ("Send it to Hauptstraße 5  Apt. 3  BERLIN  Germany 10115 by Friday.",
+     "Hauptstraße 5  Apt. 3  BERLIN  Germany 10115"),                       # unit, town, country, postal code
+    ("Our office: 742 Evergreen Terrace, Springfield, OR 97403.", "742 Evergreen Terrace, Springfield, OR 97403"),
+    ("Koskikatu 25, 00100 Helsinki, Finland", "Koskikatu 25, 00100 Helsinki"),  # the town after its postal code
+    ("Write to 10 Downing Street, London SW1A 2AA.", "10 Downing Street, London SW1A 2AA"),
+    ("I live at 12 Main Street, Bob said hi", "12 Main Street"),  # a place alone after it is not taken
+    ("Ship to 5 Main St, Box 12, call 555 1234 later", "5 Main St, Box 12"),  # nor a phone number
+])
+def test_a_street_address_takes_the_rest_of_its_envelope(text, address):
+    found = [text[e.start:e.end] for e in detect(text) if e.type == "STREET_ADDRESS"]
+    assert found == [address]
+
+
+def test_a_town_in_an_address_is_not_taken_for_a_name():
+    from edge_router.privacy.detectors import Entity, with_address_tails
+
+    text = "Ship to Hauptstraße 5, 10115 Berlin today, Anna"
+    tagged = [Entity("STREET_ADDRESS", 8, 21), Entity("ORGANIZATION", 29, 35), Entity("PERSON", 43, 47)]
+    found = with_address_tails(text, tagged)
+    assert [(e.type, text[e.start:e.end]) for e in found] == [("STREET_ADDRESS", "Hauptstraße 5, 10115 Berlin"),
+                                                              ("PERSON", "Anna")]
+
+
 def _router(cloud=None, local=None, **kwargs) -> EdgeRouter:
     return EdgeRouter(local=local or FakeLocal(n_ctx=50), cloud=cloud or FakeCloud(), router=FakeRouter(),
                       embedder=FakeEmbedder(), max_tokens=10, **kwargs)

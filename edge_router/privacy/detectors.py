@@ -80,6 +80,37 @@ _MILITARY = re.compile(  # "PSC 0413, Box 8144 APO AA 42323", "Unit 4719 Box 739
 _POSTAL_LINE = re.compile(  # "…, Springfield, IL 62704", "…, 75008 Paris"
     r"\b\d{1,6}\s+[A-Z][\w'.-]*(?:\s+[A-Z][\w'.-]*){0,4},?\s*\n?\s*[A-Z][\w .'-]+,\s*[A-Z]{2}\s+\d{5}(?:-\d{4})?\b")
 
+_PLACE_WORD = r"[^\W\d_](?:[^\W\d_'’()-]|\.(?=[^\W\d_]))*(?!\w)"  # "Graz", "St.Gallen", "Kędzierzyn-Koźle"
+_ENVELOPE_PART = re.compile(  # what may follow a street on an envelope: a unit or box, a place, a postal code
+    r"(?:[ \t]*[,>;\n][ \t]*|[ \t]+)(?:"
+    r"(?P<unit>(?:[Aa]pt|[Aa]partment|[Ss]uite|Ste|[Uu]nit|[Ff]lat|[Ff]loor|Fl|[Rr]oom|P\.?\s?O\.?\s?[Bb]ox|[Bb]ox|#)"
+    r"\.?\s*[\w-]{1,6}\b)"
+    r"|(?P<postcode>(?:\d{4,5}(?:-\d{3,4})?|\d{2}-\d{3}|\d{3}[ ]\d{2}|[A-Z]{1,2}\d[A-Z\d]?[ ]?\d[A-Z]{2})(?![\w-]))"
+    rf"|(?P<place>{_PLACE_WORD}(?:[ \t]{_PLACE_WORD}){{0,3}}))")
+_ENVELOPE_PARTS = 8  # the most parts an address's tail may take
+
+
+def address_end(text: str, end: int) -> int:
+    """Where the street address ending at ``end`` really ends: over the units, places and postal code that follow
+    it on its envelope ("… Suite 170  Graz  Austria 8010", "…, 10115 Berlin"), when that tail ends in a unit, a
+    postal code or the capitalised town right after one (a place alone after a street may start the next
+    clause)."""
+    last, position, after_postcode = end, end, False
+    for _ in range(_ENVELOPE_PARTS):
+        m = _ENVELOPE_PART.match(text, position)
+        if m is None:
+            break
+        position = m.end()
+        if m.group("unit") or m.group("postcode"):
+            last = position
+        elif after_postcode:  # the town: the capitalised words that open the place
+            for word in re.finditer(r"\S+", m.group("place")):
+                if not word.group()[0].isupper():
+                    break
+                last = m.start("place") + word.end()
+        after_postcode = bool(m.group("postcode"))
+    return last
+
 
 def _luhn(digits: str) -> bool:
     total = 0
@@ -259,7 +290,7 @@ def detect(text: str, types: tuple[str, ...] | None = None) -> list[Entity]:
     """Every entity of ``types`` (default: all) in ``text``, overlaps resolved (the earlier type in ``DETECTORS``
     wins, then the longer span), sorted by position."""
     found = [e for name, detector in DETECTORS.items() if types is None or name in types for e in detector(text)]
-    return without_overlaps(found, precedence)
+    return with_address_tails(text, without_overlaps(found, precedence))
 
 
 _RANK = {name: i for i, name in enumerate(DETECTORS)}
@@ -269,6 +300,21 @@ def precedence(entity: Entity) -> tuple[int, int, int]:
     """Which of two overlapping entities stays: a type earlier in ``DETECTORS`` (checksum- and grammar-validated
     first; types no pattern finds after them), then the longer span, then the earlier."""
     return _RANK.get(entity.type, len(_RANK)), -(entity.end - entity.start), entity.start
+
+
+def with_address_tails(text: str, entities: list[Entity]) -> list[Entity]:
+    """``entities`` (overlaps resolved) with each street address taken over its envelope's tail
+    (``address_end``): a name there (the tagger's, a type no pattern finds) is dropped, as a town is nobody's
+    name; a tail that reaches any other entity is not taken."""
+    out = list(entities)
+    for address in [e for e in out if e.type == "STREET_ADDRESS"]:
+        if not any(e is address for e in out):
+            continue  # in the tail of an address before it
+        end = address_end(text, address.end)
+        inside = [e for e in out if e is not address and e.start < end and e.end > address.end]
+        if end > address.end and all(e.type not in DETECTORS for e in inside):
+            out = [Entity(address.type, address.start, end) if e is address else e for e in out if e not in inside]
+    return out
 
 
 def without_overlaps(entities: list[Entity], precedence: Callable[[Entity], Any] | None = None) -> list[Entity]:

@@ -4,9 +4,11 @@
 uses the tagger, every name and street address the tagger finds (names are reported even where they do not
 trigger the policy; ``PrivacyPolicy.types`` says which do). Overlaps are resolved as ``detect`` resolves them
 (``detectors.precedence``: the validated pattern types first); spans of one type that overlap are merged, so a
-value found by both is covered whole. The tagger reads the token states of the router's own encoder pass where
-the caller has them, else it makes a pass of its encoder (the router's embedder when it is the encoder the
-tagger was trained on, else the default one) and remembers the spans for the next turns of a conversation.
+value found by both is covered whole, and a street address takes the units, places and postal code after it on
+its envelope (``detectors.with_address_tails``), so a city there is not taken for a name. The tagger reads the token
+states of the router's own encoder pass where the caller has them, else it makes a pass of its encoder (the
+router's embedder when it is the encoder the tagger was trained on, else the default one) and remembers the spans
+for the next turns of a conversation.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import threading
 from collections import OrderedDict
 from typing import Any
 
-from .detectors import Entity, detect, precedence, without_overlaps
+from .detectors import Entity, detect, precedence, with_address_tails, without_overlaps
 from .name_tagger import NameTagger
 from .policy import PrivacyPolicy
 
@@ -65,7 +67,7 @@ class Scanner:
         found = detect(text, self.policy.pattern_types)
         if self.policy.tagger:
             found += self._names(text, first, reuse)
-        return without_overlaps(_merged(found), precedence)
+        return with_address_tails(text, without_overlaps(_merged(found), precedence))
 
     def _names(self, text: str, first: Any, reuse: bool) -> list[Entity]:
         embedder, tagger = self._parts()
