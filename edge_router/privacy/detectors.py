@@ -37,7 +37,7 @@ class Entity:
 
 
 _EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}(?![\w-])")
-_CARD = re.compile(r"(?<![\d-])(?:\d[ -]?){11,18}\d(?![\d-])")
+_CARD = re.compile(r"(?<![\d+-])(?:\d[ -]?){11,18}\d(?![\d-])")
 _IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?\b", re.IGNORECASE)
 _SSN = re.compile(r"(?<![\d-])(\d{3})([- ]?)(\d{2})\2(\d{4})(?![\d-])")
 _IPV4 = re.compile(r"(?<![\d.])(?:\d{1,3}\.){3}\d{1,3}(?![\d.])")
@@ -222,7 +222,7 @@ _PHONE_SHAPED = re.compile(r"(?<![\w+])(?:\+\d{1,3}[\s.-]?)?(?:\(\d{1,4}\)[\s.-]
 _DIGIT_RUN = re.compile(r"(?<![\w+])(?:\(?\+\d{1,3}\)?[\s.-]?)?(?:\(\d{1,4}\)[\s.-]?)?\d{7,15}(?!\w)")
 # Shapes that are phone numbers wherever they stand: the North American grouping (3-3-4, an extension allowed),
 # 8 to 12 digits in three to five groups of two to four (a date is not one), and an international number written
-# with its "+" that ``phonenumbers`` finds possible, valid or not.
+# with its "+" and a country calling code, 8 to 15 digits ("(0)" for the trunk prefix allowed).
 _NANP = re.compile(r"(?<![\w+.])(?:\+?1[\s.-]?)?(?:\(\d{3}\)\s?|\d{3}[\s.-])\d{3}[\s.-]\d{4}"
                    r"(?:\s*(?:x|ext\.?)\s*\d{1,5})?(?![\w.]\d|\w)")
 _GROUPED = re.compile(r"(?<![\w.,+/-])\(?\d{2,4}\)?(?:[ -]\d{2,4}){2,4}(?![\w.,/%-]?\d)(?![\w%])")
@@ -243,8 +243,8 @@ def _cued_phones(text: str) -> Iterator[Entity]:
 
 
 def _shaped_phones(text: str) -> Iterator[Entity]:
-    """North American and other digit groupings, and "+" numbers ``phonenumbers`` finds possible (fictional
-    numbers included)."""
+    """North American and other digit groupings, and "+" numbers with a country calling code (fictional numbers
+    included)."""
     for m in _NANP.finditer(text):
         yield Entity("PHONE", m.start(), m.end())
     for m in _GROUPED.finditer(text):
@@ -253,11 +253,10 @@ def _shaped_phones(text: str) -> Iterator[Entity]:
     import phonenumbers
 
     for m in _INTERNATIONAL.finditer(text):
-        try:
-            number = phonenumbers.parse(m.group().replace("(", "").replace(")", ""), None)
-        except phonenumbers.NumberParseException:
-            continue
-        if phonenumbers.is_possible_number(number):
+        digits = re.sub(r"\D", "", m.group().replace("(0)", ""))
+        code = next((int(digits[:n]) for n in (1, 2, 3) if phonenumbers.region_code_for_country_code(
+            int(digits[:n])) != "ZZ"), None)
+        if code is not None and 8 <= len(digits) <= 15:
             yield Entity("PHONE", m.start(), m.end())
 
 
