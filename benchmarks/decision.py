@@ -292,6 +292,33 @@ def targets(results: list[dict], card: dict) -> list[str]:
     return lines
 
 
+def in_domain_lines(card: dict) -> list[str]:
+    """The GSM8K-only cross-fit of ``build_state.gsm8k_in_domain``: why the probe cannot pick GSM8K's gains."""
+    d = card.get("gsm8k_in_domain")
+    if not d or not d["layers"]:
+        return []
+    rows = [(layer, v) for layer, v in d["layers"].items() if "local wrong ranks strong better" in v]
+    lines = ["## Why GSM8K is missed", "",
+             f"A probe cross-fitted (5 folds) on the GSM8K training answers alone ({d['rows']['local wrong']:,} "
+             f"answered by the local model, {d['rows']['strong better']:,} by both; the strong side better on "
+             f"{pct(d['strong_better_share'])}), on the local model's last-token state; AUROC:", "",
+             "| layer | local wrong | strong better | the \"local wrong\" score, ranking strong better |",
+             "|---|---|---|---|"]
+    lines += [f"| {layer} | {fmt(v['local wrong'])} | {fmt(v['strong better'])} | "
+              f"{fmt(v['local wrong ranks strong better'])} |" for layer, v in rows]
+    def span(key: str) -> str:
+        return f"{fmt(min(v[key] for _, v in rows))}–{fmt(max(v[key] for _, v in rows))}"
+    if rows and max(v["strong better"] for _, v in rows) < 0.6 \
+            and max(v["local wrong ranks strong better"] for _, v in rows) < 0.5:
+        lines += ["", f"In its own domain the local state tells when the small model fails ({span('local wrong')}) "
+                  f"but hardly when only the strong one succeeds ({span('strong better')}), and the failures it "
+                  f"finds rank that target at {span('local wrong ranks strong better')}: the questions the 0.5B "
+                  "gets wrong are mostly those the 1.5B gets wrong too. What offloading gains on GSM8K comes from "
+                  "the questions only the strong side answers, which nothing measured before generation here picks "
+                  "out."]
+    return [*lines, ""]
+
+
 def main() -> int:
     card = json.loads(CARD.read_text(encoding="utf-8")) if CARD.is_file() else {}
     confidence = _json("confidence.json")
@@ -321,7 +348,7 @@ def main() -> int:
              "Offloading by cost (`--offload-by-cost`) sets each query's threshold from the cloud's "
              "token prices and the answer times the meter measures online: here the cloud's time is set, the local "
              "answer's is the benchmark's mean answer length at the measured decode rate (`local_models.json`).", "",
-             *cascade_tables(results),
+             *cascade_tables(results), *in_domain_lines(card),
              *[line for target, trials in card.get("trials", {}).items() for line in (
                  f"## The prefill probe for \"{target}\", by layer and pooling", "",
                  f"Trained on the train split ({card['rows'][target]['train']} rows), L2 and layer chosen on the "

@@ -62,6 +62,7 @@ L2 = (10.0, 100.0, 1000.0)
 POOLINGS = ("last", "mean")
 SOURCES = ("labels", "labels-plain", "gsm8k-train")  # the training rows' kinds, reported apart on the test split
 LAYER_TOLERANCE = 0.01  # calibration AUROC an earlier (cheaper) layer may give up
+IN_DOMAIN_LAYERS = (4, 10, 16, 22)  # the layers the GSM8K-only cross-fit reports
 
 
 def training_rows() -> dict[str, dict[str, tuple[str, bool]]]:
@@ -176,6 +177,37 @@ def layer_trials(store, info: dict, outcome_info: dict) -> list[dict]:
     return trials
 
 
+def gsm8k_in_domain(store, rows: dict, folds: int = 5) -> dict:
+    """What the local model's state says of GSM8K on its own training answers, cross-fitted on them alone (per
+    layer, last token): AUROC for "local wrong", for "strong better" (rows with a strong side), and how the
+    "local wrong" score ranks "strong better" (a question the small model fails is often one the strong one fails
+    too). The evaluation outcomes are not read."""
+    wrong = {k: v[1] for k, v in rows["local wrong"].items() if k.startswith("gsm8k-train/")}
+    better = {k: v[1] for k, v in rows["strong better"].items() if k.startswith("gsm8k-train/")}
+    keys, states = store.load(pooling="last", layers=list(IN_DOMAIN_LAYERS))
+    index = {k: i for i, k in enumerate(keys)}
+    out = {"rows": {"local wrong": len(wrong), "strong better": len(better)},
+           "strong_better_share": float(np.mean(list(better.values()))) if better else None, "layers": {}}
+    for j, layer in enumerate(IN_DOMAIN_LAYERS):
+        scores = {}
+        for target, labels in (("local wrong", wrong), ("strong better", better)):
+            if len(set(labels.values())) < 2:
+                continue
+            ks = sorted(labels)
+            x, y = states[[index[k] for k in ks], j], np.array([labels[k] for k in ks])
+            fold = np.random.default_rng(0).integers(0, folds, len(ks))
+            s = np.zeros(len(ks))
+            for f in range(folds):
+                s[fold == f] = fit_logistic(x[fold != f], y[fold != f], l2=1000.0).score(x[fold == f])
+            scores[target] = dict(zip(ks, s))
+            out["layers"].setdefault(str(layer), {})[target] = auroc(s, y)
+        if len(scores) == 2:
+            ks = sorted(better)
+            out["layers"][str(layer)]["local wrong ranks strong better"] = auroc(
+                np.array([scores["local wrong"][k] for k in ks]), [better[k] for k in ks])
+    return out
+
+
 def probe_of(trial: dict, store, info: dict) -> tuple[StateProbe, list[str], np.ndarray]:
     """The chosen trial as a ``StateProbe`` (thresholds from its calibration scores), and its score of every key."""
     fit = trial["_fit"]
@@ -255,6 +287,7 @@ def main() -> int:
             "rows": {t: {s: sum(v[0] == s for v in rows[t].values()) for s in ("train", "calibration", "test")}
                      for t in TARGETS},
             "router_alone": router_alone, "ships": best if ships else None,
+            "gsm8k_in_domain": gsm8k_in_domain(store, rows),
             "candidates": {t: {"layer": c["trial"]["layer"], "pooling": c["trial"]["pooling"],
                                "probe": {k: v for k, v in c["trial"].items() if not k.startswith("_")},
                                "policy": {k: v for k, v in c["policy"].items() if not k.startswith("_")},
