@@ -292,6 +292,15 @@ def targets(results: list[dict], card: dict) -> list[str]:
     return lines
 
 
+def memory_lines() -> list[str]:
+    reader_mb = _json("decision_timing.json").get("reader_mb")
+    if reader_mb is None:
+        return []
+    return [f"The prefill probe reads the state in a llama.cpp context of its own, created on the first read: it adds "
+            f"{fmt(reader_mb, 0)} MB resident (its KV cache and buffers at the local model's context size; the "
+            "weights are shared), measured by `decision_timing.py`.", ""]
+
+
 def in_domain_lines(card: dict) -> list[str]:
     """The GSM8K-only cross-fit of ``build_state.gsm8k_in_domain``: why the probe cannot pick GSM8K's gains."""
     d = card.get("gsm8k_in_domain")
@@ -333,6 +342,7 @@ def main() -> int:
              "MMLU outcomes (Qwen2.5-Coder-0.5B on the device, the 1.5B as the cloud), never trained on; random is "
              f"the mean of {SEEDS} seeds.", "", "## Targets", "", *targets(results, card), "",
              "## Each signal: what it costs, how well it ranks", "", *signals_table(card, confidence), "",
+             *memory_lines(),
              "## The system at each cloud share", "", *pair_tables(results),
              "## The cascade: when the probe runs, and offloading by cost", "",
              "The probe's stage runs the probe only where the router's score lies in the band of least expected cost "

@@ -8,7 +8,9 @@ For prompts of 32, 64 and 128 tokens (GSM8K training questions, cut), each measu
   its layer inside the prefill, as the decision does, and not stopping), the probe's score included;
 - ``answer_after_probe``: the first token of the answer right after the probe handed its cache over;
 - ``probe_early``: the read of a prompt the probe sends away: stopped at the probe's layer, scored;
-- ``answer_64``: a 64-token greedy answer without the probe (what a kept prompt costs anyway).
+- ``answer_64``: a 64-token greedy answer without the probe (what a kept prompt costs anyway);
+and ``reader_mb``: the resident memory the probe's own llama.cpp context adds (its KV cache and compute buffers;
+the weights are shared), measured once, after an answer has touched the weights.
 
     python benchmarks/decision_timing.py [--reps 5] [--threads 2]
 """
@@ -16,6 +18,7 @@ For prompts of 32, 64 and 128 tokens (GSM8K training questions, cut), each measu
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import time
@@ -43,6 +46,11 @@ def prompt_of_length(llm: LocalLLM, text: str, tokens: int) -> list[dict]:
     raise ValueError("the text is too short")
 
 
+def resident_mb() -> float:
+    with open("/proc/self/statm") as fh:
+        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1e6
+
+
 def timed(fn) -> float:
     t = time.perf_counter()
     fn()
@@ -60,11 +68,15 @@ def main(argv: list[str] | None = None) -> int:
     layer = probe.layer if probe is not None else 0
     text = " ".join(p.question for p in datasets.load("gsm8k-train", limit=40))
     results = {}
+    llm.chat(prompt_of_length(llm, text, LENGTHS[0]), max_tokens=1)  # the answering context, the weights touched
+    before = resident_mb()
+    llm.prefill_state(prompt_of_length(llm, text, LENGTHS[0]), keep=False)  # the probe's context: created on first use
+    reader_mb = resident_mb() - before
     for length in LENGTHS:
         messages = prompt_of_length(llm, text, length)
         cells: dict[str, list[float]] = {"plain_prefill": [], "probe": [], "answer_after_probe": [], "probe_early": [],
                                          "answer_64": []}
-        llm.prefill_state(messages, keep=False)  # warm-up: the probe's context is created on first use
+        llm.prefill_state(messages, keep=False)  # warm-up
         for _ in range(args.reps):
             llm.clear_cache()
             cells["plain_prefill"].append(timed(lambda: llm.chat(messages, max_tokens=1)))
@@ -86,7 +98,8 @@ def main(argv: list[str] | None = None) -> int:
                                 **{k: statistics.median(v) for k, v in cells.items()}}
         print(length, results[str(length)], file=sys.stderr, flush=True)
     write_json({"environment": environment.describe(), "reps": args.reps, "model": llm.id,
-                "probe": str(probe_path) if probe_path else None, "ms_median": results},
+                "probe": str(probe_path) if probe_path else None, "reader_mb": round(reader_mb, 1),
+                "ms_median": results},
                RESULTS / "decision_timing.json")
     return 0
 
