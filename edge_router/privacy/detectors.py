@@ -254,9 +254,8 @@ def _shaped_phones(text: str) -> Iterator[Entity]:
 
     for m in _INTERNATIONAL.finditer(text):
         digits = re.sub(r"\D", "", m.group().replace("(0)", ""))
-        code = next((int(digits[:n]) for n in (1, 2, 3) if phonenumbers.region_code_for_country_code(
-            int(digits[:n])) != "ZZ"), None)
-        if code is not None and 8 <= len(digits) <= 15:
+        calling_code = any(phonenumbers.region_code_for_country_code(int(digits[:n])) != "ZZ" for n in (1, 2, 3))
+        if calling_code and 8 <= len(digits) <= 15:
             yield Entity("PHONE", m.start(), m.end())
 
 
