@@ -348,3 +348,21 @@ def test_the_prefill_probe_is_on_by_default_only_where_its_policy_fits(tmp_path,
         _prefill_probe(RouterSettings(prefill_probe=True), router_file, "another-model", cloud)
     with pytest.raises(ConfigurationError, match="offload_by_cost"):
         _prefill_probe(RouterSettings(offload_by_cost=True), own, local_id, cloud)
+
+
+@pytest.mark.real_models
+def test_the_default_decision_from_many_threads_answers_each_prompt_from_its_own_prefill(cloud_server):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from edge_router import CloudLLM
+
+    cloud = CloudLLM(base_url=cloud_server.base_url, model="m", max_retries=0)
+    questions = {"What is the capital of France?": "paris", "What is 12 + 7?": "19"}
+    with EdgeRouter.from_defaults(cloud=cloud, cloud_from_env=False, max_tokens=16) as router:  # greedy
+        assert router.mode == "router+prefill-probe"
+        asked = list(questions) * 4
+        with ThreadPoolExecutor(4) as pool:
+            answers = list(pool.map(router.chat, asked))
+    for question, answer in zip(asked, answers):
+        assert answer.route == LOCAL and answer.decision.state_score is not None, answer.decision.reason
+        assert questions[question] in answer.text.lower(), (question, answer.text)
