@@ -240,3 +240,22 @@ def test_the_shipped_policy_reads_a_quality_target_from_its_calibration_rows():
     half, most = policy.threshold_for_quality(0.5), policy.threshold_for_quality(0.9)
     assert 0.0 < most < half < 1.0
     assert (rows.combined >= most).mean() > (rows.combined >= half).mean()
+
+
+def test_offloading_by_cost_holds_the_answer_check_to_the_price_threshold():
+    from test_answer_check import CheckedLocal, _probe
+
+    from edge_router.uncertainty.answer_check import AnswerCheck
+
+    probe, policy = _probe_and_policy(FakeLocal.id)
+    cascade = Cascade(_band_rows(), DecisionPrices(wrong_answer_usd=0.001, device_second_usd=0.0,
+                                                   wait_second_usd=0.0), CostMeter(2.0, 10.0), Prices(2.5, 10.0))
+
+    def router(by_cost: bool) -> EdgeRouter:
+        return EdgeRouter(local=CheckedLocal(logprob=-0.05), cloud=FakeCloud(), router=FakeRouter(),
+                          embedder=FakeEmbedder(), max_tokens=10, state_probe=probe, combination=policy,
+                          cascade=cascade, offload_by_cost=by_cost, answer_check=AnswerCheck(_probe(), 0.99))
+    priced = router(True).chat("hi").decision
+    assert priced.check_score is not None and priced.check_threshold == pytest.approx(priced.threshold)
+    assert priced.check_threshold < 0.99, "the price threshold, not the check's own"
+    assert router(False).chat("hi").decision.check_threshold == 0.99

@@ -18,6 +18,7 @@ import logging
 import os
 import time
 import warnings
+from dataclasses import replace
 from typing import Any, Sequence
 
 from .. import defaults, settings
@@ -360,10 +361,18 @@ class EdgeRouter:
         decision, query = self._decide(messages, force, max_tokens, cloud_share, privacy, endpoint)
         return self._stream(query.messages, decision, max_tokens, sampling, query)
 
+    def _check_for(self, decision: Decision) -> checking.AnswerCheck | None:
+        """The answer check as ``decision`` uses it: offloading by cost, at the decision's price threshold (its
+        P(local answer wrong) taken for P(only the cloud answer right))."""
+        if self.answer_check is None or not self.offload_by_cost or decision.threshold is None:
+            return self.answer_check
+        return replace(self.answer_check, threshold=decision.threshold)
+
     def _stream(self, messages: Messages, decision: Decision, max_tokens: int, sampling: Sampling | None,
                 query: Query) -> AnswerStream:
-        return AnswerStream(self.routes, messages, decision, max_tokens, sampling, answer_check=self.answer_check,
-                            embedder=self.embedder, query_vector=query.vector, cloud_messages=query.cloud_messages,
+        return AnswerStream(self.routes, messages, decision, max_tokens, sampling,
+                            answer_check=self._check_for(decision), embedder=self.embedder,
+                            query_vector=query.vector, cloud_messages=query.cloud_messages,
                             redaction=query.redaction, endpoint=query.endpoint)
 
 
