@@ -199,6 +199,12 @@ def test_the_command_line_options_come_from_the_settings_model(tmp_path, monkeyp
         from_args(args)
     help_text = build_parser()._subparsers._group_actions[0].choices["serve"].format_help()
     assert "--n-gpu-layers" in help_text and "--budget-window" in help_text and "--config" in help_text
+    assert "--no-prefill-probe" in help_text and "--quality-target" in help_text
+    settings = from_args(build_parser().parse_args(["route", "hi", "--quality-target", "0.8"]))
+    assert (settings.quality_target, settings.prefill_probe) == (0.8, None)
+    assert from_args(build_parser().parse_args(["ask", "hi", "--no-prefill-probe"])).prefill_probe is False
+    with pytest.raises(ConfigurationError, match="--quality-target"):
+        from_args(build_parser().parse_args(["route", "hi", "--quality-target", "0.8", "--no-prefill-probe"]))
 
 
 def test_an_app_tests_its_routing_with_the_public_fakes_and_no_model_files():
