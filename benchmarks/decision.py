@@ -276,11 +276,11 @@ def targets(results: list[dict], card: dict) -> list[str]:
                      f"probe at layer {local_wrong['layer']}, {local_wrong['pooling']}) | {fmt(test)} (the label rows"
                      f"{others}) | {'met' if test >= TARGET_AUROC else f'missed by {TARGET_AUROC - test:.3f}'} |")
     timing = _json("decision_timing.json").get("ms_median", {}).get("64")
-    if timing and "probe_early" in timing:
+    if timing and "kept_extra" in timing:
         # A kept prompt's answer needs its prefill anyway: the decision's extra device time is the probe's read
-        # plus the answer's first step after it, less the prefill the answer no longer makes. An offloaded
-        # prompt's read stops at the probe's layer.
-        extra = timing["probe"] + timing["answer_after_probe"] - timing["plain_prefill"]
+        # plus the answer's first step after it, less the prefill the answer no longer makes (the median of the
+        # paired differences). An offloaded prompt's read stops at the probe's layer.
+        extra = timing["kept_extra"]
         kept = extra / timing["answer_64"]
         lines.append(f"| device time deciding ≤ {100 * TARGET_KEPT_SHARE:.0f} % of a kept 64-token prompt's "
                      f"64-token answer | {pct(kept)} ({fmt(extra, 0)} ms) | "

@@ -9,10 +9,12 @@ For prompts of 32, 64 and 128 tokens (GSM8K training questions, cut), each measu
 - ``answer_after_probe``: the first token of the answer right after the probe handed its cache over;
 - ``probe_early``: the read of a prompt the probe sends away: stopped at the probe's layer, scored;
 - ``answer_64``: a 64-token greedy answer without the probe (what a kept prompt costs anyway);
+- ``kept_extra``: per repetition, ``probe + answer_after_probe - plain_prefill`` (the device time a kept prompt's
+  decision adds; paired in one repetition, so the machine's drift between repetitions cancels);
 and ``reader_mb``: the resident memory the probe's own llama.cpp context adds (its KV cache and compute buffers;
 the weights are shared), measured once, after an answer has touched the weights.
 
-    python benchmarks/decision_timing.py [--reps 5] [--threads 2]
+    python benchmarks/decision_timing.py [--reps 10] [--threads 2]
 """
 
 from __future__ import annotations
@@ -59,7 +61,7 @@ def timed(fn) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--reps", type=int, default=5)
+    parser.add_argument("--reps", type=int, default=10)
     parser.add_argument("--threads", type=int, default=None)
     args = parser.parse_args(argv)
     llm = LocalLLM(LOCAL, threads=args.threads)
@@ -75,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     for length in LENGTHS:
         messages = prompt_of_length(llm, text, length)
         cells: dict[str, list[float]] = {"plain_prefill": [], "probe": [], "answer_after_probe": [], "probe_early": [],
-                                         "answer_64": []}
+                                         "answer_64": [], "kept_extra": []}
         llm.prefill_state(messages, keep=False)  # warm-up
         for _ in range(args.reps):
             llm.clear_cache()
@@ -94,6 +96,8 @@ def main(argv: list[str] | None = None) -> int:
             cells["probe_early"].append(timed(lambda: read(True)))
             llm.clear_cache()
             cells["answer_64"].append(timed(lambda: llm.chat(messages, max_tokens=64)))
+            cells["kept_extra"].append(cells["probe"][-1] + cells["answer_after_probe"][-1]
+                                       - cells["plain_prefill"][-1])
         results[str(length)] = {"prompt_tokens": len(llm.prompt_tokens(messages)),
                                 **{k: statistics.median(v) for k, v in cells.items()}}
         print(length, results[str(length)], file=sys.stderr, flush=True)

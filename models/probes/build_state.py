@@ -228,7 +228,7 @@ def probe_cost() -> dict[str, float]:
         return {}
     rows = json.loads(timing.read_text(encoding="utf-8"))["ms_median"].values()
     return {"offloaded_per_token": round(float(np.median([r["probe_early"] / r["prompt_tokens"] for r in rows])), 3),
-            "kept": round(float(np.median([max(r["probe"] - r["plain_prefill"], 0.0) for r in rows])), 1)}
+            "kept": round(float(np.median([max(r["kept_extra"], 0.0) for r in rows])), 1)}
 
 
 def policy_for(keys: list[str], routed: np.ndarray, probe_scores: np.ndarray, info: dict,
