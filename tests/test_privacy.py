@@ -91,6 +91,26 @@ def test_a_street_address_takes_the_rest_of_its_envelope(text, address):
     assert found == [address]
 
 
+@pytest.mark.parametrize("text, address", [
+    ("The bus station is on P.O. Box 104", "P.O. Box 104"),
+    ("Postfach 10 01 23, Berlin", "Postfach 10 01 23"),
+    ("He gave me his address: 049 Langeskov-Centret 83", "049 Langeskov-Centret 83"),  # a street no grammar knows
+    ("My address is Leon and Eyrarodda 66, see you.", "Leon and Eyrarodda 66"),          # to the clause's last number
+    ("She lives at 12 Quux, Springfield.", "12 Quux"),                                   # its one number opens it
+    ("My home address is 12 Quux Gardens, 10115 Berlin.", "12 Quux Gardens, 10115 Berlin"),
+])
+def test_a_post_box_and_an_address_named_as_one(text, address):
+    assert [text[e.start:e.end] for e in detect(text) if e.type == "STREET_ADDRESS"] == [address]
+
+
+@pytest.mark.parametrize("text", [
+    "The memory address is 1000.", "Her email address is 12 characters long.",
+    "The owl lives at the top of the hill with 3 chicks.", "My address is john@example.com",
+])
+def test_a_cue_without_an_address_after_it_finds_none(text):
+    assert "STREET_ADDRESS" not in types_in(text)
+
+
 def test_a_town_in_an_address_is_not_taken_for_a_name():
     from edge_router.privacy.detectors import Entity, with_address_tails
 

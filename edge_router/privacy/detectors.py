@@ -77,6 +77,14 @@ _STREET_AFTER_NAME = re.compile(  # "Villacher Strasse 89", "Király u. 15.", "E
     rf"ulica|ul\.)\s+\d{{1,5}}[A-Za-z]?\b\.?{_UNIT}")
 _MILITARY = re.compile(  # "PSC 0413, Box 8144 APO AA 42323", "Unit 4719 Box 7394 DPO AP 70942"
     r"\b(?:(?:PSC|Unit|CMR)\s+\d{3,5},?\s+Box\s+\d{3,5}(?:\s+[ADF]PO\s+A[AEP]\s+\d{5})?|[ADF]PO\s+A[AEP]\s+\d{5})\b")
+_PO_BOX = re.compile(  # "P.O. Box 104", "PO Box 12", "Postfach 10 01 23", "Apartado de correos 7"
+    r"(?i)\b(?:P\.?\s?O\.?\s?Box|Post\s+Office\s+Box|Postfach|Apartado(?:\s+de\s+correos)?|Case\s+postale)"
+    r"\s*\d{1,6}(?:\s\d{2}){0,2}\b")
+_ADDRESS_CUE = re.compile(  # "his address: …", "my home address is …", "lives at …"
+    r"(?i)\b(?:(?:my|his|her|their|our|your|home|mailing|postal|shipping|billing|delivery|street)\s+address"
+    r"(?:\s+(?:is|was|will\s+be))?\s*:?|(?<![\w-]\s)address\s*:|(?:lives?|living|resides?|residing)\s+at)\s+")
+_CLAUSE = re.compile(r"[^\n;!?@+]{3,60}?(?=\.(?:\s|$)|[\n;!?@+]|$)|[^\n;!?@+]{3,60}")
+_HOUSE_NUMBER = re.compile(r"(?<![\d.,:/-])\d{1,5}[A-Za-z]?(?![\d.,:/-]?\d)")
 _POSTAL_LINE = re.compile(  # "…, Springfield, IL 62704", "…, 75008 Paris"
     r"\b\d{1,6}\s+[A-Z][\w'.-]*(?:\s+[A-Z][\w'.-]*){0,4},?\s*\n?\s*[A-Z][\w .'-]+,\s*[A-Z]{2}\s+\d{5}(?:-\d{4})?\b")
 
@@ -186,10 +194,34 @@ def secrets(text: str) -> Iterator[Entity]:
 
 
 def street_addresses(text: str) -> Iterator[Entity]:
-    for pattern in (_STREET, _STREET_FIRST, _STREET_PREFIX, _NAME_BETWEEN_NUMBERS, _DISTINCT_COMPOUND,
-                    _STREET_AFTER_NAME, _MILITARY, _POSTAL_LINE):
-        for m in pattern.finditer(text):
-            yield Entity("STREET_ADDRESS", m.start(), m.end())
+    found = [Entity("STREET_ADDRESS", m.start(), m.end())
+             for pattern in (_STREET, _STREET_FIRST, _STREET_PREFIX, _NAME_BETWEEN_NUMBERS, _DISTINCT_COMPOUND,
+                             _STREET_AFTER_NAME, _MILITARY, _POSTAL_LINE, _PO_BOX) for m in pattern.finditer(text)]
+    yield from found
+    yield from _cued_addresses(text, found)
+
+
+def _cued_addresses(text: str, found: list[Entity]) -> Iterator[Entity]:
+    """What follows "my address is", "address:" or "lives at", where no street pattern found an address: from a
+    capital or a digit to its clause's last number ("Leon and Eyrarodda 66"), or to the clause's first comma when
+    its one number opens it ("12 Quux Gardens"), then over its envelope's tail (``address_end``). The streets no
+    grammar above knows; a clause with no number and no word of three letters is not one."""
+    for cue in _ADDRESS_CUE.finditer(text):
+        clause = _CLAUSE.match(text, cue.end())
+        if clause is None or not (clause.group()[0].isdigit() or clause.group()[0].isupper()):
+            continue
+        numbers = list(_HOUSE_NUMBER.finditer(clause.group()))
+        if not numbers or not re.search(r"[^\W\d_]{3}", clause.group()):
+            continue
+        value = clause.group()
+        if len(numbers) == 1 and numbers[0].start() == 0:
+            value = value.split(",")[0].rstrip(" .")
+        else:
+            value = value[:numbers[-1].end()]
+        start = clause.start()
+        end = address_end(text, start + len(value))
+        if not any(e.start < end and start < e.end for e in found):
+            yield Entity("STREET_ADDRESS", start, end)
 
 
 _phone_backend: str | None = None
