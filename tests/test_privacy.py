@@ -61,6 +61,10 @@ def test_no_false_alarm_on_ordinary_text_and_invalid_numbers(text):
     "Details: 504 940 326, ask for the manager.",     # nine digits in three groups, no cue word
     "Our Helsinki desk: +358 914177763",              # "+", a country calling code, digits no region validates
     "Fax +49 (0) 30 901820 please",                   # the trunk prefix written "(0)"
+    "Sent from my registered 668 5702 yesterday",     # a local number: three digits and four
+    "They're not answering at 99 668472",             # an area code and a subscriber number, no cue word
+    "Try 3500268466 or (26)/018-1590 tonight",        # a bare run of ten digits; a Hungarian grouping
+    "Her line in Madrid: +34 872363387",              # nine digits after a calling code: not a US SSN
 ])
 def test_phone_numbers_by_shape_and_by_cue(text):
     assert types_in(text) == {"PHONE"}, "not taken for a card number either"
@@ -72,6 +76,7 @@ def test_phone_numbers_by_shape_and_by_cue(text):
     "Call it 3.14159 and move on; the answer is 2718281.",  # after "call", but no phone's digit count or shape
     "The review moved to 2024-06-21 at 10:30.",               # a date's groups are not a phone's
     "x = +1234567, y = +12 apples",                           # "+" and too few digits
+    "Convert 1001 0011 from binary; is 1000000000 a power of ten?",  # too few distinct digits for a phone
 ])
 def test_numbers_that_are_not_phones(text):
     assert "PHONE" not in types_in(text)

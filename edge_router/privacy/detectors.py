@@ -164,9 +164,12 @@ def ibans(text: str) -> Iterator[Entity]:
             yield Entity("IBAN", m.start(), m.end())
 
 
+_AFTER_CALLING_CODE = re.compile(r"\(?\+\d{1,3}\)?[\s.-]?$")  # "+34 ", "(+358) ": what follows is a phone
+
+
 def ssns(text: str) -> Iterator[Entity]:
     for m in _SSN.finditer(text):
-        if _ssn_valid(m.group(1), m.group(3), m.group(4)):
+        if _ssn_valid(m.group(1), m.group(3), m.group(4)) and not _AFTER_CALLING_CODE.search(text, 0, m.start()):
             yield Entity("US_SSN", m.start(), m.end())
 
 
@@ -258,6 +261,10 @@ _DIGIT_RUN = re.compile(r"(?<![\w+])(?:\(?\+\d{1,3}\)?[\s.-]?)?(?:\(\d{1,4}\)[\s
 _NANP = re.compile(r"(?<![\w+.])(?:\+?1[\s.-]?)?(?:\(\d{3}\)\s?|\d{3}[\s.-])\d{3}[\s.-]\d{4}"
                    r"(?:\s*(?:x|ext\.?)\s*\d{1,5})?(?![\w.]\d|\w)")
 _GROUPED = re.compile(r"(?<![\w.,+/-])\(?\d{2,4}\)?(?:[ -]\d{2,4}){2,4}(?![\w.,/%-]?\d)(?![\w%])")
+# National numbers with no cue word: "555 1234", "99 668472", "0026-140141", "(26)/018-1590", "9603 0824", and a
+# bare run of ten digits (a mobile number); four distinct digits at least, so "1001 0011" and 1000000000 are not.
+_LOCAL = re.compile(r"(?<![\w.,+/-])(?:\d{3}[ -]\d{4}|\(?\d{2,4}\)?[ /-]\d{6,8}|\(?\d{2}\)?/\d{3}[ -]\d{4}|"
+                    r"\d{4}[ .]\d{4}|0?[1-9]\d{9})(?![\w.,/%-]?\d)(?![\w%])")
 _DATE = re.compile(r"\d{4}-\d{1,2}-\d{1,2}|\d{1,2}-\d{1,2}-\d{4}")
 _INTERNATIONAL = re.compile(r"(?<![\w+])\(?\+\d{1,3}\)?(?:[\s.-]?\(?\d{1,5}\)?){1,5}(?!\w)")
 
@@ -279,6 +286,9 @@ def _shaped_phones(text: str) -> Iterator[Entity]:
     included)."""
     for m in _NANP.finditer(text):
         yield Entity("PHONE", m.start(), m.end())
+    for m in _LOCAL.finditer(text):
+        if len(set(re.sub(r"\D", "", m.group()))) >= 4:
+            yield Entity("PHONE", m.start(), m.end())
     for m in _GROUPED.finditer(text):
         if 8 <= len(re.sub(r"\D", "", m.group())) <= 12 and not _DATE.fullmatch(m.group()):
             yield Entity("PHONE", m.start(), m.end())
