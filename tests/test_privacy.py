@@ -103,6 +103,7 @@ def test_a_street_address_takes_the_rest_of_its_envelope(text, address):
     ("My address is Leon and Eyrarodda 66, see you.", "Leon and Eyrarodda 66"),          # to the clause's last number
     ("She lives at 12 Quux, Springfield.", "12 Quux"),                                   # its one number opens it
     ("My home address is 12 Quux Gardens, 10115 Berlin.", "12 Quux Gardens, 10115 Berlin"),
+    ("Ship to 370 3911 Fourth Avenue Suite 697", "3911 Fourth Avenue Suite 697"),  # "370 3911" is no phone
 ])
 def test_a_post_box_and_an_address_named_as_one(text, address):
     assert [text[e.start:e.end] for e in detect(text) if e.type == "STREET_ADDRESS"] == [address]

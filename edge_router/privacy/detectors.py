@@ -286,8 +286,10 @@ def _shaped_phones(text: str) -> Iterator[Entity]:
     included)."""
     for m in _NANP.finditer(text):
         yield Entity("PHONE", m.start(), m.end())
-    for m in _LOCAL.finditer(text):
-        if len(set(re.sub(r"\D", "", m.group()))) >= 4:
+    local = [m for m in _LOCAL.finditer(text) if len(set(re.sub(r"\D", "", m.group()))) >= 4]
+    streets = list(street_addresses(text)) if local else []
+    for m in local:  # the loosest shape: a unit and a house number ("Suite 370 3911 Fourth Avenue") stay the address's
+        if not any(e.start < m.end() and m.start() < e.end for e in streets):
             yield Entity("PHONE", m.start(), m.end())
     for m in _GROUPED.finditer(text):
         if 8 <= len(re.sub(r"\D", "", m.group())) <= 12 and not _DATE.fullmatch(m.group()):
