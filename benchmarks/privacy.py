@@ -129,7 +129,9 @@ def _p(values: list[float], q: float) -> float:
 def markdown(report: dict) -> str:
     env, card = report["environment"], report["tagger"]
     lines = ["# Privacy: detectors of personal data and secrets", "",
-             f"Generated {report['generated']} by `benchmarks/privacy.py` on {env['cpu']} ({env['cores']} cores); "
+             f"Generated {report['generated']} by `benchmarks/privacy.py` on {env['cpu']} ({env['cores']} cores, "
+             f"{', '.join(env['instruction_sets'])}: the int8 models' kernels, and so their timings and to a small "
+             "degree their outputs, differ between instruction sets); "
              f"phone numbers by `{report['phone_backend']}`. Default set: {', '.join(report['types'])}. "
              f"People's and organisations' names and street addresses also by the name tagger "
              f"(`models/privacy/name_tagger.onnx`, int8, {card['bytes'] // 1024} KiB: a head over MiniLM's token "

@@ -4,9 +4,9 @@ Every detector returns ``Entity`` spans (type, start, end) and never logs the va
 group each belongs to (``GROUPS``): contact (``EMAIL``, ``PHONE``), payment (``CARD``: Luhn; ``IBAN``: mod 97),
 national ID (``US_SSN``: the SSA's rules), network (``IP``: v4 and v6 parsed by ``ipaddress``), secret
 (provider key prefixes, private-key blocks, JWTs, ``password: ...`` forms, long high-entropy tokens) and address
-(``STREET_ADDRESS``: a house number, a street name and a street word or a postal line). Phone numbers are
-parsed by ``phonenumbers`` (the ``privacy`` extra) in international and national formats; without it a
-stricter pattern is used, and ``phone_backend()`` says which.
+(``STREET_ADDRESS``: a house number, a street name and a street word or a postal line, a post-office box, or
+what follows "my address is"). Phone numbers are parsed by ``phonenumbers`` (the ``privacy`` extra) in
+international and national formats; without it a stricter pattern is used, and ``phone_backend()`` says which.
 """
 
 from __future__ import annotations
@@ -282,8 +282,8 @@ def _cued_phones(text: str) -> Iterator[Entity]:
 
 
 def _shaped_phones(text: str) -> Iterator[Entity]:
-    """North American and other digit groupings, and "+" numbers with a country calling code (fictional numbers
-    included)."""
+    """North American, local and other digit groupings, and "+" numbers with a country calling code (fictional
+    numbers included)."""
     for m in _NANP.finditer(text):
         yield Entity("PHONE", m.start(), m.end())
     local = [m for m in _LOCAL.finditer(text) if len(set(re.sub(r"\D", "", m.group()))) >= 4]

@@ -1,11 +1,11 @@
 """People's and organisations' names (and street addresses) found by a small head over the encoder's token states.
 
 The head (``models/privacy/name_tagger.onnx``, int8, with its card) reads each token's last hidden state from
-the router's MiniLM pass plus a few surface features the uncased encoder cannot see (capitals, digits, word
-pieces), and gives a probability per label (``LABELS``). Words sure enough of a label (the file's threshold)
-start spans that grow over their likely neighbours (``spans_from_labels``). One pass of the router's encoder
-serves both the routing embedding and the tagger (``TokenStates``); a text longer than the encoder's window is
-read in windows. Values are never logged.
+the router's MiniLM pass, its neighbours' states, and a few surface features the uncased encoder cannot see
+(capitals, digits, word pieces), and gives a probability per label (``LABELS``). Words sure enough of a label
+(the file's threshold) start spans that grow over their likely neighbours (``spans_from_labels``). One pass of
+the router's encoder serves both the routing embedding and the tagger (``TokenStates``); a text longer than the
+encoder's window is read in windows. Values are never logged.
 """
 
 from __future__ import annotations
@@ -50,8 +50,18 @@ def surface_features(text: str, encoding: Any) -> np.ndarray:
 
 
 def token_inputs(text: str, states: Any) -> np.ndarray:
-    """The head's input for one window: token states beside their surface features."""
-    return np.concatenate([states.hidden.astype(np.float32), surface_features(text, states.encoding)], axis=1)
+    """The head's input for one window: each token's state and surface features beside the states of the tokens
+    before and after it (zeros at the window's ends), so a word is read with its neighbours (``Jordan`` after
+    ``Dear``, or before ``River``)."""
+    hidden = states.hidden.astype(np.float32)
+    edge = np.zeros((1, hidden.shape[1]), np.float32)
+    return np.concatenate([hidden, surface_features(text, states.encoding), np.vstack([edge, hidden[:-1]]),
+                           np.vstack([hidden[1:], edge])], axis=1)
+
+
+def input_width(hidden_width: int) -> int:
+    """The head's input width over an encoder of ``hidden_width``."""
+    return 3 * hidden_width + SURFACE_FEATURES
 
 
 WEAK_THRESHOLD = 0.5  # a span grows over neighbouring words at least this likely to hold its label
@@ -130,9 +140,15 @@ class NameTagger:
         if self.labels != LABELS:
             raise CorruptModelError(f"{path}: its labels {self.labels} are not {LABELS}; pull the matching file.")
         self.threshold = float(meta.get("edge_router.threshold", 0.5))
+        self.width = self._session.get_inputs()[0].shape[1]
 
     def probabilities(self, text: str, states: Any) -> np.ndarray:
         """``float32[tokens, len(LABELS)]`` for one window's states."""
+        if self.width != input_width(states.hidden.shape[1]):
+            raise CorruptModelError(f"{self.path} reads {self.width} values per token, not the "
+                                    f"{input_width(states.hidden.shape[1])} this version gives it (its encoder's "
+                                    "states, their neighbours' and the surface features): rebuild it with "
+                                    "models/privacy/build.py.")
         return self._session.run(None, {"tokens": token_inputs(text, states)})[0]
 
     def find(self, text: str, windows: list[Any], threshold: float | None = None) -> list[Entity]:

@@ -99,7 +99,8 @@ def main() -> int:
         timings.append((time.perf_counter() - t) * 1e3)
     card = {
         "model": MODEL.name, "labels": list(LABELS), "embedder": embedder.id,
-        "input": "per token: the encoder's last hidden state (384) and 8 surface features (name_tagger.py)",
+        "input": "per token: the encoder's last hidden state (384), 8 surface features, and the states of the "
+                 "tokens before and after it (name_tagger.token_inputs)",
         "architecture": f"MLP {X.shape[1]} -> {args.hidden} (ReLU) -> {len(LABELS)} softmax, int8 weights "
                         "(onnxruntime dynamic quantisation, per channel)",
         "training": {"sentences": len(train), "tokens": int(len(X)), "seed": 0, "epochs": args.epochs,

@@ -1,8 +1,9 @@
 """Synthetic sentences with labelled people's names, organisations and street addresses, for the name tagger.
 
 Templates written for this project (messages, letters, support requests, news lines, forms) are filled with
-fake values from Faker in fifteen locales; distractor slots (cities, countries, dates, jobs, products) carry no
-label, so the tagger learns that a capitalised word is not a name by itself. Each sentence comes back with its
+fake values from Faker in fifteen locales; distractor slots (cities, states, countries, dates, jobs, products,
+sentences of common words that start with a capital) carry no label, so the tagger learns that a capitalised
+word is not a name by itself. Each sentence comes back with its
 labelled character spans. Presidio's evaluation sentences are never read here: they measure the tagger.
 """
 
@@ -89,6 +90,8 @@ TEMPLATES = (
     "Is it true that {COUNTRY} drives on the left?",
     "Can I pay with a card from {COUNTRY} when I travel to {CITY}?",
     "Remind me to call the bank on {DAY} at {TIME}.",
+    "{CITY} is the largest city in {STATE}.", "Where in {COUNTRY} is {CITY}?", "Weather in {CITY}, {STATE} today?",
+    "{SENTENCE}", "{SENTENCE} {SENTENCE}", "{WORD} the {WORD} before {DAY}, please.",
     "{PERSON}\n{ORG}\n{ADDRESS_BLOCK}\nPhone: {PHONE}",
     "{PERSON}\n{ADDRESS_BLOCK}",
     "From: {PERSON} <{EMAIL}>\nSubject: {TITLE}",
@@ -105,6 +108,11 @@ TEMPLATES = (
     "What is your address? It is {ADDRESS}.",
     "The bus drops you off at {ADDRESS}.",
     "Hello I moved, please update my address to {ADDRESS}",
+    "{PERSON} moved from {CITY}, {STATE} to {CITY} last year.",
+    "The {ORG} office in {CITY}, {COUNTRY} is closed on {DAY}.",
+    "We fly from {CITY} to {COUNTRY} with {PERSON} on {DATE}.",
+    "{SENTENCE} {PERSON} will call you back.",
+    "{SENTENCE} Regards, {PERSON}",
     # Capitalised words that are not names.
     "What should Project {CODENAME} do next?", "Operation {CODENAME} starts on {DAY}.",
     "Summarise the {CODENAME} Initiative's goals.", "Review the {CODENAME} Report before the meeting.",
@@ -161,6 +169,8 @@ class Generator:
         self.fakers = {loc: Faker(loc) for loc in LOCALES}
         for i, fake in enumerate(self.fakers.values()):
             fake.seed_instance(seed * 1000 + i)
+        self.english = Faker("en_US")  # real states, and sentences of common words starting with a capital
+        self.english.seed_instance(seed * 1000 + len(LOCALES))
 
     def _fake(self):
         return self.fakers[self.rng.choice(LOCALES)]
@@ -217,6 +227,8 @@ class Generator:
                  "FORMULA": lambda: self.rng.choice(("H2O", "CO2", "NaCl", "C6H12O6", "NO2F", "Fe2O3", "NH3",
                                                      "C2H4O", "KOH", "H2SO4", "Ca(OH)2", "CH4")),
                  "CODENAME": lambda: fake.word().title(),
+                 "STATE": lambda: self.english.state(), "SENTENCE": lambda: self.english.sentence(),
+                 "WORD": lambda: self.english.word().title(),
                  "QUOTE": lambda: self.rng.choice(NEUTRAL),
                  "SPORT": lambda: self.rng.choice(("tennis", "chess", "golf", "snooker"))}
         return str(plain[slot]()), None
