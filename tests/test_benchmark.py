@@ -144,8 +144,9 @@ def _numbers(tree, path=""):
 @pytest.mark.real_models
 def test_quick_bench_writes_every_key_with_positive_figures(tmp_path):
     out = tmp_path / "bench.json"
+    # The timeout guards against a hang only: on an AVX2-only machine the quick bench takes over 600 s.
     done = subprocess.run([sys.executable, "-m", "edge_router", "bench", "--quick", "--json", str(out)],
-                          capture_output=True, text=True, timeout=600)
+                          capture_output=True, text=True, timeout=1800)
     assert done.returncode == 0, done.stderr[-3000:]
     results = json.loads(out.read_text())
     assert set(REQUIRED) <= set(results)
