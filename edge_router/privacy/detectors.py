@@ -169,7 +169,8 @@ _AFTER_CALLING_CODE = re.compile(r"\(?\+\d{1,3}\)?[\s.-]?$")  # "+34 ", "(+358) 
 
 def ssns(text: str) -> Iterator[Entity]:
     for m in _SSN.finditer(text):
-        if _ssn_valid(m.group(1), m.group(3), m.group(4)) and not _AFTER_CALLING_CODE.search(text, 0, m.start()):
+        after_code = _AFTER_CALLING_CODE.search(text, max(0, m.start() - 8), m.start())
+        if _ssn_valid(m.group(1), m.group(3), m.group(4)) and not after_code:
             yield Entity("US_SSN", m.start(), m.end())
 
 
@@ -194,6 +195,10 @@ def secrets(text: str) -> Iterator[Entity]:
         classes = sum(bool(re.search(p, token)) for p in (r"[a-z]", r"[A-Z]", r"\d"))
         if classes >= 3 and _entropy_bits(token) >= 4.0:
             yield Entity("SECRET", m.start(), m.end())
+
+
+def _overlaps_any(start: int, end: int, entities: list[Entity]) -> bool:
+    return any(e.start < end and start < e.end for e in entities)
 
 
 def street_addresses(text: str) -> Iterator[Entity]:
@@ -223,7 +228,7 @@ def _cued_addresses(text: str, found: list[Entity]) -> Iterator[Entity]:
             value = value[:numbers[-1].end()]
         start = clause.start()
         end = address_end(text, start + len(value))
-        if not any(e.start < end and start < e.end for e in found):
+        if not _overlaps_any(start, end, found):
             yield Entity("STREET_ADDRESS", start, end)
 
 
@@ -289,7 +294,7 @@ def _shaped_phones(text: str) -> Iterator[Entity]:
     local = [m for m in _LOCAL.finditer(text) if len(set(re.sub(r"\D", "", m.group()))) >= 4]
     streets = list(street_addresses(text)) if local else []
     for m in local:  # the loosest shape: a unit and a house number ("Suite 370 3911 Fourth Avenue") stay the address's
-        if not any(e.start < m.end() and m.start() < e.end for e in streets):
+        if not _overlaps_any(m.start(), m.end(), streets):
             yield Entity("PHONE", m.start(), m.end())
     for m in _GROUPED.finditer(text):
         if 8 <= len(re.sub(r"\D", "", m.group())) <= 12 and not _DATE.fullmatch(m.group()):

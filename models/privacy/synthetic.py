@@ -3,8 +3,8 @@
 Templates written for this project (messages, letters, support requests, news lines, forms) are filled with
 fake values from Faker in fifteen locales; distractor slots (cities, states, countries, dates, jobs, products,
 sentences of common words that start with a capital) carry no label, so the tagger learns that a capitalised
-word is not a name by itself. Each sentence comes back with its
-labelled character spans. Presidio's evaluation sentences are never read here: they measure the tagger.
+word is not a name by itself. Each sentence comes back with its labelled character spans. Presidio's evaluation
+sentences are never read here: they measure the tagger.
 """
 
 from __future__ import annotations
