@@ -30,7 +30,8 @@ from edge_router.backends.embedder import Embedder
 from edge_router.bench import environment
 from edge_router.bench.pages import fmt, pct, write_json
 from edge_router.data import datasets
-from edge_router.privacy.detectors import detect, phone_backend
+from edge_router.privacy.detectors import detect
+from edge_router.privacy.phones import phone_backend
 from edge_router.privacy.policy import PrivacyPolicy
 from edge_router.privacy.scanner import Scanner
 from edge_router.settings import data_dir

@@ -15,7 +15,6 @@ from test_privacy import RecordingCloud
 from edge_router import EdgeRouter
 from edge_router.backends.embedder import Embedder
 from edge_router.errors import ConfigurationError, CorruptModelError
-from edge_router.privacy.detectors import Entity
 from edge_router.privacy.name_tagger import (
     LABELS,
     SURFACE_FEATURES,
@@ -27,6 +26,7 @@ from edge_router.privacy.name_tagger import (
 )
 from edge_router.privacy.policy import PrivacyPolicy
 from edge_router.privacy.scanner import Scanner
+from edge_router.privacy.spans import Entity
 from edge_router.routing.decision import CLOUD, LOCAL
 from edge_router.testing import FakeCloud, FakeLocal, FakeRouter
 

@@ -65,6 +65,7 @@ def test_no_false_alarm_on_ordinary_text_and_invalid_numbers(text):
     "They're not answering at 99 668472",             # an area code and a subscriber number, no cue word
     "Try 3500268466 or (26)/018-1590 tonight",        # a bare run of ten digits; a Hungarian grouping
     "Her line in Madrid: +34 872363387",              # nine digits after a calling code: not a US SSN
+    "Die Nummer 1698, bitte",                         # Germany's shortest valid numbers have four digits
 ])
 def test_phone_numbers_by_shape_and_by_cue(text):
     assert types_in(text) == {"PHONE"}, "not taken for a card number either"
@@ -118,7 +119,8 @@ def test_a_cue_without_an_address_after_it_finds_none(text):
 
 
 def test_a_town_in_an_address_is_not_taken_for_a_name():
-    from edge_router.privacy.detectors import Entity, with_address_tails
+    from edge_router.privacy.detectors import with_address_tails
+    from edge_router.privacy.spans import Entity
 
     text = "Ship to Hauptstraße 5, 10115 Berlin today, Anna"
     tagged = [Entity("STREET_ADDRESS", 8, 21), Entity("ORGANIZATION", 29, 35), Entity("PERSON", 43, 47)]

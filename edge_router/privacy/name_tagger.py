@@ -20,7 +20,7 @@ import numpy as np
 from ..errors import CorruptModelError
 from ..files.onnx_session import create_session
 from ..files.shipped import shipped
-from .detectors import Entity
+from .spans import Entity
 
 LABELS = ("O", "PERSON", "ORGANIZATION", "STREET_ADDRESS")
 SHIPPED_TAGGER = "privacy/name_tagger.onnx"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Iterable, Iterator
 
-from .detectors import Entity, without_overlaps
+from .spans import Entity, without_overlaps
 
 _PLACEHOLDER = re.compile(r"<[A-Z_]+_\d+>")
 _LONGEST = 32  # no placeholder is longer; a held "<..." longer than this is plain text

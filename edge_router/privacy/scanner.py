@@ -17,9 +17,10 @@ import threading
 from collections import OrderedDict
 from typing import Any
 
-from .detectors import Entity, detect, precedence, with_address_tails, without_overlaps
+from .detectors import detect, precedence, with_address_tails
 from .name_tagger import NameTagger
 from .policy import PrivacyPolicy
+from .spans import Entity, without_overlaps
 
 _CACHE_SIZE = 512
 _default_lock = threading.Lock()

@@ -18,10 +18,10 @@ import numpy as np
 
 from ..defaults import Route
 from ..errors import PrivacyError
-from ..privacy.detectors import Entity
 from ..privacy.policy import PrivacyPolicy, Rule
 from ..privacy.redaction import Redaction, redact_messages
 from ..privacy.scanner import Scanner
+from ..privacy.spans import Entity
 from .decision import CLOUD, LOCAL
 from .stages import Query, Verdict
 
