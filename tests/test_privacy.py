@@ -110,6 +110,35 @@ def test_a_post_box_and_an_address_named_as_one(text, address):
     assert [text[e.start:e.end] for e in detect(text) if e.type == "STREET_ADDRESS"] == [address]
 
 
+@pytest.mark.parametrize("text, address", [
+    ("Envíalo a C/ Mayor 5, por favor.", "C/ Mayor 5"),                               # the street word first
+    ("Paseo de Joaquín Feliu 98 Piso 6", "Paseo de Joaquín Feliu 98 Piso 6"),
+    ("Vicolo Ansaldo, 870 Appartamento 12", "Vicolo Ansaldo, 870 Appartamento 12"),
+    ("Mieszkam przy ul. Długa 90/4 w Krakowie.", "ul. Długa 90/4"),                  # any case, a flat number
+    ("Bulevardul Toma Nr. 19 Bl. 50 Sc. 9 Ap. 66", "Bulevardul Toma Nr. 19 Bl. 50 Sc. 9 Ap. 66"),
+    ("Доставка: ул. Новгородская, д. 7/5", "ул. Новгородская, д. 7/5"),
+    ("Écrivez au 64, rue Pauline Munoz.", "64, rue Pauline Munoz"),                 # the number first
+    ("Bianca-Bolander-Platz 42, bitte", "Bianca-Bolander-Platz 42"),
+    ("Bratislavska cesta 7 je zaprta", "Bratislavska cesta 7"),
+    ("Ship it to 8114 Miller Walks today", "8114 Miller Walks"),                      # a USPS suffix
+    ("The address of Acme Ltd is Leon and Eyrarodda 66, then.", "Leon and Eyrarodda 66"),
+])
+def test_street_addresses_in_many_countries_grammars(text, address):
+    assert [text[e.start:e.end] for e in detect(text) if e.type == "STREET_ADDRESS"] == [address]
+
+
+@pytest.mark.parametrize("text", [
+    "Mr. Lucci put together 5 bags. He put 19 black pens and 12 red.",
+    "Wendy wants to place 20 more than double the number.",
+    "Since the 1996 World Food Summit, how has it changed?",
+    "—Port Huron Statement, 1962\nThe Port Huron Statement was",  # a year, then the next line
+    "The address of the function is 0x7fff.",
+    "Smith et al. 2005 found it",
+])
+def test_words_and_numbers_that_are_no_address(text):
+    assert "STREET_ADDRESS" not in types_in(text)
+
+
 @pytest.mark.parametrize("text", [
     "The memory address is 1000.", "Her email address is 12 characters long.",
     "The owl lives at the top of the hill with 3 chicks.", "My address is john@example.com",

@@ -1,5 +1,7 @@
-"""Street addresses: a house number, a street name and a street word or a postal line, a post-office box, or
-what follows "my address is"; and the envelope's tail after a street (units, places, a postal code)."""
+"""Street addresses: a house number and a street's name with its street word, in the orders of many countries'
+grammars ("742 Evergreen Terrace", "Koskikatu 25", "Via Roma 12", "64, rue Pauline Munoz", "ul. Długa 90/4"), a
+postal line, a post-office box, or what follows "my address is"; and the envelope's tail after a street (units,
+places, a postal code)."""
 
 from __future__ import annotations
 
@@ -8,38 +10,85 @@ from typing import Iterator
 
 from .spans import Entity, overlaps_any
 
-_STREET_WORDS = (r"[Ss]treet|St|[Aa]venue|Ave|[Rr]oad|Rd|[Bb]oulevard|Blvd|[Ll]ane|Ln|[Dd]rive|Dr|[Cc]ourt|Ct|"
-                 r"[Pp]lace|Pl|[Ss]quare|Sq|[Tt]errace|[Ww]ay|[Hh]ighway|Hwy|[Pp]arkway|Pkwy|[Cc]ircle|Cir|[Tt]rail|"
-                 r"[Cc]rescent|[Cc]lose|[Gg]rove|[Gg]ardens|[Rr]ow|[Hh]ill|[Vv]iew|[Pp]ark|[Ww]alk")
-_UNIT = r"(?:[\s,]+(?:[Aa]pt|[Aa]partment|[Ss]uite|Ste|[Uu]nit|[Ff]loor|Fl|#)\.?\s*[\w-]+)?"
-_STREET = re.compile(  # "742 Evergreen Terrace", "12 High St. Apt 4": a number, capitalised name words, a street word
-    rf"\b\d{{1,6}}[A-Za-z]?,?\s+(?:[A-Z][\w'.-]*\s+){{1,4}}(?:{_STREET_WORDS})\b\.?{_UNIT}")
-_COMPOUND = (r"katu|tie|kuja|strasse|straße|str\.|gasse|weg|allee|platz|ring|damm|vej|gade|laan|straat|gata|gatan|"
-             r"vägen|veien|gate|utca|ulica|tee")
-_STREET_FIRST = re.compile(  # "Koskikatu 25", "Hauptstraße 5 Apt. 2": the street word ends the name, then the number
-    rf"\b[A-ZÄÖÜÅØÆ][\w'-]*(?:{_COMPOUND})\s+\d{{1,5}}[A-Za-z]?\b{_UNIT}")
-_STREET_PREFIX = re.compile(  # "Rua do Arenque 1634", "Via Roma 12", "Calle Mayor 5"
-    rf"\b(?:Rua|Rue|Via|Viale|Calle|Avenida|Avda\.|Piazza|Plaza|Praça|Ulica|Strada|Carrer|Chemin|Boulevard)"
-    rf"(?:\s+(?:[a-z]{{1,3}}|[A-Z][\w'-]*)){{1,4}},?\s+\d{{1,5}}[A-Za-z]?\b{_UNIT}")
 _UPPER = "A-ZÀ-ÖØ-ÞĀ-ŽΑ-ΩΆ-ΏА-ЯЁ"  # a capital in Latin, Greek or Cyrillic script
+
+
+def _words(*words: str) -> str:
+    """An alternation of ``words``, each also with a lowercase first letter."""
+    return "|".join(f"[{w[0]}{w[0].lower()}]{re.escape(w[1:])}" if w[0].isupper() else re.escape(w) for w in words)
+
+
+# The street words that end an English street's name: the USPS's standard suffixes (Publication 28) and their
+# abbreviations, and the British and Australian ones.
+_STREET_WORDS = _words(
+    "Street", "Avenue", "Road", "Boulevard", "Lane", "Drive", "Court", "Place", "Square", "Terrace", "Way",
+    "Highway", "Parkway", "Circle", "Trail", "Crescent", "Close", "Grove", "Gardens", "Row", "Hill", "View", "Park",
+    "Walk") + (  # these in any case; the rest, and plurals, capitalised only ("The views", "the point")
+    r"|(?:Street|Avenue|Road|Lane|Drive|Court|Place|Square|Terrace|Circle|Trail|Crescent|Grove|Garden|Hill|View|Walk|"
+    r"Alley|Arcade|Bend|Burg|Bypass|Causeway|Circuit|Colonnade|Cove|Crossing|Esplanade|Estate|Expressway|"
+    r"Freeway|Gateway|Glen|Green|Harbou?r|Height|Hollow|Junction|Knoll|Landing|Loop|Manor|Meadow|Mew|Motorway|"
+    r"Orchard|Oval|Parade|Pike|Plaza|Promenade|Quay|Ridge|Rise|Spur|Stravenue|Trace|Turnpike|Underpass|Vale|"
+    r"Valley|Viaduct|Vista|Wharf|Wynd|Lodge|Tarn|Chase|Glade|Grange|Nook|Retreat|Corner|Mount|Mountain|Point|"
+    r"Shoal|Roadway|Ramble|Gate|Crossroad|Ford|Fork|Forge|Mill|Pass|Pine|Prairie|Radial|Ranch|Shore|Stream|Track|"
+    r"Ville|Cliff|Creek|Crest|Dale|Extension|Haven|Inlet|Overpass|Path|Skyway|Throughway|Port|"
+    r"Village|Ferry|Island|Isle|Station|Mission|Field|Lake|Spring|Block|Reach|Brow|Curve|Key|Light|Lock|Forest|Edge)s?"
+    r"|St|Ave|Rd|Blvd|Ln|Dr|Ct|Pl|Sq|Hwy|Pkwy|Cir|Expy|Fwy|Tpke|Marg|Nagar|Ganj|Chowk")  # the last four: India
+_UNIT = (r"(?:[\s,]+(?:(?:[Aa]pt|[Aa]partment|[Aa]ppartamento|[Ss]uite|Ste|[Uu]nit|[Ff]loor|Fl|[Pp]iso|[Pp]uerta|"
+         r"Depto|Dpto|Edif)\b\.?|(?:Bl|Sc|Ap|m)\.|#)\s*[\w-]+)*")  # "Apt. 4", "Piso 6", "Bl. 50 Sc. 9 Ap. 66"
+_NUMBER = r"\d{1,5}[A-Za-z]?(?:/\d{1,4}[A-Za-z]?)?\b"  # "12", "12b", "33/78" (a flat in the house)
+_STREET = re.compile(  # "742 Evergreen Terrace", "12 High St. Apt 4": a number, capitalised name words, a street word
+    rf"\b\d{{1,6}}[A-Za-z]?,?[ \t]+(?:[A-Z][\w'.-]*\s+){{1,4}}(?:{_STREET_WORDS})\b\.?{_UNIT}")
+_COMPOUND = (r"katu|tie|kuja|polku|kaari|bulevardi|väylä|raitti|strasse|straße|str\.|gasse|weg|allee|platz|ring|"
+             r"damm|vej|gade|laan|straat|pad|steeg|kade|singel|gracht|plein|dijk|gata|gatan|vägen|torget|torg|gränd|"
+             r"stigen|baan|veien|vegen|gate|stien|plassen|bakken|utca|ulica|tee|"
+             r"-(?:Straße|Strasse|Platz|Allee|Gasse|Weg|Ring|Damm|Ufer|Chaussee|Pfad|Steig)")
+_STREET_FIRST = re.compile(  # "Koskikatu 25", "Hauptstraße 5 Apt. 2": the street word ends the name, then the number
+    rf"\b[A-ZÄÖÜÅØÆ][\w'-]*(?:{_COMPOUND})\s+{_NUMBER}{_UNIT}")
+# Street words that open the name, the number after it, as in the Romance and Slavic languages: in any case where
+# no ordinary English word is spelt so, else capitalised only ("Via Roma 12", not "via Route 66").
+_TYPE_ANY_CASE = _words(
+    "Calle", "C/", "Avenida", "Avda.", "Paseo", "Pasaje", "Camino", "Carretera", "Travesía", "Glorieta", "Callejón",
+    "Cañada", "Alameda", "Rambla", "Prolongación", "Calzada", "Circuito", "Privada", "Andador", "Cerrada",
+    "Retorno", "Peatonal", "Periférico", "Carrer", "Passeig", "Plaça", "Avinguda", "Viale", "Piazza", "Piazzale",
+    "Vicolo", "Strada", "Contrada", "Rotonda", "Lungomare", "Rua", "Travessa", "Praça", "Estrada", "Rodovia",
+    "Ladeira", "Calçada", "Rue", "Boulevard", "Chemin", "Impasse", "Allée", "Quai", "Faubourg", "Ruelle", "Ulica",
+    "Ul.", "Aleja", "Al.", "Pl.", "Plac", "Osiedle", "Os.", "Str.", "Bulevardul", "Calea", "Aleea", "Șoseaua",
+    "Soseaua", "Piața", "Piata", "Splaiul", "Intrarea", "Drumul", "Ул.", "Улица", "Пр.", "Просп.", "Проспект",
+    "Пер.", "Переулок", "Ш.", "Шоссе", "Наб.", "Набережная", "Пл.", "Площадь", "Бульвар", "Проезд", "Οδός",
+    "Λεωφ.", "Λεωφόρος", "Πλ.", "Πλατεία", "Алл.", "Аллея", "Urbanización", "Circunvalación")
+_TYPE_CAPITALISED = (r"Via|Vial|Acceso|Corredor|Diagonal|Ronda|Plaza|Corso|Largo|Borgo|Stretto|Incrocio|Salita|"
+                     r"Vico|Beco|Viela|Vila|Quadra|Avenue|Av\.?|Bd\.?|Cuesta|Canale|Eje\s+vial|C\.(?=\s+de)")
+_NAME_WORD = (rf"(?:[{_UPPER}][\w'.-]*|d'|l'|de|del|la|las|los|el|do|da|dos|das|di|della|dello|dei|degli|delle|"
+              rf"du|des|le|les|e|y|i)")
+_STREET_PREFIX = re.compile(  # "Rua do Arenque 1634", "Via Roma 12", "ul. Długa 90", "Bulevardul Toma Nr. 19"
+    rf"(?<![\w.])(?:{_TYPE_ANY_CASE}|{_TYPE_CAPITALISED})(?:(?<=[./])\s*|\s+)"
+    rf"{_NAME_WORD}(?:(?:\s+|(?<='))(?:{_NAME_WORD})){{0,4}},?\s+"
+    rf"(?:(?:Nr|nr|No|no|n|nº|Nº|n°|д)\.?\s*)?(?:{_NUMBER}|S/N|s/n){_UNIT}")
+_STREET_NUMBER_FIRST = re.compile(  # "64, rue Pauline Munoz", "12 bis avenue de la République"
+    rf"\b\d{{1,5}}(?:\s?(?:bis|ter|[A-Za-z]))?,?\s+(?:{_words('Rue', 'Avenue', 'Boulevard', 'Chemin', 'Impasse')}|"
+    rf"{_words('Allée', 'Quai', 'Faubourg', 'Ruelle', 'Voie', 'Sentier', 'Montée')})"
+    rf"(?:\s+(?:de\s+la|de\s+l'|d'|l'|de|du|des|la|le))?\s*[{_UPPER}][\w'-]*(?:\s+[{_UPPER}][\w'-]*){{0,3}}")
 _NAME_BETWEEN_NUMBERS = re.compile(  # "20789 Allika 46", "450 Præstevænget 15", "10252 Μεγάλη Άμμος 184"
     rf"\b\d{{3,6}}[ \t]+(?:[{_UPPER}][^\W\d_]+[ \t]+){{1,3}}\d{{1,4}}[A-Za-z]?\b\.?{_UNIT}")
 _DISTINCT_COMPOUND = re.compile(  # "hersnapvej 18": suffixes no ordinary word ends with, any case
     rf"\b[^\W\d_]+(?:vej|gade|katu|straße|strasse|gasse|gatan|vägen|veien|straat|laan|stræde)\s+\d{{1,5}}"
     rf"[A-Za-z]?\b{_UNIT}", re.IGNORECASE)
-_STREET_AFTER_NAME = re.compile(  # "Villacher Strasse 89", "Király u. 15.", "Erzsébet tér 19."
-    rf"\b[{_UPPER}][^\W\d_]*\s+(?:Strasse|Straße|Str\.|Allee|Gasse|Weg|Platz|Ring|Damm|u\.|utca|út|tér|körút|"
-    rf"ulica|ul\.)\s+\d{{1,5}}[A-Za-z]?\b\.?{_UNIT}")
+_STREET_AFTER_NAME = re.compile(  # "Villacher Strasse 89", "Király u. 15.", "Bratislavska cesta 7"
+    rf"\b[{_UPPER}][^\W\d_]*(?:[\s-]+[{_UPPER}][^\W\d_]*){{0,2}}\s+(?:Strasse|Straße|Str\.|Allee|Allé|Gasse|Weg|"
+    rf"Platz|Ring|Damm|Plads|Torv|u\.|utca|út|tér|körút|köz|sor|fasor|ulica|ul\.|cesta|trg|steza|"
+    rf"námestie|náměstí|třída|nábřeží)\s+{_NUMBER}\.?{_UNIT}")
 _MILITARY = re.compile(  # "PSC 0413, Box 8144 APO AA 42323", "Unit 4719 Box 7394 DPO AP 70942"
     r"\b(?:(?:PSC|Unit|CMR)\s+\d{3,5},?\s+Box\s+\d{3,5}(?:\s+[ADF]PO\s+A[AEP]\s+\d{5})?|[ADF]PO\s+A[AEP]\s+\d{5})\b")
 _PO_BOX = re.compile(  # "P.O. Box 104", "PO Box 12", "Postfach 10 01 23", "Apartado de correos 7"
     r"(?i)\b(?:P\.?\s?O\.?\s?Box|Post\s+Office\s+Box|Postfach|Apartado(?:\s+de\s+correos)?|Case\s+postale)"
     r"\s*\d{1,6}(?:\s\d{2}){0,2}\b")
-_ADDRESS_CUE = re.compile(  # "his address: …", "my home address is …", "lives at …"
+_ADDRESS_CUE = re.compile(  # "his address: …", "my home address is …", "the address of X is …", "lives at …"
     r"(?i)\b(?:(?:my|his|her|their|our|your|home|mailing|postal|shipping|billing|delivery|street)\s+address"
-    r"(?:\s+(?:is|was|will\s+be))?\s*:?|(?<![\w-]\s)address\s*:|(?:lives?|living|resides?|residing)\s+at)\s+")
+    r"(?:\s+(?:is|was|will\s+be))?\s*:?|(?<![\w-]\s)address\s*:|"
+    r"(?<!IP\s)(?<!mail\s)(?<!memory\s)(?<!web\s)(?<!MAC\s)(?<!return\s)address\s+of\s+[^\n.,;:]{3,60}?\s+is|"
+    r"(?:lives?|living|resides?|residing)\s+at)\s+")
 _CLAUSE = re.compile(r"[^\n;!?@+]{3,60}?(?=\.(?:\s|$)|[\n;!?@+]|$)|[^\n;!?@+]{3,60}")
-_HOUSE_NUMBER = re.compile(r"(?<![\d.,:/-])\d{1,5}[A-Za-z]?(?![\d.,:/-]?\d)")
+_HOUSE_NUMBER = re.compile(r"(?<![\d.,:/-])\d{1,5}[A-Za-z]?(?![\d.,:/-]?\d)(?!\w)")
 _POSTAL_LINE = re.compile(  # "…, Springfield, IL 62704", "…, 75008 Paris"
     r"\b\d{1,6}\s+[A-Z][\w'.-]*(?:\s+[A-Z][\w'.-]*){0,4},?\s*\n?\s*[A-Z][\w .'-]+,\s*[A-Z]{2}\s+\d{5}(?:-\d{4})?\b")
 
@@ -74,15 +123,14 @@ def address_end(text: str, end: int) -> int:
         after_postcode = bool(m.group("postcode"))
     return last
 
-
+_FORMS = (_STREET, _STREET_FIRST, _STREET_PREFIX, _STREET_NUMBER_FIRST, _NAME_BETWEEN_NUMBERS, _DISTINCT_COMPOUND,
+          _STREET_AFTER_NAME, _MILITARY, _POSTAL_LINE, _PO_BOX)
 
 
 def street_addresses(text: str) -> Iterator[Entity]:
     if not any(c.isdigit() for c in text):
         return  # every form above, and a cued address, holds a number
-    found = [Entity("STREET_ADDRESS", m.start(), m.end())
-             for pattern in (_STREET, _STREET_FIRST, _STREET_PREFIX, _NAME_BETWEEN_NUMBERS, _DISTINCT_COMPOUND,
-                             _STREET_AFTER_NAME, _MILITARY, _POSTAL_LINE, _PO_BOX) for m in pattern.finditer(text)]
+    found = [Entity("STREET_ADDRESS", m.start(), m.end()) for pattern in _FORMS for m in pattern.finditer(text)]
     yield from found
     yield from _cued_addresses(text, found)
 
