@@ -11,7 +11,9 @@
    which the tagger reports a name (not a trigger by default).
 3. Time per query: the pattern detectors together (p50, p99, every question), and the name tagger on top of
    the router's encoder pass (p50, p99 on a sample), beside that pass itself.
-4. The fuzz run's counts, when ``benchmarks/privacy_fuzz.py`` has written them.
+4. Phone numbers and street addresses as Faker writes them in many locales, with no cue word
+   (``privacy_generated.py``; needs faker): a check independent of Presidio's sentences.
+5. The fuzz run's counts, when ``benchmarks/privacy_fuzz.py`` has written them.
 
     python benchmarks/privacy.py
 """
@@ -25,6 +27,8 @@ import sys
 import time
 from dataclasses import replace
 from pathlib import Path
+
+import privacy_generated
 
 from edge_router.backends.embedder import Embedder
 from edge_router.bench import environment
@@ -147,6 +151,7 @@ def markdown(report: dict) -> str:
                      f"{pct(c['span_recall'])} | {pct(c['span_precision'])} | {fmt(c['span_f1'])} |")
     lines += ["", "Keep-local recall is left blank for the names: they do not trigger the default policy. \"names\" "
               "counts a PERSON or ORGANIZATION span that overlaps either."]
+    lines += _generated_section(report.get("generated_values"))
     fa = report["false_alarms"]
     lines += ["", "## False alarms on benchmark questions", "",
               "| set | questions | kept on the device | share | by type | a name reported |",
@@ -190,6 +195,24 @@ def markdown(report: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _generated_section(generated: dict | None) -> list[str]:
+    lines = ["", "## Generated values in many locales (Faker; independent of Presidio's sentences)", ""]
+    if generated is None:
+        return [*lines, "Not measured: faker is not installed (`pip install -e '.[dev]'`)."]
+    lines += [f"Each value alone in one of {len(privacy_generated.FRAMES)} sentences with no cue word "
+              f"(\"Send it to … please.\"), seed {privacy_generated.SEED}: found = the patterns found an entity of "
+              "its type overlapping it; kept = the default policy (patterns and tagger) keeps the sentence on the "
+              "device.", "", "| type | locales | values | found by the patterns | kept on the device |",
+              "|---|---|---|---|---|"]
+    for kind, c in generated.items():
+        lines.append(f"| {kind} | {len(c['by_locale'])} | {c['values']} | {pct(c['found'])} | {pct(c['kept'])} |")
+    for kind, c in generated.items():
+        per = ", ".join(f"{loc} {pct(v['found'] / v['values'])}/{pct(v['kept'] / v['values'])}"
+                        for loc, v in c["by_locale"].items())
+        lines += ["", f"{kind} by locale (found/kept): {per}."]
+    return lines
+
+
 def main() -> int:
     path = data_dir() / "pii" / "synth_dataset_v2.json"
     if not path.is_file():
@@ -205,6 +228,7 @@ def main() -> int:
                          "threshold": card["threshold"]},
               "presidio": presidio_scores(rows, scanner),
               "patterns_only_address": presidio_scores(rows, Scanner(PrivacyPolicy(tagger=False)))["STREET_ADDRESS"],
+              "generated_values": privacy_generated.measure(scanner),
               "false_alarms": false_alarms(scanner)}
     fuzz = RESULTS / "privacy_fuzz.json"
     if fuzz.is_file():

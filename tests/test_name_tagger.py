@@ -73,6 +73,17 @@ def test_punctuation_joins_but_never_starts_or_ends_a_span_and_implausible_spans
     assert spans_from_labels(np.array([PERSON, 0, 0]), np.array([PERSON, 0, 0]), lower, encoding_of(lower)) == []
 
 
+@pytest.mark.parametrize("text, labelled, kept", [
+    ("I know", 0, False), ("What now", 0, False), ("Ask Hello there", 1, False),   # function words alone
+    ("visit FarmerBuys.com today", 1, False), ("mail www.Zentrix.io now", 1, False),  # part of a host name
+    ("call Maria now", 1, True), ("Dr. Smith. Then go", 1, True),                  # a name before a full stop
+])
+def test_a_function_word_or_a_host_name_is_no_name(text, labelled, kept):
+    labels = np.zeros(len(text.split(" ")), int)
+    labels[labelled] = PERSON
+    assert bool(spans_from_labels(labels, labels, text, encoding_of(text))) is kept
+
+
 def test_labels_need_the_threshold():
     probs = np.array([[0.9, 0.05, 0.05, 0.0], [0.1, 0.2, 0.7, 0.0]])
     assert labels_from_probabilities(probs, 0.5).tolist() == [0, ORG]

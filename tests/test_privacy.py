@@ -120,6 +120,8 @@ def test_a_post_box_and_an_address_named_as_one(text, address):
     ("Écrivez au 64, rue Pauline Munoz.", "64, rue Pauline Munoz"),                 # the number first
     ("Bianca-Bolander-Platz 42, bitte", "Bianca-Bolander-Platz 42"),
     ("Bratislavska cesta 7 je zaprta", "Bratislavska cesta 7"),
+    ("It is on Árpád fejedelem útja 3. in Budapest", "Árpád fejedelem útja 3."),       # a title's lowercase word
+    ("sent to uscgc aslakhanov | fpo ae 44941?", "fpo ae 44941"),                     # a military post office
     ("Ship it to 8114 Miller Walks today", "8114 Miller Walks"),                      # a USPS suffix
     ("The address of Acme Ltd is Leon and Eyrarodda 66, then.", "Leon and Eyrarodda 66"),
 ])
@@ -134,6 +136,7 @@ def test_street_addresses_in_many_countries_grammars(text, address):
     "—Port Huron Statement, 1962\nThe Port Huron Statement was",  # a year, then the next line
     "The address of the function is 0x7fff.",
     "Smith et al. 2005 found it",
+    "Lord of the Ring 5 is out",
 ])
 def test_words_and_numbers_that_are_no_address(text):
     assert "STREET_ADDRESS" not in types_in(text)

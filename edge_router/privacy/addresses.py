@@ -73,12 +73,16 @@ _NAME_BETWEEN_NUMBERS = re.compile(  # "20789 Allika 46", "450 Præstevænget 15
 _DISTINCT_COMPOUND = re.compile(  # "hersnapvej 18": suffixes no ordinary word ends with, any case
     rf"\b[^\W\d_]+(?:vej|gade|katu|straße|strasse|gasse|gatan|vägen|veien|straat|laan|stræde)\s+\d{{1,5}}"
     rf"[A-Za-z]?\b{_UNIT}", re.IGNORECASE)
-_STREET_AFTER_NAME = re.compile(  # "Villacher Strasse 89", "Király u. 15.", "Bratislavska cesta 7"
+_STREET_AFTER_NAME = re.compile(  # "Villacher Strasse 89", "Kaalunds Allé 7", "Bratislavska cesta 7"
     rf"\b[{_UPPER}][^\W\d_]*(?:[\s-]+[{_UPPER}][^\W\d_]*){{0,2}}\s+(?:Strasse|Straße|Str\.|Allee|Allé|Gasse|Weg|"
-    rf"Platz|Ring|Damm|Plads|Torv|u\.|utca|út|tér|körút|köz|sor|fasor|ulica|ul\.|cesta|trg|steza|"
+    rf"Platz|Ring|Damm|Plads|Torv|ulica|ul\.|cesta|trg|steza|"
     rf"námestie|náměstí|třída|nábřeží)\s+{_NUMBER}\.?{_UNIT}")
-_MILITARY = re.compile(  # "PSC 0413, Box 8144 APO AA 42323", "Unit 4719 Box 7394 DPO AP 70942"
-    r"\b(?:(?:PSC|Unit|CMR)\s+\d{3,5},?\s+Box\s+\d{3,5}(?:\s+[ADF]PO\s+A[AEP]\s+\d{5})?|[ADF]PO\s+A[AEP]\s+\d{5})\b")
+_HUNGARIAN = re.compile(  # "Árpád fejedelem útja 3.", "Ady Endre utca 209.": a title's words may be lowercase
+    rf"\b[{_UPPER}][^\W\d_]*(?:\s+[^\W\d_]+){{0,2}}\s+(?:utca|útja|út|tér|tere|körút|köz|sor|fasor|rakpart|"
+    rf"sétány|u\.)\s+\d{{1,4}}[A-Za-z]?\b\.?(?:/[A-Za-z\d]+)?")
+_MILITARY = re.compile(  # "PSC 0413, Box 8144 APO AA 42323", "Unit 4719 Box 7394 DPO AP 70942", "fpo ae 44941"
+    r"\b(?:(?:PSC|Unit|CMR)\s+\d{3,5},?\s+Box\s+\d{3,5}(?:\s+[ADF]PO\s+A[AEP]\s+\d{5})?|"
+    r"(?i:[ADF]PO\s+A[AEP])\s+\d{5})\b")
 _PO_BOX = re.compile(  # "P.O. Box 104", "PO Box 12", "Postfach 10 01 23", "Apartado de correos 7"
     r"(?i)\b(?:P\.?\s?O\.?\s?Box|Post\s+Office\s+Box|Postfach|Apartado(?:\s+de\s+correos)?|Case\s+postale)"
     r"\s*\d{1,6}(?:\s\d{2}){0,2}\b")
@@ -124,7 +128,7 @@ def address_end(text: str, end: int) -> int:
     return last
 
 _FORMS = (_STREET, _STREET_FIRST, _STREET_PREFIX, _STREET_NUMBER_FIRST, _NAME_BETWEEN_NUMBERS, _DISTINCT_COMPOUND,
-          _STREET_AFTER_NAME, _MILITARY, _POSTAL_LINE, _PO_BOX)
+          _STREET_AFTER_NAME, _HUNGARIAN, _MILITARY, _POSTAL_LINE, _PO_BOX)
 
 
 def street_addresses(text: str) -> Iterator[Entity]:

@@ -112,15 +112,28 @@ def spans_from_labels(strong: np.ndarray, weak: np.ndarray, text: str, encoding:
 _HOUSE_NUMBER = re.compile(r"\d{1,6}[A-Za-z]?(?:[-/]\d{1,5}[A-Za-z]?)?")
 
 
+_FUNCTION_WORDS = frozenset(  # closed-class words: never a name on their own, capitalised or not
+    "i a an the he she it we they you me him her us them my his its our their your this that these those what who "
+    "whom which when where why how if and or but so yes no hi hello dear".split())
+_HOST_BEFORE = re.compile(r"(?:www\.|https?://|@)$")  # "www.|Zentrix"
+_HOST_PART = re.compile(r"(?<=[^\W_])\.[A-Za-z]{2,}\b")  # "FarmerBuys|.com", "FarmerBuys.com"
+
+
 def _plausible(entity: Entity, text: str) -> bool:
     """A street address holds a house number and a word of three letters or more (capitalised where the text
-    has capitals: not ``16,050 ppm``, ``C. 45`` or ``37°C``); a name holds a capital where the text has them."""
+    has capitals: not ``16,050 ppm``, ``C. 45`` or ``37°C``); a name holds a capital where the text has them, is
+    not a function word alone ("I", "What") and is not part of a host name ("FarmerBuys.com")."""
     value = text[entity.start:entity.end]
     cased = any(c.isupper() for c in text)
     if entity.type == "STREET_ADDRESS":
         words = re.findall(r"[^\W_]+(?:[-/][^\W_]+)*", value)
         return (any(_HOUSE_NUMBER.fullmatch(w) for w in words)
                 and any(len(w) >= 3 and w.isalpha() and (w[0].isupper() or not cased) for w in words))
+    if value.strip(" .,").lower() in _FUNCTION_WORDS:
+        return False
+    if (_HOST_BEFORE.search(text, max(0, entity.start - 8), entity.start) or _HOST_PART.search(value)
+            or _HOST_PART.match(text, entity.end)):
+        return False
     return any(c.isupper() for c in value) or not cased
 
 

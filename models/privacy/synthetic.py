@@ -66,6 +66,10 @@ TEMPLATES = (
     "Book a table for {PERSON} at {TIME}.",
     "{LAST} vs. {ORG}: summarise the court ruling.",
     "Contact person: {PERSON}, {ORG}, {ADDRESS}",
+    "I work for {ORG}.", "{ORG}'s customer service never answered my email.", "My account at {ORG} was charged twice.",
+    "I ordered a laptop from {ORG} last week.", "She studies at {ORG}.", "A spokesperson for {ORG} declined to comment.",
+    "Has {ORG} released its annual report?", "Compare {ORG} and {ORG} as employers.",
+    "{ORG} acquired {ORG} for ${NUMBER} million.", "Cancel my {ORG} subscription.", "Data provided by {ORG}.",
     # No labelled value: the tagger must leave these alone.
     "What is the capital of {COUNTRY}?",
     "How do I get from {CITY} to {CITY} by train?",
@@ -92,6 +96,12 @@ TEMPLATES = (
     "Remind me to call the bank on {DAY} at {TIME}.",
     "{CITY} is the largest city in {STATE}.", "Where in {COUNTRY} is {CITY}?", "Weather in {CITY}, {STATE} today?",
     "{SENTENCE}", "{SENTENCE} {SENTENCE}", "{WORD} the {WORD} before {DAY}, please.",
+    "Weather in {CITY_UPPER} tomorrow?", "{ZIP} {CITY_UPPER}", "Flights to {CITY_UPPER} are delayed.",
+    "Translate this into {LANGUAGE}.", "Is {LANGUAGE} hard to learn for {LANGUAGE} speakers?",
+    "The {NATIONALITY} team won the {WORD} Cup.", "{NATIONALITY} Border Guard", "Job title: {JOB_TITLE}",
+    "We are hiring a {JOB_TITLE} in {CITY}.", "{JOB_TITLE} needed for the night shift.",
+    "{WORD}: {WORD}\n{WORD}: {DATE}", "{WORD} Day is on {DATE}.", "Define {WORD}.", "What rhymes with {WORD}?",
+    "{WORD}! That was close.", "I loved the song {WORD} {WORD}.", "Is {WORD} {WORD} a good band name?",
     "{PERSON}\n{ORG}\n{ADDRESS_BLOCK}\nPhone: {PHONE}",
     "{PERSON}\n{ADDRESS_BLOCK}",
     "From: {PERSON} <{EMAIL}>\nSubject: {TITLE}",
@@ -144,6 +154,26 @@ NEUTRAL = (
     "The Big Red Barn is a children's book.", "We watched The Lord of the Rings again.", "Happy New Year!",
     "Please confirm the total.", "I think the answer is 42.", "Write it in a friendly tone.", "Use bullet points.",
 )
+LANGUAGES = ("English", "Finnish", "German", "Spanish", "Portuguese", "Danish", "Polish", "Hungarian", "Hindi",
+             "Swedish", "Dutch", "Italian", "French", "Greek", "Japanese")
+NATIONALITIES = ("English", "Finnish", "German", "Spanish", "Brazilian", "Danish", "Polish", "Hungarian", "Indian",
+                 "Swedish", "Dutch", "Italian", "French", "Australian", "American")
+# Organisations as they are written: companies with their legal or trade word, invented brands, acronyms and
+# institutions (values made here from word parts and Faker's names, not taken from any evaluation set).
+ORG_WORDS = ("Inc.", "Ltd", "LLC", "GmbH", "AG", "S.A.", "S.p.A.", "B.V.", "AB", "Oy", "plc", "Group", "Holdings",
+             "Partners", "& Co.", "& Sons", "Associates", "Consulting", "Technologies", "Systems", "Solutions",
+             "Labs", "Bank", "Insurance", "Pharmaceuticals", "Motors", "Airlines", "Foods", "Media", "Studios",
+             "Capital", "Ventures", "Energy", "Logistics", "Services", "Software", "Analytics", "Networks", "Health",
+             "Entertainment", "Reports", "Unlimited", "Service", "Care")
+BRAND_ENDINGS = ("ly", "ify", "ica", "ware", "lytics", "graphy", "hub", "soft", "tech", "ex", "io", "ora", "ix",
+                 "on", "base", "db", "web", "flow", "stack", "mart", "aware", "net", "gen", "ista")
+INSTITUTIONS = ("University of {CITY}", "{CITY} University", "{CITY} General Hospital", "St. {FIRST}'s Hospital",
+                "{CITY} City Council", "Bank of {COUNTRY}", "{CITY} Public Library", "{CITY} High School",
+                "{CITY} Police Department", "{WORD} Foundation", "{CITY} FC", "{CITY} Chamber of Commerce",
+                "Department of {FIELD}", "Ministry of {FIELD}", "{LAST} College", "Institute of {FIELD}",
+                "{CITY} Museum of Art", "{WORD} Society", "{LAST} & {LAST}", "{WORD} {WORD} Service")
+FIELDS = ("Health", "Education", "Finance", "Transport", "Agriculture", "Defence", "Justice", "Energy", "Labour",
+          "Chemistry", "Technology", "Public Works")
 PUBLIC_PEOPLE = ("Albert Einstein", "Marie Curie", "William Shakespeare", "Abraham Lincoln", "Isaac Newton",
                  "Ada Lovelace", "Napoleon Bonaparte", "Charles Darwin", "Jane Austen", "Leonardo da Vinci")
 PUBLIC_TEMPLATES = (
@@ -194,6 +224,22 @@ class Generator:
         joiner = self.rng.choice((", ", "\n", " "))
         return fake.address().replace("\n", joiner)
 
+    def _organisation(self, fake) -> str:
+        r, word = self.rng.random(), lambda: self.english.word().title()
+        if r < 0.4:
+            return fake.company()
+        if r < 0.6:
+            return f"{self.rng.choice((fake.last_name(), word()))} {self.rng.choice(ORG_WORDS)}"
+        if r < 0.72:  # an invented brand, one word: "Flightaware", "MysticWeb", "Zentrix Labs"
+            brand = word() + self.rng.choice((self.english.word().title(), self.rng.choice(BRAND_ENDINGS)))
+            return brand if self.rng.random() < 0.5 else f"{brand} {self.rng.choice(ORG_WORDS)}"
+        if r < 0.87:
+            slots = {"CITY": fake.city, "COUNTRY": fake.country, "FIRST": fake.first_name, "LAST": fake.last_name,
+                     "WORD": word, "FIELD": lambda: self.rng.choice(FIELDS)}
+            return re.sub(r"\{(\w+)\}", lambda m: slots[m.group(1)](), self.rng.choice(INSTITUTIONS))
+        acronym = "".join(self.rng.choice("ABCDEFGHIJKLMNOPRSTUVWXZ") for _ in range(self.rng.randint(2, 5)))
+        return acronym if self.rng.random() < 0.6 else f"{acronym} {self.rng.choice(ORG_WORDS)}"
+
     def _first_name(self, fake) -> str:
         self._first = fake.first_name()  # for {FIRST_AGAIN}: the same person later in the sentence
         return self._first
@@ -205,7 +251,7 @@ class Generator:
             "FIRST": (lambda: self._first_name(fake), "PERSON"),
             "FIRST_AGAIN": (lambda: getattr(self, "_first", fake.first_name()), "PERSON"),
             "FIRST_LOWER": (lambda: fake.first_name().lower(), "PERSON"), "LAST": (fake.last_name, "PERSON"),
-            "ORG": (fake.company, "ORGANIZATION"), "ADDRESS": (self._address, "STREET_ADDRESS"),
+            "ORG": (lambda: self._organisation(fake), "ORGANIZATION"), "ADDRESS": (self._address, "STREET_ADDRESS"),
             "ADDRESS_LOWER": (lambda: self._address().lower(), "STREET_ADDRESS"),
             "ADDRESS_BLOCK": (fake.address, "STREET_ADDRESS"), "STREET": (fake.street_name, "STREET_ADDRESS"),
         }
@@ -226,7 +272,9 @@ class Generator:
                                                     f"{self.rng.randint(1, 9)}*10^{self.rng.randint(2, 30)} J")),
                  "FORMULA": lambda: self.rng.choice(("H2O", "CO2", "NaCl", "C6H12O6", "NO2F", "Fe2O3", "NH3",
                                                      "C2H4O", "KOH", "H2SO4", "Ca(OH)2", "CH4")),
-                 "CODENAME": lambda: fake.word().title(),
+                 "CODENAME": lambda: fake.word().title(), "CITY_UPPER": lambda: fake.city().upper(),
+                 "LANGUAGE": lambda: self.rng.choice(LANGUAGES),
+                 "NATIONALITY": lambda: self.rng.choice(NATIONALITIES),
                  "STATE": lambda: self.english.state(), "SENTENCE": lambda: self.english.sentence(),
                  "WORD": lambda: self.english.word().title(),
                  "QUOTE": lambda: self.rng.choice(NEUTRAL),
