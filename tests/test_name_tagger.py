@@ -77,6 +77,7 @@ def test_punctuation_joins_but_never_starts_or_ends_a_span_and_implausible_spans
     ("I know", 0, False), ("What now", 0, False), ("Ask Hello there", 1, False),   # function words alone
     ("visit FarmerBuys.com today", 1, False), ("mail www.Zentrix.io now", 1, False),  # part of a host name
     ("call Maria now", 1, True), ("Dr. Smith. Then go", 1, True),                  # a name before a full stop
+    ("ask J.Smith now", 1, True),
 ])
 def test_a_function_word_or_a_host_name_is_no_name(text, labelled, kept):
     labels = np.zeros(len(text.split(" ")), int)

@@ -116,7 +116,7 @@ _FUNCTION_WORDS = frozenset(  # closed-class words: never a name on their own, c
     "i a an the he she it we they you me him her us them my his its our their your this that these those what who "
     "whom which when where why how if and or but so yes no hi hello dear".split())
 _HOST_BEFORE = re.compile(r"(?:www\.|https?://|@)$")  # "www.|Zentrix"
-_HOST_PART = re.compile(r"(?<=[^\W_])\.[A-Za-z]{2,}\b")  # "FarmerBuys|.com", "FarmerBuys.com"
+_HOST_PART = re.compile(r"(?<=[^\W_])\.[a-z]{2,}\b")  # "FarmerBuys|.com", "FarmerBuys.com"; not "J.Smith"
 
 
 def _plausible(entity: Entity, text: str) -> bool:
