@@ -1,10 +1,11 @@
 """Synthetic sentences with labelled people's names, organisations and street addresses, for the name tagger.
 
 Templates written for this project (messages, letters, support requests, news lines, forms) are filled with
-fake values from Faker in fifteen locales; distractor slots (cities, states, countries, dates, jobs, products,
-sentences of common words that start with a capital) carry no label, so the tagger learns that a capitalised
-word is not a name by itself. Each sentence comes back with its labelled character spans. Presidio's evaluation
-sentences are never read here: they measure the tagger.
+fake values from Faker in fifteen locales, organisations also from word parts (``_organisation``: legal and trade
+words, invented brands, institutions, acronyms); distractor slots (cities, upper-case towns, states, countries,
+languages, nationalities, dates, jobs and job titles, products, sentences and words that start with a capital)
+carry no label, so the tagger learns that a capitalised word is not a name by itself. Each sentence comes back
+with its labelled character spans. Presidio's evaluation sentences are never read here: they measure the tagger.
 """
 
 from __future__ import annotations
@@ -67,7 +68,8 @@ TEMPLATES = (
     "{LAST} vs. {ORG}: summarise the court ruling.",
     "Contact person: {PERSON}, {ORG}, {ADDRESS}",
     "I work for {ORG}.", "{ORG}'s customer service never answered my email.", "My account at {ORG} was charged twice.",
-    "I ordered a laptop from {ORG} last week.", "She studies at {ORG}.", "A spokesperson for {ORG} declined to comment.",
+    "I ordered a laptop from {ORG} last week.", "She studies at {ORG}.",
+    "A spokesperson for {ORG} declined to comment.",
     "Has {ORG} released its annual report?", "Compare {ORG} and {ORG} as employers.",
     "{ORG} acquired {ORG} for ${NUMBER} million.", "Cancel my {ORG} subscription.", "Data provided by {ORG}.",
     # No labelled value: the tagger must leave these alone.
