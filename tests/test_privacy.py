@@ -136,6 +136,7 @@ def test_street_addresses_in_many_countries_grammars(text, address):
     "—Port Huron Statement, 1962\nThe Port Huron Statement was",  # a year, then the next line
     "The address of the function is 0x7fff.",
     "Smith et al. 2005 found it",
+    "As Jones et al. Science 2005 showed",  # "al." opens a Polish avenue, but not after "et"
     "Lord of the Ring 5 is out",
 ])
 def test_words_and_numbers_that_are_no_address(text):

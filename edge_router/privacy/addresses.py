@@ -60,8 +60,8 @@ _TYPE_CAPITALISED = (r"Via|Vial|Acceso|Corredor|Diagonal|Ronda|Plaza|Corso|Largo
                      r"Vico|Beco|Viela|Vila|Quadra|Avenue|Av\.?|Bd\.?|Cuesta|Canale|Eje\s+vial|C\.(?=\s+de)")
 _NAME_WORD = (rf"(?:[{_UPPER}][\w'.-]*|d'|l'|de|del|la|las|los|el|do|da|dos|das|di|della|dello|dei|degli|delle|"
               rf"du|des|le|les|e|y|i)")
-_STREET_PREFIX = re.compile(  # "Rua do Arenque 1634", "Via Roma 12", "ul. Długa 90", "Bulevardul Toma Nr. 19"
-    rf"(?<![\w.])(?:{_TYPE_ANY_CASE}|{_TYPE_CAPITALISED})(?:(?<=[./])\s*|\s+)"
+_STREET_PREFIX = re.compile(  # "Rua do Arenque 1634", "Via Roma 12", "al. Rejtana 5" (not "et al. Nature 12")
+    rf"(?<![\w.])(?<!\bet\s)(?:{_TYPE_ANY_CASE}|{_TYPE_CAPITALISED})(?:(?<=[./])\s*|\s+)"
     rf"{_NAME_WORD}(?:(?:\s+|(?<='))(?:{_NAME_WORD})){{0,4}},?\s+"
     rf"(?:(?:Nr|nr|No|no|n|nº|Nº|n°|д)\.?\s*)?(?:{_NUMBER}|S/N|s/n){_UNIT}")
 _STREET_NUMBER_FIRST = re.compile(  # "64, rue Pauline Munoz", "12 bis avenue de la République"
