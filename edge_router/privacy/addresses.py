@@ -95,6 +95,8 @@ _CLAUSE = re.compile(r"[^\n;!?@+]{3,60}?(?=\.(?:\s|$)|[\n;!?@+]|$)|[^\n;!?@+]{3,
 _HOUSE_NUMBER = re.compile(r"(?<![\d.,:/-])\d{1,5}[A-Za-z]?(?![\d.,:/-]?\d)(?!\w)")
 _POSTAL_LINE = re.compile(  # "…, Springfield, IL 62704", "…, 75008 Paris"
     r"\b\d{1,6}\s+[A-Z][\w'.-]*(?:\s+[A-Z][\w'.-]*){0,4},?\s*\n?\s*[A-Z][\w .'-]+,\s*[A-Z]{2}\s+\d{5}(?:-\d{4})?\b")
+_FORMS = (_STREET, _STREET_FIRST, _STREET_PREFIX, _STREET_NUMBER_FIRST, _NAME_BETWEEN_NUMBERS, _DISTINCT_COMPOUND,
+          _STREET_AFTER_NAME, _HUNGARIAN, _MILITARY, _POSTAL_LINE, _PO_BOX)
 
 _PLACE_WORD = r"[^\W\d_](?:[^\W\d_'’()-]|\.(?=[^\W\d_]))*(?!\w)"  # "Graz", "St.Gallen", "Kędzierzyn-Koźle"
 _ENVELOPE_PART = re.compile(  # what may follow a street on an envelope: a unit or box, a place, a postal code
@@ -127,9 +129,6 @@ def address_end(text: str, end: int) -> int:
         after_postcode = bool(m.group("postcode"))
     return last
 
-_FORMS = (_STREET, _STREET_FIRST, _STREET_PREFIX, _STREET_NUMBER_FIRST, _NAME_BETWEEN_NUMBERS, _DISTINCT_COMPOUND,
-          _STREET_AFTER_NAME, _HUNGARIAN, _MILITARY, _POSTAL_LINE, _PO_BOX)
-
 
 def street_addresses(text: str) -> Iterator[Entity]:
     if not any(c.isdigit() for c in text):
@@ -140,10 +139,11 @@ def street_addresses(text: str) -> Iterator[Entity]:
 
 
 def _cued_addresses(text: str, found: list[Entity]) -> Iterator[Entity]:
-    """What follows "my address is", "address:" or "lives at", where no street pattern found an address: from a
-    capital or a digit to its clause's last number ("Leon and Eyrarodda 66"), or to the clause's first comma when
-    its one number opens it ("12 Quux Gardens"), then over its envelope's tail (``address_end``). The streets no
-    grammar above knows; a clause with no number and no word of three letters is not one."""
+    """What follows "my address is", "address:", "the address of X is" or "lives at", where no street pattern
+    found an address: from a capital or a digit to its clause's last number ("Leon and Eyrarodda 66"), or to the
+    clause's first comma when its one number opens it ("12 Quux Gardens"), then over its envelope's tail
+    (``address_end``). The streets no grammar above knows; a clause with no number and no word of three letters
+    is not one."""
     for cue in _ADDRESS_CUE.finditer(text):
         clause = _CLAUSE.match(text, cue.end())
         if clause is None or not (clause.group()[0].isdigit() or clause.group()[0].isupper()):
