@@ -64,9 +64,10 @@ _STREET_PREFIX = re.compile(  # "Rua do Arenque 1634", "Via Roma 12", "al. Rejta
     rf"(?<![\w.])(?<!\bet\s)(?:{_TYPE_ANY_CASE}|{_TYPE_CAPITALISED})(?:(?<=[./])\s*|\s+)"
     rf"{_NAME_WORD}(?:(?:\s+|(?<='))(?:{_NAME_WORD})){{0,4}},?\s+"
     rf"(?:(?:Nr|nr|No|no|n|nº|Nº|n°|д)\.?\s*)?(?:{_NUMBER}|S/N|s/n){_UNIT}")
+_FRENCH_TYPES = _words("Rue", "Avenue", "Boulevard", "Chemin", "Impasse", "Allée", "Quai", "Faubourg", "Ruelle", "Voie",
+                       "Sentier", "Montée")
 _STREET_NUMBER_FIRST = re.compile(  # "64, rue Pauline Munoz", "12 bis avenue de la République"
-    rf"\b\d{{1,5}}(?:\s?(?:bis|ter|[A-Za-z]))?,?\s+(?:{_words('Rue', 'Avenue', 'Boulevard', 'Chemin', 'Impasse')}|"
-    rf"{_words('Allée', 'Quai', 'Faubourg', 'Ruelle', 'Voie', 'Sentier', 'Montée')})"
+    rf"\b\d{{1,5}}(?:\s?(?:bis|ter|[A-Za-z]))?,?\s+(?:{_FRENCH_TYPES})"
     rf"(?:\s+(?:de\s+la|de\s+l'|d'|l'|de|du|des|la|le))?\s*[{_UPPER}][\w'-]*(?:\s+[{_UPPER}][\w'-]*){{0,3}}")
 _NAME_BETWEEN_NUMBERS = re.compile(  # "20789 Allika 46", "450 Præstevænget 15", "10252 Μεγάλη Άμμος 184"
     rf"\b\d{{3,6}}[ \t]+(?:[{_UPPER}][^\W\d_]+[ \t]+){{1,3}}\d{{1,4}}[A-Za-z]?\b\.?{_UNIT}")
