@@ -12,7 +12,8 @@
 3. Time per query: the pattern detectors together (p50, p99, every question), and the name tagger on top of
    the router's encoder pass (p50, p99 on a sample), beside that pass itself.
 4. Phone numbers and street addresses as Faker writes them in many locales, with no cue word
-   (``privacy_generated.py``; needs faker): a check independent of Presidio's sentences.
+   (``privacy_generated.py``; needs faker): a check independent of Presidio's sentences; and whole addresses,
+   covered by one span or not.
 5. The fuzz run's counts, when ``benchmarks/privacy_fuzz.py`` has written them.
 
     python benchmarks/privacy.py
@@ -151,7 +152,7 @@ def markdown(report: dict) -> str:
                      f"{pct(c['span_recall'])} | {pct(c['span_precision'])} | {fmt(c['span_f1'])} |")
     lines += ["", "Keep-local recall is left blank for the names: they do not trigger the default policy. \"names\" "
               "counts a PERSON or ORGANIZATION span that overlaps either."]
-    lines += _generated_section(report.get("generated_values"))
+    lines += _generated_section(report.get("generated_values"), report.get("envelopes"))
     fa = report["false_alarms"]
     lines += ["", "## False alarms on benchmark questions", "",
               "| set | questions | kept on the device | share | by type | a name reported |",
@@ -195,7 +196,7 @@ def markdown(report: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _generated_section(generated: dict | None) -> list[str]:
+def _generated_section(generated: dict | None, envelopes: dict | None) -> list[str]:
     lines = ["", "## Generated values in many locales (Faker; independent of Presidio's sentences)", ""]
     if generated is None:
         return [*lines, "Not measured: faker is not installed (`pip install -e '.[dev]'`)."]
@@ -210,6 +211,14 @@ def _generated_section(generated: dict | None) -> list[str]:
         per = ", ".join(f"{loc} {pct(v['found'] / v['values'])}/{pct(v['kept'] / v['values'])}"
                         for loc, v in c["by_locale"].items())
         lines += ["", f"{kind} by locale (found/kept): {per}."]
+    if envelopes:
+        per = ", ".join(f"{loc} {pct(v['patterns'] / v['values'])}/{pct(v['scanner'] / v['values'])}"
+                        for loc, v in envelopes["by_locale"].items())
+        lines += ["", f"Whole addresses (Faker's `address()`: street, town, postal code; half on their lines, half "
+                      f"joined by commas; {len(privacy_generated.ENVELOPE_FRAMES)} frames): one street-address span "
+                      f"covers all of it, as redaction needs, in {pct(envelopes['patterns'])} of "
+                      f"{envelopes['values']} from the patterns alone, {pct(envelopes['scanner'])} with the tagger. "
+                      f"By locale (patterns/with the tagger): {per}."]
     return lines
 
 
@@ -229,6 +238,7 @@ def main() -> int:
               "presidio": presidio_scores(rows, scanner),
               "patterns_only_address": presidio_scores(rows, Scanner(PrivacyPolicy(tagger=False)))["STREET_ADDRESS"],
               "generated_values": privacy_generated.measure(scanner),
+              "envelopes": privacy_generated.measure_envelopes(scanner),
               "false_alarms": false_alarms(scanner)}
     fuzz = RESULTS / "privacy_fuzz.json"
     if fuzz.is_file():

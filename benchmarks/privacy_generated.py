@@ -2,8 +2,10 @@
 of the patterns independent of Presidio's evaluation sentences (which they were partly tuned on).
 
 For each value: whether the patterns found an entity of its type overlapping it, and whether the scanner (the
-patterns and the name tagger, as the default policy runs them) would keep the sentence on the device. Needs
-``faker`` (the ``train-names`` or ``dev`` extra); ``measure`` returns ``None`` without it.
+patterns and the name tagger, as the default policy runs them) would keep the sentence on the device. For whole
+addresses (street, town, postal code, on an envelope's lines or joined by commas): whether one street-address span
+covers all of it, which is what redaction needs. Needs ``faker`` (the ``train-names`` or ``dev`` extra); both
+measures return ``None`` without it.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ ADDRESS_LOCALES = ("en_US", "en_GB", "en_AU", "en_CA", "en_IN", "de_DE", "de_AT"
 FRAMES = ("Send it to {} please.", "The parcel went to {} yesterday", "{}", "We met at {}, then left.",
           "Is {} far from here?", "Write down {} before you forget.")
 PER_LOCALE = {"PHONE": 200, "STREET_ADDRESS": 100}
+ENVELOPE_FRAMES = ("Send it to {} please.", "{}", "My address:\n{}\nThanks", "Ship to {}")
+ENVELOPES_PER_LOCALE = 60
 SEED = 17
 
 
@@ -52,3 +56,34 @@ def measure(scanner: Scanner) -> dict[str, Any] | None:
         out[kind] = {"values": values, "found": sum(c["found"] for c in by_locale.values()) / values,
                      "kept": sum(c["kept"] for c in by_locale.values()) / values, "by_locale": by_locale}
     return out
+
+
+def measure_envelopes(scanner: Scanner) -> dict[str, Any] | None:
+    """Per locale: Faker's whole addresses (half on their lines, half joined by commas), and how many one street
+    address span covers whole, from the patterns alone and from the scanner."""
+    try:
+        from faker import Faker
+    except ImportError:
+        return None
+    rng = random.Random(SEED)
+    by_locale = {}
+    for locale in ADDRESS_LOCALES:
+        fake = Faker(locale)
+        fake.seed_instance(SEED)
+        patterns = scanned = 0
+        for i in range(ENVELOPES_PER_LOCALE):
+            lines = [line.strip() for line in fake.address().splitlines() if line.strip()]
+            value = ", ".join(lines) if i % 2 else "\n".join(lines)
+            text = rng.choice(ENVELOPE_FRAMES).format(value)
+            start = text.index(value)
+            end = start + len(value)
+            patterns += _covered(detect(text), start, end)
+            scanned += _covered(scanner.scan(text), start, end)
+        by_locale[locale] = {"values": ENVELOPES_PER_LOCALE, "patterns": patterns, "scanner": scanned}
+    values = len(ADDRESS_LOCALES) * ENVELOPES_PER_LOCALE
+    return {"values": values, "patterns": sum(c["patterns"] for c in by_locale.values()) / values,
+            "scanner": sum(c["scanner"] for c in by_locale.values()) / values, "by_locale": by_locale}
+
+
+def _covered(found: list, start: int, end: int) -> bool:
+    return any(e.type == "STREET_ADDRESS" and e.start <= start and e.end >= end for e in found)

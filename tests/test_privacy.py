@@ -87,10 +87,21 @@ def test_numbers_that_are_not_phones(text):
     ("Send it to Hauptstraße 5  Apt. 3  BERLIN  Germany 10115 by Friday.",
      "Hauptstraße 5  Apt. 3  BERLIN  Germany 10115"),                       # unit, town, country, postal code
     ("Our office: 742 Evergreen Terrace, Springfield, OR 97403.", "742 Evergreen Terrace, Springfield, OR 97403"),
-    ("Koskikatu 25, 00100 Helsinki, Finland", "Koskikatu 25, 00100 Helsinki"),  # the town after its postal code
+    ("Koskikatu 25, 00100 Helsinki, where I work", "Koskikatu 25, 00100 Helsinki"),  # the town after its code
+    ("Koskikatu 25, 00100 Helsinki, Finland", "Koskikatu 25, 00100 Helsinki, Finland"),  # places ending the line
     ("Write to 10 Downing Street, London SW1A 2AA.", "10 Downing Street, London SW1A 2AA"),
     ("I live at 12 Main Street, Bob said hi", "12 Main Street"),  # a place alone after it is not taken
     ("Ship to 5 Main St, Box 12, call 555 1234 later", "5 Main St, Box 12"),  # nor a phone number
+    ("Send it to Koskikatu 25 Apt. 4 Tampere Finland", "Koskikatu 25 Apt. 4 Tampere Finland"),  # places end the line
+    ("Koskikatu 25 Apt. 4 Tampere is where I live", "Koskikatu 25 Apt. 4"),  # not when the sentence goes on
+    ("Is it 25 Cromwell Street, Gloucester?", "25 Cromwell Street, Gloucester"),  # after a comma, ending the line
+    ("Meet me at 12 High Street Paris is lovely", "12 High Street"),
+    (">Koskikatu 25\n>Suite 377\n>TAMPERE\n>Finland 33100", "Koskikatu 25\n>Suite 377\n>TAMPERE\n>Finland 33100"),
+    ("Kossuth utca 64., H-1215 Tótfalva", "Kossuth utca 64., H-1215 Tótfalva"),      # a country's letters first
+    ("Ul. Długa 5, 47-200 Kędzierzyn-Koźle? Yes", "Ul. Długa 5, 47-200 Kędzierzyn-Koźle"),  # to the sentence's end
+    ("5 Deborah Estate Apt. 3\nStephensshire, NB J3S 7L3", "5 Deborah Estate Apt. 3\nStephensshire, NB J3S 7L3"),
+    ("Piazza Giacobbe, 62\n17054, Boissano (SV)", "Piazza Giacobbe, 62\n17054, Boissano (SV)"),  # the province
+    ("Écrivez au 18, rue Manon Roux\n20215 Lelièvre", "18, rue Manon Roux\n20215 Lelièvre"),  # two forms joined
 ])
 def test_a_street_address_takes_the_rest_of_its_envelope(text, address):
     found = [text[e.start:e.end] for e in detect(text) if e.type == "STREET_ADDRESS"]
@@ -99,10 +110,11 @@ def test_a_street_address_takes_the_rest_of_its_envelope(text, address):
 
 @pytest.mark.parametrize("text, address", [
     ("The bus station is on P.O. Box 104", "P.O. Box 104"),
-    ("Postfach 10 01 23, Berlin", "Postfach 10 01 23"),
+    ("Postfach 10 01 23, Berlin", "Postfach 10 01 23, Berlin"),
+    ("Postfach 10 01 23, Berlin is closed", "Postfach 10 01 23"),
     ("He gave me his address: 049 Langeskov-Centret 83", "049 Langeskov-Centret 83"),  # a street no grammar knows
     ("My address is Leon and Eyrarodda 66, see you.", "Leon and Eyrarodda 66"),          # to the clause's last number
-    ("She lives at 12 Quux, Springfield.", "12 Quux"),                                   # its one number opens it
+    ("She lives at 12 Quux, Springfield.", "12 Quux, Springfield"),                      # its one number opens it
     ("My home address is 12 Quux Gardens, 10115 Berlin.", "12 Quux Gardens, 10115 Berlin"),
     ("Ship to 370 3911 Fourth Avenue Suite 697", "3911 Fourth Avenue Suite 697"),  # "370 3911" is no phone
 ])
@@ -160,6 +172,24 @@ def test_a_town_in_an_address_is_not_taken_for_a_name():
     found = with_address_tails(text, tagged)
     assert [(e.type, text[e.start:e.end]) for e in found] == [("STREET_ADDRESS", "Hauptstraße 5, 10115 Berlin"),
                                                               ("PERSON", "Anna")]
+
+
+def test_an_address_tail_joins_the_taggers_address_in_it():
+    from edge_router.privacy.detectors import with_address_tails
+    from edge_router.privacy.spans import Entity
+
+    text = "Koskikatu 25\nSuite 377\nTAMPERE\nFinland 33100"
+    tagged = [Entity("STREET_ADDRESS", 0, 22), Entity("ORGANIZATION", 23, 30), Entity("STREET_ADDRESS", 31, 44)]
+    assert with_address_tails(text, tagged) == [Entity("STREET_ADDRESS", 0, 44)]
+
+
+def test_overlaps_resolved_by_type_then_joined():
+    from edge_router.privacy.detectors import precedence
+    from edge_router.privacy.spans import Entity, resolved
+
+    street, longer, phone = Entity("STREET_ADDRESS", 0, 20), Entity("STREET_ADDRESS", 15, 40), Entity("PHONE", 35, 40)
+    assert resolved([street, longer, phone], precedence) == [street, phone]  # the phone wins; the street stays
+    assert resolved([street, longer], precedence) == [Entity("STREET_ADDRESS", 0, 40)]
 
 
 def _router(cloud=None, local=None, **kwargs) -> EdgeRouter:

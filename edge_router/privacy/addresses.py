@@ -99,22 +99,32 @@ _POSTAL_LINE = re.compile(  # "…, Springfield, IL 62704", "…, 75008 Paris"
 _FORMS = (_STREET, _STREET_FIRST, _STREET_PREFIX, _STREET_NUMBER_FIRST, _NAME_BETWEEN_NUMBERS, _DISTINCT_COMPOUND,
           _STREET_AFTER_NAME, _HUNGARIAN, _MILITARY, _POSTAL_LINE, _PO_BOX)
 
-_PLACE_WORD = r"[^\W\d_](?:[^\W\d_'’()-]|\.(?=[^\W\d_]))*(?!\w)"  # "Graz", "St.Gallen", "Kędzierzyn-Koźle"
+_PLACE_WORD = r"[^\W\d_](?:[^\W\d_'’()-]|[.-](?=[^\W\d_]))*(?!\w)"  # "Graz", "St.Gallen", "Kędzierzyn-Koźle"
+_POSTCODE = (  # "8010", "10115", "H-1215", "00-950", "730 21", "22003-322", "682001", "ΤΚ 72200", "SW1A 1AA",
+    # "K1A 0B1", "7573 IG"
+    r"(?:(?:[A-Z]{1,2}-|Τ\.?Κ\.?\s?)?(?:\d{4,6}(?:-\d{3,4})?|\d{2}-\d{3}|\d{3}[ ]\d{2}|\d{8})"
+    r"|[A-Z]{1,2}\d[A-Z\d]?[ ]?\d[A-Z]{2}|[A-Z]\d[A-Z][ ]?\d[A-Z]\d|\d{4}[ ]?[A-Z]{2})(?![\w-])")
+_AFTER_POSTCODE = re.compile(rf"[,\n][ \t]*{_POSTCODE}$")  # a span that ends in its postal code on its own
+_ENVELOPE_UNIT = (r"(?:[Aa]pt|[Aa]partment|[Ss]uite|Ste|[Uu]nit|[Ff]lat|[Ff]loor|Fl|[Rr]oom|P\.?\s?O\.?\s?[Bb]ox|"
+                  r"[Bb]ox|#)\.?\s*[\w-]{1,6}\b")
+_UNIT_ON_LINE = re.compile(rf"(?<!\w){_ENVELOPE_UNIT}")
 _ENVELOPE_PART = re.compile(  # what may follow a street on an envelope: a unit or box, a place, a postal code
-    r"(?:[ \t]*[,>;\n][ \t]*|[ \t]+)(?:"
-    r"(?P<unit>(?:[Aa]pt|[Aa]partment|[Ss]uite|Ste|[Uu]nit|[Ff]lat|[Ff]loor|Fl|[Rr]oom|P\.?\s?O\.?\s?[Bb]ox|[Bb]ox|#)"
-    r"\.?\s*[\w-]{1,6}\b)"
-    r"|(?P<postcode>(?:\d{4,5}(?:-\d{3,4})?|\d{2}-\d{3}|\d{3}[ ]\d{2}|[A-Z]{1,2}\d[A-Z\d]?[ ]?\d[A-Z]{2})(?![\w-]))"
-    rf"|(?P<place>{_PLACE_WORD}(?:[ \t]{_PLACE_WORD}){{0,3}}))")
+    r"(?:[ \t]*[,>;\n][ \t]*(?:>[ \t]*)?|[ \t]+)(?:"  # a new line may open with a quote's ">"
+    rf"(?P<unit>{_ENVELOPE_UNIT})"
+    rf"|(?P<postcode>{_POSTCODE})"
+    rf"|(?P<place>{_PLACE_WORD}(?:[ \t]{_PLACE_WORD}){{0,3}}(?:[ \t]\({_PLACE_WORD}\))?))")  # "Cyprus (Greek)"
 _ENVELOPE_PARTS = 8  # the most parts an address's tail may take
+_CLOSE = re.compile(r"[ \t]*(?:[.!?](?=\s|$)|\n|$)")  # the end of a sentence or a line
 
 
 def address_end(text: str, end: int) -> int:
     """Where the street address ending at ``end`` really ends: over the units, places and postal code that follow
     it on its envelope ("… Suite 170  Graz  Austria 8010", "…, 10115 Berlin"), when that tail ends in a unit, a
-    postal code or the capitalised town right after one (a place alone after a street may start the next
-    clause)."""
-    last, position, after_postcode = end, end, False
+    postal code, the capitalised town right after one, or capitalised places that close the sentence or the line
+    after a unit or a comma ("… Apt. 289 Mogyorósbánya Hungary", "…, Leeds."); a place alone after a street in
+    running text may start the next clause ("… Main St Paris is lovely")."""
+    last, position = end, end
+    after_postcode = _AFTER_POSTCODE.search(text, max(0, end - 20), end) is not None
     for _ in range(_ENVELOPE_PARTS):
         m = _ENVELOPE_PART.match(text, position)
         if m is None:
@@ -124,11 +134,22 @@ def address_end(text: str, end: int) -> int:
             last = position
         elif after_postcode:  # the town: the capitalised words that open the place
             for word in re.finditer(r"\S+", m.group("place")):
-                if not word.group()[0].isupper():
+                if not word.group().lstrip("(")[:1].isupper():  # "Tarvisio (UD)"
                     break
                 last = m.start("place") + word.end()
         after_postcode = bool(m.group("postcode"))
+    after_unit = last > end or _UNIT_ON_LINE.search(text, text.rfind("\n", 0, end) + 1, end) is not None
+    if position > last and _CLOSE.match(text, position) and _closing_places(text[last:position], after_unit):
+        last = position
     return last
+
+
+def _closing_places(tail: str, after_unit: bool) -> bool:
+    """Whether ``tail``, places only, closes an envelope: every word capitalised, after a unit or a postal code
+    on its line, or after the street with a comma, ``>`` or a new line first."""
+    words = re.findall(r"[^\W\d_][^\s,>;()]*", tail)
+    return (all(w[0].isupper() for w in words)
+            and (after_unit or tail.lstrip(" \t")[:1] in (",", ">", ";", "\n")))
 
 
 def street_addresses(text: str) -> Iterator[Entity]:

@@ -17,7 +17,7 @@ from typing import Callable, Iterator
 
 from .addresses import address_end, street_addresses
 from .phones import phones
-from .spans import Entity, without_overlaps
+from .spans import Entity, resolved
 
 GROUPS = {
     "EMAIL": "contact", "PHONE": "contact", "CARD": "payment", "IBAN": "payment", "US_SSN": "national-id",
@@ -128,10 +128,10 @@ DETECTORS: dict[str, Callable[[str], Iterator[Entity]]] = {
 
 
 def detect(text: str, types: tuple[str, ...] | None = None) -> list[Entity]:
-    """Every entity of ``types`` (default: all) in ``text``, overlaps resolved (the earlier type in ``DETECTORS``
-    wins, then the longer span), sorted by position."""
+    """Every entity of ``types`` (default: all) in ``text``, overlaps resolved (``spans.resolved``: the earlier
+    type in ``DETECTORS`` wins, then the longer span; spans of one type are joined), sorted by position."""
     found = [e for name, detector in DETECTORS.items() if types is None or name in types for e in detector(text)]
-    return with_address_tails(text, without_overlaps(found, precedence))
+    return with_address_tails(text, resolved(found, precedence))
 
 
 _RANK = {name: i for i, name in enumerate(DETECTORS)}
@@ -146,14 +146,16 @@ def precedence(entity: Entity) -> tuple[int, int, int]:
 def with_address_tails(text: str, entities: list[Entity]) -> list[Entity]:
     """``entities`` (overlaps resolved) with each street address taken over its envelope's tail
     (``address_end``): a name there (the tagger's, a type no pattern finds) is dropped, as a town is nobody's
-    name; a tail that reaches any other entity is not taken."""
+    name, and a street address there (the tagger's "Finland 41600") joins it; a tail that reaches any other
+    entity is not taken."""
     out = list(entities)
     for address in [e for e in out if e.type == "STREET_ADDRESS"]:
         if not any(e is address for e in out):
             continue  # in the tail of an address before it
         end = address_end(text, address.end)
         inside = [e for e in out if e is not address and e.start < end and e.end > address.end]
-        if end > address.end and all(e.type not in DETECTORS for e in inside):
+        if end > address.end and all(e.type == address.type or e.type not in DETECTORS for e in inside):
+            end = max([end, *(e.end for e in inside if e.type == address.type)])
             out = [Entity(address.type, address.start, end) if e is address else e for e in out if e not in inside]
     return out
 

@@ -20,7 +20,7 @@ from typing import Any
 from .detectors import detect, precedence, with_address_tails
 from .name_tagger import NameTagger
 from .policy import PrivacyPolicy
-from .spans import Entity, without_overlaps
+from .spans import Entity, resolved
 
 _CACHE_SIZE = 512
 _default_lock = threading.Lock()
@@ -68,7 +68,7 @@ class Scanner:
         found = detect(text, self.policy.pattern_types)
         if self.policy.tagger:
             found += self._names(text, first, reuse)
-        return with_address_tails(text, without_overlaps(_merged(found), precedence))
+        return with_address_tails(text, resolved(found, precedence))
 
     def _names(self, text: str, first: Any, reuse: bool) -> list[Entity]:
         embedder, tagger = self._parts()
@@ -94,13 +94,3 @@ class Scanner:
     def tagger(self) -> NameTagger:
         return self._parts()[1]
 
-
-def _merged(entities: list[Entity]) -> list[Entity]:
-    """Overlapping spans of one type joined into one."""
-    out: list[Entity] = []
-    for e in sorted(entities, key=lambda e: (e.type, e.start)):
-        if out and out[-1].type == e.type and e.start < out[-1].end:
-            out[-1] = Entity(e.type, out[-1].start, max(out[-1].end, e.end))
-        else:
-            out.append(e)
-    return out
