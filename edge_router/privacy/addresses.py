@@ -105,6 +105,7 @@ _POSTCODE = (  # "8010", "10115", "H-1215", "00-950", "730 21", "22003-322", "68
     r"(?:(?:[A-Z]{1,2}-|Τ\.?Κ\.?\s?)?(?:\d{4,6}(?:-\d{3,4})?|\d{2}-\d{3}|\d{3}[ ]\d{2}|\d{8})"
     r"|[A-Z]{1,2}\d[A-Z\d]?[ ]?\d[A-Z]{2}|[A-Z]\d[A-Z][ ]?\d[A-Z]\d|\d{4}[ ]?[A-Z]{2})(?![\w-])")
 _AFTER_POSTCODE = re.compile(rf"[,\n][ \t]*{_POSTCODE}$")  # a span that ends in its postal code on its own
+_LONGEST_POSTCODE = 20  # characters, its separator before it included: where to look for one
 _ENVELOPE_UNIT = (r"(?:[Aa]pt|[Aa]partment|[Ss]uite|Ste|[Uu]nit|[Ff]lat|[Ff]loor|Fl|[Rr]oom|P\.?\s?O\.?\s?[Bb]ox|"
                   r"[Bb]ox|#)\.?\s*[\w-]{1,6}\b")
 _UNIT_ON_LINE = re.compile(rf"(?<!\w){_ENVELOPE_UNIT}")
@@ -124,7 +125,7 @@ def address_end(text: str, end: int) -> int:
     after a unit or a comma ("… Apt. 289 Mogyorósbánya Hungary", "…, Leeds."); a place alone after a street in
     running text may start the next clause ("… Main St Paris is lovely")."""
     last, position = end, end
-    after_postcode = _AFTER_POSTCODE.search(text, max(0, end - 20), end) is not None
+    after_postcode = _AFTER_POSTCODE.search(text, max(0, end - _LONGEST_POSTCODE), end) is not None
     for _ in range(_ENVELOPE_PARTS):
         m = _ENVELOPE_PART.match(text, position)
         if m is None:

@@ -27,14 +27,13 @@ def without_overlaps(entities: list[Entity], precedence: Callable[[Entity], Any]
     return sorted(kept, key=lambda e: e.start)
 
 
-
 def resolved(entities: list[Entity], precedence: Callable[[Entity], Any]) -> list[Entity]:
     """``entities`` with overlaps resolved: taken in ``precedence`` order, each kept unless it overlaps one of
     another type kept before; the kept spans of one type that overlap are joined ("18, rue Manon Roux" and "rue
     Manon Roux\n20215"). Sorted by position."""
     kept: list[Entity] = []
     for entity in sorted(entities, key=precedence):
-        if not any(k.type != entity.type and k.start < entity.end and entity.start < k.end for k in kept):
+        if not overlaps_any(entity.start, entity.end, [k for k in kept if k.type != entity.type]):
             kept.append(entity)
     joined: list[Entity] = []
     for e in sorted(kept, key=lambda e: (e.type, e.start)):
